@@ -1,0 +1,34 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Each bootstraps .venv itself.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test venv k8s lint unit emulator-test e2e bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The real kube-apiserver + etcd, built once per machine and cached outside the tree by version.
+k8s:
+	bash akod/devenv/build-kube-apiserver.sh
+
+demo: $(STAMP) k8s
+	$(VENV)/bin/akod demo
+
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+test: $(STAMP) k8s lint
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP) k8s
+	$(PY) -m bench.l4
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

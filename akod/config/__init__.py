@@ -1,0 +1,1 @@
+"""Layer 1: typed settings read from one TOML file, validated with messages that name the key."""
