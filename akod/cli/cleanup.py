@@ -1,0 +1,45 @@
+"""`akod cleanup`: delete what this cluster's akod made on the controller (AKO's deleteConfig).
+
+Without `--yes` it only shows what would be removed. Stop the daemon first: a running daemon
+would put its routes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from akod.cli.common import CliExit, avi_client, load_or_exit, read_password_or_exit
+from akod.config import Settings
+
+
+def cleanup(*, config_path: Path, yes: bool) -> int:
+    try:
+        settings = load_or_exit(config_path)
+        password = read_password_or_exit(settings)
+    except CliExit as exc:
+        return exc.code
+    try:
+        result = asyncio.run(_cleanup(settings, password, yes))
+    except Exception as exc:  # noqa: BLE001
+        print(f"akod: cleanup failed: {exc}", file=sys.stderr)
+        return 1
+    from akod.model.routes import describe_route
+
+    verb = "removed" if yes else "would remove"
+    print(f"VRF {result.vrf}: {verb} {len(result.routes)} static route(s) of cluster {settings.cluster.name}")
+    for route in result.routes:
+        print(f"  {describe_route(route)}")
+    if result.se_group_label:
+        print(f"SE group {settings.controller.se_group}: {verb} the clustername label")
+    if not yes and (result.routes or result.se_group_label):
+        print("run again with --yes to delete")
+    return 0
+
+
+async def _cleanup(settings: Settings, password: str, apply: bool):  # type: ignore[no-untyped-def]
+    from akod.sync.offline import cleanup as run_cleanup
+
+    async with avi_client(settings, password=password) as client:
+        return await run_cleanup(settings=settings, client=client, apply=apply)

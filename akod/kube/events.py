@@ -1,0 +1,44 @@
+"""Kubernetes Events for what akod cannot do with an object, so `kubectl describe` shows it.
+
+One Event per new problem (the store tells which problems are new), written into the object's
+namespace (cluster-scoped objects such as Nodes: `default`, as the kubelet does). Posting an Event
+must never fail the sync: errors are logged and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime
+
+from kubernetes_asyncio.client import ApiClient, CoreV1Api
+
+from akod.model.problems import ObjectRef
+
+log = logging.getLogger("akod.kube")
+COMPONENT = "akod"
+
+
+async def post_event(
+    *, api: ApiClient, obj: ObjectRef, uid: str = "", reason: str, message: str, warning: bool = True,
+    api_version: str = "v1",
+) -> None:
+    namespace = obj.namespace or "default"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {
+        "metadata": {"name": f"{obj.name}.{secrets.token_hex(8)}", "namespace": namespace},
+        "involvedObject": {"kind": obj.kind, "name": obj.name, "namespace": obj.namespace, "uid": uid,
+                           "apiVersion": api_version},
+        "reason": reason,
+        "message": message[:1000],
+        "type": "Warning" if warning else "Normal",
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+    try:
+        await CoreV1Api(api).create_namespaced_event(namespace, body)
+    except Exception as exc:  # noqa: BLE001 - an Event is best effort
+        log.warning("could not post the Event %s for %s: %s", reason, obj, exc)

@@ -1,0 +1,72 @@
+"""Plain values the store hands to and takes from the other layers (no ORM objects leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from akod.model.observed import Observed
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    resource: str
+    resource_version: str
+    listed_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    obj_type: str
+    tenant: str
+    name: str
+    owner_key: str
+    body: dict[str, Any] = field(hash=False, compare=False)
+    checksum: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    obj_type: str
+    tenant: str
+    name: str
+    uuid: str
+    checksum: str
+    last_modified: str
+    applied_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    id: int
+    key: str
+    op: str
+    obj_type: str
+    tenant: str
+    name: str
+    checksum: str
+    state: str
+    attempts: int
+    last_error: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProblem:
+    kind: str
+    namespace: str
+    name: str
+    field: str
+    reason: str
+    message: str
+    since: str
+
+
+# Journal states. `intent` is written before the call and means "outcome not known yet": after a
+# crash, every `intent` row is resolved by reading the object back from the controller.
+INTENT = "intent"
+DONE = "done"
+FAILED = "failed"
+SUPERSEDED = "superseded"

@@ -1,0 +1,47 @@
+"""The daemon's counters, kept once and shown twice: as `/status` JSON and as Prometheus text.
+
+Each daemon owns its own `CollectorRegistry` (never the process-global one), so several daemons
+can live in one test process and a reload never registers a metric twice. `Telemetry` is also the
+Avi client's call observer: every HTTP attempt to the controller is counted by method and status.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter as TallyCounter
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.calls = Counter("akod_avi_calls", "Calls to the Avi controller", ["method", "status"], registry=self.registry)
+        self.call_seconds = Histogram("akod_avi_call_seconds", "Latency of calls to the Avi controller", ["method"],
+                                      registry=self.registry)
+        self.queue_depth = Gauge("akod_sync_queue_depth", "Keys waiting to be synced", registry=self.registry)
+        self.in_flight = Gauge("akod_sync_in_flight", "Keys being synced now", registry=self.registry)
+        self.sync_seconds = Histogram("akod_sync_seconds", "Time to sync one key (desired -> applied)", ["kind"],
+                                      buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+                                      registry=self.registry)
+        self.sync_failures = Counter("akod_sync_failures", "Key syncs that failed and will be retried", ["kind"],
+                                     registry=self.registry)
+        self.watch_restarts = Counter("akod_watch_restarts", "Watch connections re-established", ["resource"],
+                                      registry=self.registry)
+        self.watch_relists = Counter("akod_watch_relists", "Full relists (first start or 410 Gone)", ["resource"],
+                                     registry=self.registry)
+        self.object_errors = Gauge("akod_object_errors", "Kubernetes objects with a translation error",
+                                   registry=self.registry)
+        self.api_calls_by_method: TallyCounter[str] = TallyCounter()
+        self.started = time.monotonic()
+
+    # The Avi client's CallObserver protocol.
+    def on_call(self, *, method: str, obj_type: str, status: int | None, elapsed_s: float) -> None:
+        self.api_calls_by_method[method] += 1
+        self.calls.labels(method=method, status=str(status) if status is not None else "error").inc()
+        self.call_seconds.labels(method=method).observe(elapsed_s)
+
+    def api_calls(self) -> dict[str, int]:
+        return {m: self.api_calls_by_method.get(m, 0) for m in ("GET", *WRITE_METHODS)}

@@ -1,0 +1,43 @@
+"""Showing translation problems where users look: the state database, the log and Events.
+
+The store keeps the current problems (the status endpoint reads them from there); this module
+decides what is new, logs it once at warning level and posts one Kubernetes Event for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable
+
+from kubernetes_asyncio.client import ApiClient
+
+from akod.kube import post_event
+from akod.model.problems import Problem
+from akod.store import Store
+from akod.sync.metrics import Telemetry
+
+log = logging.getLogger("akod.sync")
+
+
+class ProblemReporter:
+    def __init__(self, *, store: Store, kube_api: ApiClient | None, telemetry: Telemetry) -> None:
+        self._store = store
+        self._kube_api = kube_api
+        self._telemetry = telemetry
+
+    async def replace(
+        self, *, kind: str, problems: Iterable[Problem], names: Collection[tuple[str, str]] | None = None
+    ) -> list[Problem]:
+        new = await self._store.replace_problems(kind=kind, problems=problems, names=names)
+        for problem in new:
+            log.warning("%s", problem.describe())
+            if self._kube_api is not None:
+                observed = await self._store.observed_one(
+                    kind=problem.obj.kind, namespace=problem.obj.namespace, name=problem.obj.name
+                )
+                await post_event(
+                    api=self._kube_api, obj=problem.obj, uid=observed.uid if observed else "",
+                    reason=problem.reason, message=f"{problem.field}: {problem.message}",
+                )
+        self._telemetry.object_errors.set(len(await self._store.problems()))
+        return new
