@@ -1,0 +1,36 @@
+"""The dirty-key queue coalesces and serialises keys (pure asyncio logic, no server)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from akod.sync.keyqueue import KeyQueue
+
+
+async def test_marking_a_waiting_key_twice_queues_it_once() -> None:
+    q = KeyQueue()
+    await q.mark("a")
+    await q.mark("b")
+    await q.mark("a")
+    assert q.waiting_keys() == ["a", "b"]
+
+
+async def test_a_key_marked_while_active_runs_again_after_and_never_twice_at_once() -> None:
+    q = KeyQueue()
+    await q.mark("a")
+    key = await q.take()
+    await q.mark("a")
+    assert q.waiting_keys() == []  # not handed to a second worker while active
+    await q.done(key)
+    assert q.waiting_keys() == ["a"]
+
+
+async def test_wait_idle_returns_once_everything_is_done() -> None:
+    q = KeyQueue()
+    await q.mark("a")
+    waiter = asyncio.create_task(q.wait_idle())
+    key = await q.take()
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    await q.done(key)
+    await asyncio.wait_for(waiter, 1)
