@@ -1,1 +1,75 @@
 """Layer 1: typed settings read from one TOML file, validated with messages that name the key."""
+
+from akod.config.describe import describe
+from akod.config.errors import ConfigError
+from akod.config.helm import helm_values_to_toml, load_helm_values
+from akod.config.loading import load_settings, parse_settings, validate_settings
+from akod.config.reload import LIVE_KEYS, RESTART_KEYS, changed_keys, is_live, restart_required
+from akod.config.secrets import CREDENTIAL_NAME, PASSWORD_ENV, read_controller_password
+from akod.config.settings import (
+    SHARD_COUNTS,
+    ApiSettings,
+    AutoFqdn,
+    ClusterSettings,
+    ControllerSettings,
+    L4Settings,
+    L7Settings,
+    LogFormat,
+    LogLevel,
+    LogSettings,
+    NamespacesSettings,
+    NetworkSettings,
+    NodeNetwork,
+    RoutesSettings,
+    Selector,
+    ServiceType,
+    Settings,
+    ShardVsSize,
+    StateSettings,
+    StatusSettings,
+    VipNetwork,
+)
+from akod.config.values import ControllerAddress, ListenAddress, TcpListen, UnixListen
+
+__all__ = [
+    "CREDENTIAL_NAME",
+    "LIVE_KEYS",
+    "PASSWORD_ENV",
+    "RESTART_KEYS",
+    "SHARD_COUNTS",
+    "ApiSettings",
+    "AutoFqdn",
+    "ClusterSettings",
+    "ConfigError",
+    "ControllerAddress",
+    "ControllerSettings",
+    "L4Settings",
+    "L7Settings",
+    "ListenAddress",
+    "LogFormat",
+    "LogLevel",
+    "LogSettings",
+    "NamespacesSettings",
+    "NetworkSettings",
+    "NodeNetwork",
+    "RoutesSettings",
+    "Selector",
+    "ServiceType",
+    "Settings",
+    "ShardVsSize",
+    "StateSettings",
+    "StatusSettings",
+    "TcpListen",
+    "UnixListen",
+    "VipNetwork",
+    "changed_keys",
+    "describe",
+    "helm_values_to_toml",
+    "is_live",
+    "load_helm_values",
+    "load_settings",
+    "parse_settings",
+    "read_controller_password",
+    "restart_required",
+    "validate_settings",
+]
