@@ -1,0 +1,84 @@
+"""PATCH with `add` / `replace` / `delete` at field depth 1, as the controller documents it.
+
+Concurrent edits of one list (static routes of a shared VRF, servers of a pool) are why clients
+PATCH instead of PUT: `add` appends list entries, `delete` removes the entries that match the
+fields given (a static route by `route_id`, a server by `ip` and `port`), `replace` sets a field,
+and a scalar `delete` unsets it. Entries in the operations are normalised with the same
+validator as full bodies (refs resolved, types coerced) before they are matched or merged; the
+merged body is then validated again as a whole by the CRUD layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from akod.emulator.errors import bad_request
+from akod.emulator.schema import Definition
+from akod.emulator.validation import Validator
+
+OPERATIONS = ("add", "replace", "delete")
+
+
+def split_operations(body: Any, model: str) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """The operations of a PATCH body and the `_last_modified` it carries, if any."""
+    if not isinstance(body, dict) or not body:
+        raise bad_request(
+            f'Invalid PATCH body for {model}: expected {{"add"|"replace"|"delete": {{...}}}}'
+        )
+    stamp: str | None = None
+    operations: dict[str, dict[str, Any]] = {}
+    for key, value in body.items():
+        if key == "_last_modified":
+            stamp = str(value)
+        elif key in OPERATIONS:
+            if not isinstance(value, dict):
+                raise bad_request(f"Invalid PATCH '{key}' for {model}: expected an object")
+            if "_last_modified" in value:
+                stamp = str(value["_last_modified"])
+            operations[key] = {k: v for k, v in value.items() if k not in ("_last_modified", "uuid", "url")}
+        elif key == "json_patch":
+            raise bad_request("json_patch is not supported by this controller; use add/replace/delete")
+        else:
+            raise bad_request(f"Invalid PATCH operation '{key}' for {model}; use add, replace or delete")
+    return operations, stamp
+
+
+def apply_operations(
+    *,
+    definition: Definition,
+    current: dict[str, Any],
+    operations: dict[str, dict[str, Any]],
+    normaliser: Validator,
+) -> dict[str, Any]:
+    """`current` (a copy the caller owns) with the operations applied, in add, replace, delete order."""
+    for op in OPERATIONS:
+        for key, given in operations.get(op, {}).items():
+            field = definition.fields.get(key)
+            if field is None:
+                if normaliser.strict:
+                    raise bad_request(f"Unknown field '{key}' in {normaliser.model}")
+                continue
+            value = normaliser.value(field, given, key) if given is not None else None
+            if op == "replace":
+                current[key] = value
+            elif op == "add":
+                if field.kind == "array":
+                    current[key] = list(current.get(key) or []) + list(value or [])
+                else:
+                    current[key] = value
+            elif field.kind == "array":
+                current[key] = _without(current.get(key) or [], value or [])
+            else:
+                current.pop(key, None)
+    return current
+
+
+def _without(entries: list[Any], patterns: list[Any]) -> list[Any]:
+    return [e for e in entries if not any(_matches(e, p) for p in patterns)]
+
+
+def _matches(entry: Any, pattern: Any) -> bool:
+    """A list entry matches when every field given in the pattern is equal (dicts: recursively)."""
+    if isinstance(pattern, dict) and isinstance(entry, dict):
+        return all(k in entry and _matches(entry[k], v) for k, v in pattern.items())
+    return bool(entry == pattern)

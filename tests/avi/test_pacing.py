@@ -1,0 +1,145 @@
+"""One token bucket and one worker bound pace every call, and follow a config reload."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+from akod.avi import AviClient, Pacer
+
+from .fake_controller import FakeController
+
+
+async def _until(condition: Callable[[], bool], *, timeout_s: float = 2.0) -> None:
+    """Poll the event loop until `condition` holds, or fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.001)
+
+
+async def test_45_calls_at_rate_20_burst_5_take_about_two_seconds(
+    fake: FakeController, make_client: Callable[..., AviClient]
+) -> None:
+    async with make_client(pacer=Pacer(rate=20, burst=5, workers=8)) as client:
+        started = time.monotonic()
+        await client.login()  # paced too: 46 tokens, 5 at once, 41 at 20/s = 2.05 s
+        await asyncio.gather(*(client.list("pool") for _ in range(45)))
+        elapsed = time.monotonic() - started
+    assert 1.95 <= elapsed <= 2.6
+    assert len(fake.seen("GET", "/api/pool")) == 45
+
+
+async def test_never_more_calls_in_flight_than_workers(
+    make_client: Callable[..., AviClient],
+) -> None:
+    async with FakeController(handler_delay_s=0.01) as slow:
+        pacer = Pacer(rate=0, burst=1, workers=2)
+        async with make_client(base_url=slow.url, pacer=pacer) as client:
+            await asyncio.gather(*(client.list("pool") for _ in range(20)))
+        assert slow.max_in_flight == 2
+        assert pacer.in_flight == 0 and pacer.waiting == 0
+
+
+async def test_a_burst_goes_at_once_then_calls_wait_for_tokens() -> None:
+    pacer = Pacer(rate=10, burst=3, workers=4)
+    started = time.monotonic()
+    for _ in range(3):
+        async with pacer.slot():
+            pass
+    burst_s = time.monotonic() - started
+    async with pacer.slot():
+        pass
+    assert burst_s < 0.05
+    assert 0.09 <= time.monotonic() - started <= 0.3
+
+
+async def test_unpaced_when_rate_is_zero() -> None:
+    pacer = Pacer(rate=0, burst=1, workers=100)
+    started = time.monotonic()
+    for _ in range(1000):
+        async with pacer.slot():
+            pass
+    assert time.monotonic() - started < 0.5
+
+
+async def test_waiters_are_counted_and_served_in_order() -> None:
+    pacer = Pacer(rate=0, burst=1, workers=1)
+    order: list[int] = []
+    release = asyncio.Event()
+
+    async def call(i: int) -> None:
+        async with pacer.slot():
+            order.append(i)
+            await release.wait()
+
+    tasks = [asyncio.create_task(call(i)) for i in range(4)]
+    await _until(lambda: pacer.in_flight == 1 and pacer.waiting == 3)
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == [0, 1, 2, 3]
+    assert (pacer.in_flight, pacer.waiting) == (0, 0)
+
+
+async def test_reconfigure_admits_more_workers_at_once() -> None:
+    pacer = Pacer(rate=0, burst=1, workers=1)
+    release = asyncio.Event()
+
+    async def call() -> None:
+        async with pacer.slot():
+            await release.wait()
+
+    tasks = [asyncio.create_task(call()) for _ in range(3)]
+    await _until(lambda: pacer.in_flight == 1 and pacer.waiting == 2)
+    pacer.reconfigure(rate=0, burst=1, workers=3)
+    await _until(lambda: pacer.in_flight == 3 and pacer.waiting == 0)
+    release.set()
+    await asyncio.gather(*tasks)
+
+
+async def test_reconfigure_to_a_faster_rate_wakes_the_waiter() -> None:
+    pacer = Pacer(rate=0.01, burst=1, workers=2)  # one token per 100 s
+    async with pacer.slot():
+        pass
+
+    async def call() -> None:
+        async with pacer.slot():
+            pass
+
+    waiter = asyncio.create_task(call())
+    await _until(lambda: pacer.waiting == 1)
+    started = time.monotonic()
+    pacer.reconfigure(rate=100, burst=1, workers=2)
+    await asyncio.wait_for(waiter, timeout=1.0)
+    assert time.monotonic() - started < 0.5
+
+
+async def test_a_cancelled_waiter_does_not_leak_its_slot() -> None:
+    pacer = Pacer(rate=0, burst=1, workers=1)
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with pacer.slot():
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await _until(lambda: pacer.in_flight == 1)
+    waiter = asyncio.create_task(hold())
+    await _until(lambda: pacer.waiting == 1)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    release.set()
+    await holder
+    assert (pacer.in_flight, pacer.waiting) == (0, 0)
+    async with asyncio.timeout(1.0):
+        async with pacer.slot():
+            assert pacer.in_flight == 1
+
+
+def test_workers_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        Pacer(rate=1, burst=1, workers=0)
