@@ -37,7 +37,7 @@ async def _online(settings: Settings, password: str) -> list[str]:
 
     problems: list[str] = []
     try:
-        kube = await open_api_client(kubeconfig=settings.cluster.kubeconfig, context=settings.cluster.context)
+        kube = await open_api_client(kubeconfig=str(settings.cluster.kubeconfig or ""), context=settings.cluster.context)
         try:
             from kubernetes_asyncio.client import CoreV1Api
 

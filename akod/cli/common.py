@@ -51,7 +51,7 @@ def avi_client(settings: Settings, *, password: str):  # type: ignore[no-untyped
     s = settings
     return AviClient(
         base_url=s.controller.base_url, username=s.controller.username, password=password,
-        tenant=s.controller.tenant, version=s.controller.version, ca_file=s.controller.ca_file,
+        tenant=s.controller.tenant, version=s.controller.version, ca_file=str(s.controller.ca_file or ""),
         insecure=s.controller.insecure, timeout_s=min(s.api.timeout_s, 30.0),
         pacer=Pacer(rate=s.api.rate, burst=s.api.burst, workers=s.api.workers), max_attempts=3,
     )

@@ -39,7 +39,7 @@ async def _plan(settings: Settings, password: str):  # type: ignore[no-untyped-d
     from akod.kube import open_api_client
     from akod.sync.offline import make_plan
 
-    kube = await open_api_client(kubeconfig=settings.cluster.kubeconfig, context=settings.cluster.context)
+    kube = await open_api_client(kubeconfig=str(settings.cluster.kubeconfig or ""), context=settings.cluster.context)
     try:
         async with avi_client(settings, password=password) as client:
             return await make_plan(settings=settings, client=client, kube_api=kube)

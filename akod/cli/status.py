@@ -40,7 +40,7 @@ def status(*, config_path: Path | None, url: str | None, as_json: bool) -> int:
     listen = url or DEFAULT_LISTEN
     if config_path is not None and url is None:
         try:
-            listen = load_or_exit(config_path).status.listen
+            listen = str(load_or_exit(config_path).status.listen)
         except CliExit as exc:
             return exc.code
     base, sock = endpoint(listen)

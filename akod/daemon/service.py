@@ -81,10 +81,10 @@ class Daemon:
         self._pacer = pacer
         kube_api: ApiClient | None = None
         try:
-            kube_api = await open_api_client(kubeconfig=s.cluster.kubeconfig, context=s.cluster.context)
+            kube_api = await open_api_client(kubeconfig=str(s.cluster.kubeconfig or ""), context=s.cluster.context)
             async with AviClient(
                 base_url=s.controller.base_url, username=s.controller.username, password=self._password,
-                tenant=s.controller.tenant, version=s.controller.version, ca_file=s.controller.ca_file,
+                tenant=s.controller.tenant, version=s.controller.version, ca_file=str(s.controller.ca_file or ""),
                 insecure=s.controller.insecure, timeout_s=s.api.timeout_s, pacer=pacer, observer=telemetry,
             ) as client:
                 return await self._serve(store=store, telemetry=telemetry, client=client, kube_api=kube_api)
@@ -107,7 +107,7 @@ class Daemon:
                           routes=route_sync, version=__version__)
         self.runtime = runtime
         engine.register(kind=ROUTES_KEY, handler=route_sync.sync)
-        status = StatusServer(runtime=runtime, listen=s.status.listen)
+        status = StatusServer(runtime=runtime, listen=str(s.status.listen))
         await status.start()
         core = CoreV1Api(kube_api)
         node_spec = WatchSpec(resource="nodes", kind="Node", list_fn=core.list_node, trim=trim_node)

@@ -68,12 +68,11 @@ def read_node(body: Mapping[str, Any]) -> tuple[NodeInfo, list[Problem]]:
             )
 
     spec_cidrs: list[IPNetwork] = []
-    for raw in body.get("pod_cidrs", []):
+    for index, raw in enumerate(body.get("pod_cidrs", [])):
         net = _parse_cidr(str(raw))
         if net is None:
-            problems.append(
-                Problem(obj=ref, field="spec.podCIDRs", reason="InvalidPodCIDR", message=f"'{raw}' is not a valid CIDR")
-            )
+            problems.append(Problem(obj=ref, field=f"spec.podCIDRs[{index}]", reason="InvalidPodCIDR",
+                                    message=f"'{raw}' is not a valid CIDR"))
         elif net not in spec_cidrs:
             spec_cidrs.append(net)
 
@@ -82,15 +81,14 @@ def read_node(body: Mapping[str, Any]) -> tuple[NodeInfo, list[Problem]]:
     if annotation is not None:
         afield = f"metadata.annotations[{POD_CIDRS_ANNOTATION}]"
         from_annotation: list[IPNetwork] = []
-        for item in str(annotation).split(","):
+        for index, item in enumerate(str(annotation).split(",")):
             item = item.strip()
             if not item:
                 continue
             net = _parse_cidr(item)
             if net is None:
-                problems.append(
-                    Problem(obj=ref, field=afield, reason="InvalidPodCIDR", message=f"'{item}' is not a valid CIDR")
-                )
+                problems.append(Problem(obj=ref, field=f"{afield}[{index}]", reason="InvalidPodCIDR",
+                                        message=f"'{item}' is not a valid CIDR"))
             elif net not in from_annotation:
                 from_annotation.append(net)
         if from_annotation:

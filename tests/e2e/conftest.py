@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,6 @@ import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from akod.emulator.server import EmulatorServer
 from tests.e2e.harness import DaemonProcess
 
 SEED_NODES = [
@@ -86,14 +87,35 @@ def hops(routes: list[dict[str, Any]], cluster: str = "S1-AZ1") -> dict[str, str
     return out
 
 
-@pytest.fixture
-async def emulator() -> AsyncIterator[EmulatorServer]:
-    async with EmulatorServer(fixtures="seed", strict=True) as emu:
-        yield emu
+class EmulatorProcess:
+    """`akod emulator` in its own process, as a controller is: tests may block without stalling it."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "akod", "emulator", "--port", "0", "--fixtures", "seed", "--strict"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        assert self.url.startswith("http://"), self.url
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 @pytest.fixture
-def controller(emulator: EmulatorServer) -> Controller:
+def emulator() -> Iterator[EmulatorProcess]:
+    emu = EmulatorProcess()
+    yield emu
+    emu.close()
+
+
+@pytest.fixture
+def controller(emulator: EmulatorProcess) -> Controller:
     return Controller(emulator.url)
 
 
@@ -140,7 +162,7 @@ async def nodes(kube_client: client.ApiClient) -> AsyncIterator[Nodes]:
 
 
 @pytest.fixture
-def make_daemon(tmp_path: Path, kubeconfig: Path, emulator: EmulatorServer) -> Iterator[Any]:
+def make_daemon(tmp_path: Path, kubeconfig: Path, emulator: EmulatorProcess) -> Iterator[Any]:
     made: list[DaemonProcess] = []
 
     def make(name: str = "akod", **kwargs: Any) -> DaemonProcess:

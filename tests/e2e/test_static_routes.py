@@ -20,11 +20,11 @@ OTHER_CLUSTER = {"route_id": "S1-AZ2-node-0", "prefix": {"ip_addr": {"addr": "10
 
 
 async def routes_become(controller: Controller, expected: dict[str, str], *, timeout: float = 20) -> list[dict]:
-    async def probe() -> list[dict] | bool:
+    async def probe() -> tuple[list[dict]] | bool:
         routes = await controller.vrf_routes()
-        return routes if hops(routes) == expected else False
+        return (routes,) if hops(routes) == expected else False
 
-    return await eventually(probe, timeout=timeout, what=f"routes {expected}")
+    return (await eventually(probe, timeout=timeout, what=f"routes {expected}"))[0]
 
 
 async def test_seed_topology_gives_three_routes_and_keeps_foreign_routes(controller, nodes: Nodes, make_daemon) -> None:
@@ -37,7 +37,7 @@ async def test_seed_topology_gives_three_routes_and_keeps_foreign_routes(control
     routes = await routes_become(controller, SEED_HOPS)
     assert len(ours(routes)) == 3
     assert HAND_MADE["route_id"] in [r["route_id"] for r in routes]
-    assert OTHER_CLUSTER in [{k: r[k] for k in OTHER_CLUSTER} for r in routes]
+    assert OTHER_CLUSTER in [{k: r.get(k) for k in OTHER_CLUSTER} for r in routes]
     assert status["controller"]["vrf"] == "VRF_AZ1"
     log = akod.log()
     assert "Setting VRF VRF_AZ1 found from network AVI_FRONTEND_3025" in log
@@ -98,7 +98,7 @@ async def test_restart_with_nothing_changed_writes_nothing_and_resumes_the_watch
     assert len(await controller.writes()) == writes_before, await controller.writes()
     assert after["kubernetes"]["watches"]["nodes"]["relists"] == 0
     assert f"resuming the nodes watch from the stored resourceVersion {rv}" in akod.log_of_last_start()
-    assert after["sync"]["api_calls"]["PUT"] == 0 and after["sync"]["api_calls"]["POST"] == 0
+    assert after["sync"]["api_calls"]["PUT"] == 0 and after["sync"]["api_calls"]["DELETE"] == 0
     assert akod.stop() == 0
 
 
@@ -151,7 +151,7 @@ async def test_faults_are_absorbed_and_a_controller_outage_is_survived(controlle
         code, _ = await akod.get("/readyz")
         assert code == 503
         await asyncio.sleep(1)
-    await controller.faults({"down": False, "errors": [], "session_ttl_s": 0, "reset_probability": 0})
+    await controller.faults({"down": False, "errors": [], "session_ttl_s": None, "reset_probability": 0})
     await akod.wait_in_sync(timeout=60)
     await routes_become(controller, SEED_HOPS | {"10.34.3.0/24": "10.10.30.14"})
     assert akod.stop() == 0
@@ -172,7 +172,7 @@ async def test_bad_pod_cidr_annotation_is_an_error_and_an_event_and_others_are_u
         return [e for e in status["errors"] if e["name"] == "site1-az1-k8s-worker03"]
 
     found = await eventually(errors, what="the node's errors in /status")
-    annotation = [e for e in found if e["field"] == "metadata.annotations[ako.vmware.com/pod-cidrs]"]
+    annotation = [e for e in found if e["field"].startswith("metadata.annotations[ako.vmware.com/pod-cidrs]")]
     assert {e["message"] for e in annotation} == {"'not-a-cidr' is not a valid CIDR",
                                                   "'10.1.0.0/33' is not a valid CIDR"}
     assert all(e["kind"] == "Node" and e["reason"] == "InvalidPodCIDR" for e in annotation)

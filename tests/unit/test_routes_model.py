@@ -61,7 +61,10 @@ def test_garbage_annotation_is_reported_per_item_and_falls_back_to_spec() -> Non
     messages = [p.message for p in plan.problems]
     assert "'not-a-cidr' is not a valid CIDR" in messages
     assert "'10.1.0.0/33' is not a valid CIDR" in messages
-    assert all(p.field == "metadata.annotations[ako.vmware.com/pod-cidrs]" for p in plan.problems)
+    assert [p.field for p in plan.problems] == ["metadata.annotations[ako.vmware.com/pod-cidrs][0]",
+                                                "metadata.annotations[ako.vmware.com/pod-cidrs][1]",
+                                                "metadata.annotations[ako.vmware.com/pod-cidrs]"]
+    assert "using spec.podCIDRs 10.1.0.0/24" in plan.problems[2].message
 
 
 def test_duplicate_prefix_goes_to_the_oldest_node_and_the_other_is_reported() -> None:
