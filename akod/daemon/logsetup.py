@@ -40,7 +40,7 @@ def setup_logging(*, level: str, fmt: str) -> None:
     root.addHandler(handler)
     set_level(level)
     # Libraries are loud at debug level and carry nothing a user needs.
-    for noisy in ("aiohttp.access", "alembic", "kubernetes_asyncio"):
+    for noisy in ("aiohttp.access", "alembic", "kubernetes_asyncio", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -31,9 +32,9 @@ SEED_NODES = [
 class Controller:
     """Reads and writes the emulator over its real REST API, with basic auth (no akod code)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, password: str = "admin") -> None:
         self.url = url
-        token = base64.b64encode(b"admin:admin").decode()
+        token = base64.b64encode(f"admin:{password}".encode()).decode()
         self._headers = {"Authorization": f"Basic {token}", "X-Avi-Version": "20.1.2", "X-Avi-Tenant": "admin",
                          "Content-Type": "application/json"}
 
@@ -90,10 +91,11 @@ def hops(routes: list[dict[str, Any]], cluster: str = "S1-AZ1") -> dict[str, str
 class EmulatorProcess:
     """`akod emulator` in its own process, as a controller is: tests may block without stalling it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, password: str = "admin") -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "akod", "emulator", "--port", "0", "--fixtures", "seed", "--strict"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env={**os.environ, "AKOD_EMULATOR_PASSWORD": password})
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         assert self.url.startswith("http://"), self.url

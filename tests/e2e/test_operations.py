@@ -119,3 +119,36 @@ async def test_sd_notify_ready_and_watchdog(controller: Controller, nodes: Nodes
         await eventually(lambda: drain("STOPPING=1"), timeout=5, what="STOPPING=1")
     finally:
         sock.close()
+
+
+async def test_the_password_never_leaves_the_credential(nodes: Nodes, tmp_path: Path, kubeconfig: Path) -> None:
+    from tests.e2e.conftest import EmulatorProcess
+    from tests.e2e.harness import DaemonProcess
+
+    secret = "s3cr3t-Pa55w0rd-7f1e"
+    emu = EmulatorProcess(password=secret)
+    akod = DaemonProcess(workdir=tmp_path / "akod", kubeconfig=kubeconfig, controller_url=emu.url, password=secret)
+    try:
+        await nodes.seed()
+        akod.start()
+        await akod.wait_in_sync()
+        assert akod.proc is not None
+        cmdline = Path(f"/proc/{akod.proc.pid}/cmdline").read_bytes().decode(errors="replace")
+        environ = Path(f"/proc/{akod.proc.pid}/environ").read_bytes().decode(errors="replace")
+        seen = {
+            "status": json.dumps(await akod.status()),
+            "metrics": (await akod.get("/metrics"))[1],
+            "objects": json.dumps((await akod.get("/objects"))[1]),
+            "cmdline": cmdline,
+            "environ": environ,
+        }
+        assert akod.stop() == 0
+        seen["log"] = akod.log()
+        for path in akod.workdir.glob("state.db*"):
+            seen[path.name] = path.read_bytes().decode(errors="replace")
+        for where, text in seen.items():
+            assert secret not in text, f"the password shows in {where}"
+        assert (akod.state.stat().st_mode & 0o777) == 0o600
+    finally:
+        akod.close()
+        emu.close()

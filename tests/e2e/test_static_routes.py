@@ -205,3 +205,46 @@ async def test_sigterm_exits_zero_quickly_and_sighup_reloads(controller, nodes: 
     akod.signal(signal.SIGHUP)
     await routes_become(controller, SEED_HOPS)
     assert akod.stop(timeout=10) == 0
+
+
+async def test_a_node_deleted_while_stopped_and_compacted_away_is_found_by_the_410_relist(
+        controller, nodes: Nodes, make_daemon, kube_apiserver) -> None:
+    await nodes.seed()
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    await routes_become(controller, SEED_HOPS)
+    assert akod.stop() == 0
+    await nodes.delete("site1-az1-k8s-worker02")
+    kube_apiserver.compact_etcd()  # the stored cursor is now older than etcd's history: 410 Gone
+    akod.start()
+    status = await akod.wait_in_sync()
+    await routes_become(controller, {k: v for k, v in SEED_HOPS.items() if k != "10.34.2.0/24"})
+    assert status["kubernetes"]["watches"]["nodes"]["relists"] == 1
+    assert "too old (410 Gone): listing again" in akod.log_of_last_start()
+    assert akod.stop() == 0
+
+
+async def test_two_clusters_writing_one_vrf_at_once_keep_each_others_routes(
+        controller, nodes: Nodes, make_daemon) -> None:
+    await nodes.seed()
+    az1 = make_daemon("az1")
+    az2 = make_daemon("az2", cluster="S1-AZ2", extra_config="")
+    az2.write_config(extra="")  # same nodes, second cluster, its own SE group, same VRF
+    text = az2.config.read_text().replace('version = "20.1.2"', 'version = "20.1.2"\nvrf = "VRF_AZ1"')
+    az2.config.write_text(text)
+    az1.start()
+    az2.start()
+    await az1.wait_in_sync()
+    await az2.wait_in_sync()
+    # Churn both at once: every node change makes both daemons rewrite the shared VRF.
+    for i in range(5):
+        await nodes.create(f"extra-{i}", ip=f"10.10.30.{100 + i}", cidrs=[f"10.36.{i}.0/24"])
+    expected = SEED_HOPS | {f"10.36.{i}.0/24": f"10.10.30.{100 + i}" for i in range(5)}
+
+    async def both() -> bool:
+        routes = await controller.vrf_routes()
+        return hops(routes, "S1-AZ1") == expected and hops(routes, "S1-AZ2") == expected
+
+    await eventually(both, timeout=30, what="both clusters' routes in VRF_AZ1")
+    assert az1.stop() == 0 and az2.stop() == 0
