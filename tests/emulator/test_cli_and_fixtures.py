@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.paths import SHARED
+
 import asyncio
 import json
 import os
@@ -19,7 +21,7 @@ from akod.emulator.schema import load_schema
 from akod.emulator.server import EmulatorServer
 from akod.emulator.specgen import compile_specs
 
-SPECS = Path(os.environ.get("AKOD_AVI_API_SPEC", "/work/shared/avi-api-spec"))
+SPECS = Path(os.environ.get("AKOD_AVI_API_SPEC", SHARED / "avi-api-spec"))
 SERVE = (
     "import sys; from akod.emulator.cli import serve; "
     "sys.exit(serve(host='127.0.0.1', port=0, fixtures={fixtures!r}, username='admin', "

@@ -1,6 +1,6 @@
 """Fidelity: every recorded exchange with a real Avi controller, replayed against the emulator.
 
-The recordings (`/work/shared/avi-recordings`, VCR cassettes of the alb-sdk tests against
+The recordings (`shared/avi-recordings` beside the repository, VCR cassettes of the alb-sdk tests against
 controllers 20.1.1 and 20.1.5) are replayed file by file, in order, each file against a fresh
 emulator loaded with `replay_fixtures.json` (the objects the recorded controller already had).
 Each interaction is its own test id, so a failure names the exchange.
@@ -48,6 +48,8 @@ What is compared, and the differences accepted (each with its reason):
 
 from __future__ import annotations
 
+from tests.paths import SHARED
+
 import base64
 import json
 import os
@@ -64,7 +66,7 @@ import pytest
 from akod.emulator.schema import MISSING, load_schema
 from akod.emulator.server import EmulatorServer
 
-RECORDINGS = Path(os.environ.get("AKOD_AVI_RECORDINGS", "/work/shared/avi-recordings"))
+RECORDINGS = Path(os.environ.get("AKOD_AVI_RECORDINGS", SHARED / "avi-recordings"))
 FIXTURES = Path(__file__).with_name("replay_fixtures.json")
 
 #: Keys of real controller answers the emulator does not return: server-internal state.
