@@ -19,20 +19,28 @@ import logging
 import os
 import random
 import signal
-import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from kubernetes_asyncio.client import ApiClient, CoreV1Api
+from kubernetes_asyncio.client import ApiClient
 
 from akod import __version__
 from akod.avi import AviAuthError, AviClient, Pacer
 from akod.config import ConfigError, Settings, load_settings, restart_required
 from akod.daemon.logsetup import set_level
 from akod.daemon.notify import Notifier
-from akod.kube import WatchSpec, WatchState, open_api_client, run_watch, trim_node
+from akod.kube import WatchState, open_api_client, run_watch
 from akod.statusd import StatusServer
 from akod.store import Store
+from akod.daemon.watches import watch_specs
+from akod.model.observed import Observed
 from akod.sync.discovery import ControllerMismatch, discover, routes_enabled
+from akod.sync.gc import collect_garbage
+from akod.sync.inventory import rebuild_applied
+from akod.sync.l4sync import CLEAR as L4_CLEAR
+from akod.sync.l4sync import KIND as L4_KIND
+from akod.sync.l4sync import L4Sync
+from akod.sync.owned import OwnedSync
 from akod.sync.engine import Engine
 from akod.sync.keyqueue import KeyQueue
 from akod.sync.metrics import Telemetry
@@ -98,28 +106,40 @@ class Daemon:
         s = self.settings
         engine = Engine(queue=KeyQueue(), telemetry=telemetry, workers=s.api.workers)
         reporter = ProblemReporter(store=store, kube_api=kube_api, telemetry=telemetry)
+        owned = OwnedSync(store=store, client=client)
         runtime: Runtime
         route_sync = RouteSync(
             store=store, client=client, reporter=reporter, cluster=s.cluster.name,
             enabled=lambda: routes_enabled(self.settings), context=lambda: runtime.context,
         )
+        specs, endpoints_kind = await watch_specs(kube_api)
+        l4 = L4Sync(store=store, owned=owned, reporter=reporter, kube_api=kube_api, settings=lambda: self.settings,
+                    context=lambda: runtime.context, controller_version=lambda: client.controller_version or "",
+                    mark=engine.mark, endpoints_kind=lambda: endpoints_kind)
         runtime = Runtime(settings=s, store=store, telemetry=telemetry, engine=engine, client=client,
-                          routes=route_sync, version=__version__)
+                          routes=route_sync, l4=l4, version=__version__)
         self.runtime = runtime
+        self._owned, self._l4 = owned, l4
         engine.register(kind=ROUTES_KEY, handler=route_sync.sync)
+        engine.register(kind=L4_KIND, handler=l4.sync)
+        engine.register(kind=L4_CLEAR, handler=l4.clear)
         status = StatusServer(runtime=runtime, listen=str(s.status.listen))
         await status.start()
-        core = CoreV1Api(kube_api)
-        node_spec = WatchSpec(resource="nodes", kind="Node", list_fn=core.list_node, trim=trim_node)
-        runtime.watches["nodes"] = WatchState()
 
-        async def nodes_changed(_upserts: object, _deleted: object) -> None:
+        async def nodes_changed(upserts: Sequence[Observed], deleted: Sequence[Observed]) -> None:
             if runtime.context is not None:  # before discovery, boot marks the key itself
                 await engine.mark(ROUTES_KEY)
+            await l4.on_nodes(upserts, deleted)
 
-        self._tasks = [
-            asyncio.create_task(run_watch(spec=node_spec, store=store, state=runtime.watches["nodes"],
-                                          on_change=nodes_changed), name="watch-nodes"),
+        handlers = {"nodes": nodes_changed, "namespaces": l4.on_namespaces, "services": l4.on_services,
+                    "endpoints": l4.on_endpoints, "endpointslices": l4.on_endpoints}
+        self._tasks = []
+        for spec in specs:
+            runtime.watches[spec.resource] = WatchState()
+            self._tasks.append(asyncio.create_task(
+                run_watch(spec=spec, store=store, state=runtime.watches[spec.resource],
+                          on_change=handlers[spec.resource]), name=f"watch-{spec.resource}"))
+        self._tasks += [
             asyncio.create_task(self._boot(runtime=runtime, client=client), name="boot"),
             asyncio.create_task(self._heartbeat(runtime=runtime, client=client), name="heartbeat"),
             asyncio.create_task(self._watchdog(runtime=runtime), name="watchdog"),
@@ -174,23 +194,45 @@ class Daemon:
                 delay = min(15.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
                 log.warning("controller not usable yet (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
-        while not runtime.watches["nodes"].synced:
+        while not all(w.synced for w in runtime.watches.values()):
             await asyncio.sleep(0.05)
-        runtime.routes.verify_next = True
-        await runtime.engine.mark(ROUTES_KEY)
-        await runtime.engine.queue.wait_idle()
-        while runtime.engine.failures:
-            await asyncio.sleep(0.1)
+        await self._reconcile_all(runtime=runtime, client=client)
         runtime.boot_done = True
-        log.info("boot reconcile done: %d static routes in VRF %s", runtime.routes.route_count, runtime.context.vrf)
+        log.info("boot reconcile done: %d static routes in VRF %s, %d L4 virtual services",
+                 runtime.routes.route_count, runtime.context.vrf, len(self._l4.index.members))
         self._notifier.ready(self._status_line(runtime))
-        last_drift = time.monotonic()
         while True:
-            await asyncio.sleep(1.0)
-            if time.monotonic() - last_drift >= DRIFT_CHECK_S:
-                last_drift = time.monotonic()
-                runtime.routes.verify_next = True
-                await runtime.engine.mark(ROUTES_KEY)
+            await asyncio.sleep(DRIFT_CHECK_S)
+            await self._reconcile_all(runtime=runtime, client=client)
+
+    async def _reconcile_all(self, *, runtime: Runtime, client: AviClient) -> None:
+        """Re-read what the controller holds, sync every key once against it, then collect garbage."""
+        s = self.settings
+        while True:
+            try:
+                await rebuild_applied(client=client, store=runtime.store, cluster=s.cluster.name,
+                                      cloud=s.controller.cloud, tenant=s.controller.tenant)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - controller trouble: try again shortly
+                log.warning("could not read the controller's objects (%s); retrying", exc)
+                await asyncio.sleep(2.0)
+        resolved = await self._owned.resolve_open_rows()
+        if resolved:
+            log.info("resolved %d journal rows left open by the last run, by reading the controller back", resolved)
+        self._l4.ready = True
+        keys = await self._l4.rebuild_index()
+        runtime.routes.verify_next = True
+        for key in [ROUTES_KEY, *keys]:
+            await runtime.engine.mark(key)
+        await runtime.engine.queue.wait_idle()
+        try:
+            await collect_garbage(store=runtime.store, owned=self._owned)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - retried at the next reconcile
+            log.warning("garbage collection failed: %s", exc)
 
     async def _heartbeat(self, *, runtime: Runtime, client: AviClient) -> None:
         """A light read every few seconds so readiness notices a controller that went away."""

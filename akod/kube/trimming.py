@@ -43,3 +43,82 @@ def trim_node(raw: Mapping[str, Any]) -> Observed:
         resource_version=str(meta.get("resourceVersion", "")),
         body=body,
     )
+
+
+def trim_namespace(raw: Mapping[str, Any]) -> Observed:
+    meta = _meta(raw)
+    return Observed(
+        kind="Namespace", namespace="", name=str(meta.get("name", "")), uid=str(meta.get("uid", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        body={"name": meta.get("name", ""), "labels": dict(meta.get("labels") or {})},
+    )
+
+
+# Service annotations a translation reads (ako.vmware.com/* and AKO's other knobs).
+SERVICE_ANNOTATION_PREFIXES = ("ako.vmware.com/", "skipnodeport.ako.vmware.com/", "external-dns.alpha.kubernetes.io/")
+
+
+def trim_service(raw: Mapping[str, Any]) -> Observed:
+    meta = _meta(raw)
+    spec = raw.get("spec") or {}
+    status = raw.get("status") or {}
+    annotations = meta.get("annotations") or {}
+    body = {
+        "name": meta.get("name", ""),
+        "namespace": meta.get("namespace", ""),
+        "uid": meta.get("uid", ""),
+        "created": meta.get("creationTimestamp", ""),
+        "annotations": {k: v for k, v in annotations.items() if k.startswith(SERVICE_ANNOTATION_PREFIXES)},
+        "type": spec.get("type", "ClusterIP"),
+        "load_balancer_class": spec.get("loadBalancerClass") or "",
+        "load_balancer_ip": spec.get("loadBalancerIP") or "",
+        "external_traffic_policy": spec.get("externalTrafficPolicy") or "Cluster",
+        "ip_families": list(spec.get("ipFamilies") or []),
+        "ports": [
+            {"name": p.get("name") or "", "protocol": p.get("protocol") or "TCP", "port": p.get("port"),
+             "target_port": p.get("targetPort"), "node_port": p.get("nodePort")}
+            for p in spec.get("ports") or []
+        ],
+        "fqdn_map": annotations.get("ako.vmware.com/host-fqdn-vs-uuid-map", ""),
+        "lb_ingress": [
+            {k: v for k, v in entry.items() if k in ("ip", "hostname")}
+            for entry in ((status.get("loadBalancer") or {}).get("ingress") or [])
+        ],
+    }
+    return Observed(kind="Service", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
+                    uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")), body=body)
+
+
+def trim_endpoints(raw: Mapping[str, Any]) -> Observed:
+    """core v1 Endpoints -> {service, slices: [{ports, endpoints}]} (the same shape as EndpointSlices)."""
+    meta = _meta(raw)
+    slices = []
+    for subset in raw.get("subsets") or []:
+        ports = [{"name": p.get("name") or "", "port": p.get("port"), "protocol": p.get("protocol") or "TCP"}
+                 for p in subset.get("ports") or []]
+        endpoints = [{"ip": a.get("ip", ""), "ready": True, "terminating": False, "node": a.get("nodeName") or ""}
+                     for a in subset.get("addresses") or []]
+        endpoints += [{"ip": a.get("ip", ""), "ready": False, "terminating": False, "node": a.get("nodeName") or ""}
+                      for a in subset.get("notReadyAddresses") or []]
+        slices.append({"ports": ports, "endpoints": endpoints})
+    return Observed(kind="Endpoints", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
+                    uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")),
+                    body={"service": meta.get("name", ""), "slices": slices})
+
+
+def trim_endpoint_slice(raw: Mapping[str, Any]) -> Observed:
+    """discovery.k8s.io/v1 EndpointSlice -> {service, slices: [one slice]}; one stored row per slice."""
+    meta = _meta(raw)
+    service = (meta.get("labels") or {}).get("kubernetes.io/service-name", "")
+    ports = [{"name": p.get("name") or "", "port": p.get("port"), "protocol": p.get("protocol") or "TCP"}
+             for p in raw.get("ports") or []]
+    endpoints = []
+    for ep in raw.get("endpoints") or []:
+        cond = ep.get("conditions") or {}
+        for address in (ep.get("addresses") or [])[:1]:
+            endpoints.append({"ip": address, "ready": cond.get("ready") is not False,
+                              "terminating": bool(cond.get("terminating")), "node": ep.get("nodeName") or ""})
+    return Observed(kind="EndpointSlice", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
+                    uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")),
+                    body={"service": service, "address_type": raw.get("addressType", "IPv4"),
+                          "slices": [{"ports": ports, "endpoints": endpoints}]})

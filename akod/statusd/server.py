@@ -60,7 +60,34 @@ async def objects(request: web.Request) -> web.Response:
     result: list[dict[str, Any]] = []
     if kind in ("", "Node"):
         result.extend(await _nodes(rt, namespace=namespace, name=name))
+    if kind in ("", "Service"):
+        result.extend(await _services(rt, namespace=namespace, name=name))
     return _json({"objects": result})
+
+
+async def _services(rt: Runtime, *, namespace: str, name: str) -> list[dict[str, Any]]:
+    store = rt.store
+    problems = await store.problems()
+    out = []
+    for svc in await store.observed(kind="Service", namespace=namespace or None):
+        if name and svc.name != name:
+            continue
+        key = rt.l4.index.key_of.get((svc.namespace, svc.name)) if rt.l4 is not None else None
+        errors = [{"field": p.field, "reason": p.reason, "message": p.message, "since": p.since}
+                  for p in problems if p.kind == "Service" and p.namespace == svc.namespace and p.name == svc.name]
+        if key is None and not errors:
+            continue
+        made = []
+        for d in await store.desired(owner_key=key) if key else []:
+            applied = await store.applied(obj_type=d.obj_type, tenant=d.tenant, name=d.name)
+            made.append({"type": d.obj_type, "name": d.name, "tenant": d.tenant,
+                         "uuid": applied.uuid if applied else "",
+                         "state": "applied" if applied is not None and applied.checksum == d.checksum else "pending",
+                         **({"vips": applied.info.get("vips", [])} if applied and d.obj_type == "vsvip" else {})})
+        out.append({"kind": "Service", "namespace": svc.namespace, "name": svc.name,
+                    "resource_version": svc.resource_version, "key": key or "", "avi_objects": made,
+                    "errors": errors})
+    return out
 
 
 async def _nodes(rt: Runtime, *, namespace: str, name: str) -> list[dict[str, Any]]:

@@ -35,6 +35,8 @@ class Applied:
     checksum: str
     last_modified: str
     applied_at: str = ""
+    owner_key: str = ""
+    info: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

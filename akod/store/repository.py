@@ -137,6 +137,18 @@ class Store:
             rows = (await s.scalars(q.order_by(K8sObjectRow.namespace, K8sObjectRow.name))).all()
             return [_observed(r) for r in rows]
 
+    async def observed_for_service(self, *, kind: str, namespace: str, service: str) -> list[Observed]:
+        """Endpoints or EndpointSlices of one Service (their trimmed body names the Service)."""
+        if kind == "Endpoints":
+            one = await self.observed_one(kind=kind, namespace=namespace, name=service)
+            return [] if one is None else [one]
+        async with self._sessions() as s:
+            q = select(K8sObjectRow).where(
+                K8sObjectRow.kind == kind, K8sObjectRow.namespace == namespace,
+                func.json_extract(K8sObjectRow.body, "$.service") == service,
+            )
+            return [_observed(r) for r in (await s.scalars(q.order_by(K8sObjectRow.name))).all()]
+
     async def observed_one(self, *, kind: str, namespace: str, name: str) -> Observed | None:
         async with self._sessions() as s:
             row = await s.get(K8sObjectRow, (kind, namespace, name))
@@ -195,17 +207,36 @@ class Store:
 
     async def record_applied(self, applied: Applied) -> None:
         async with self._sessions.begin() as s:
-            await s.merge(
-                AviAppliedRow(
-                    obj_type=applied.obj_type,
-                    tenant=applied.tenant,
-                    name=applied.name,
-                    uuid=applied.uuid,
-                    checksum=applied.checksum,
-                    last_modified=applied.last_modified,
-                    applied_at=applied.applied_at or now_iso(),
-                )
-            )
+            await s.merge(_applied_row(applied, now_iso()))
+
+    async def applied_by_owner(self, *, owner_key: str) -> list[Applied]:
+        async with self._sessions() as s:
+            rows = (await s.scalars(select(AviAppliedRow).where(AviAppliedRow.owner_key == owner_key))).all()
+            return [_applied(r) for r in rows]
+
+    async def replace_applied(self, *, objects: Sequence[Applied], types: Collection[str]) -> None:
+        """Make `objects` the whole applied state for `types` (a rebuild from the controller's copy).
+
+        Rows keep their owner key when the object is still there; new rows keep the owner given.
+        """
+        stamp = now_iso()
+        async with self._sessions.begin() as s:
+            rows = (await s.scalars(select(AviAppliedRow).where(AviAppliedRow.obj_type.in_(list(types))))).all()
+            owners = {(r.obj_type, r.tenant, r.name): r.owner_key for r in rows}
+            await s.execute(delete(AviAppliedRow).where(AviAppliedRow.obj_type.in_(list(types))))
+            for a in objects:
+                owner = owners.get((a.obj_type, a.tenant, a.name), a.owner_key)
+                row = _applied_row(a, stamp)
+                row.owner_key = owner
+                s.add(row)
+
+    async def unowned_applied(self, *, exclude_types: Collection[str]) -> list[Applied]:
+        """Applied objects that no key wants any more (no desired row): garbage to delete."""
+        async with self._sessions() as s:
+            desired = select(AviDesiredRow.obj_type, AviDesiredRow.tenant, AviDesiredRow.name)
+            rows = (await s.scalars(select(AviAppliedRow).where(AviAppliedRow.obj_type.not_in(list(exclude_types))))).all()
+            wanted = {tuple(r) for r in (await s.execute(desired)).all()}
+            return [_applied(r) for r in rows if (r.obj_type, r.tenant, r.name) not in wanted]
 
     async def forget_applied(self, *, obj_type: str, tenant: str, name: str) -> None:
         async with self._sessions.begin() as s:
@@ -263,17 +294,7 @@ class Store:
                 .values(state=state, last_error=error[:2000], updated_at=stamp)
             )
             if applied is not None:
-                await s.merge(
-                    AviAppliedRow(
-                        obj_type=applied.obj_type,
-                        tenant=applied.tenant,
-                        name=applied.name,
-                        uuid=applied.uuid,
-                        checksum=applied.checksum,
-                        last_modified=applied.last_modified,
-                        applied_at=stamp,
-                    )
-                )
+                await s.merge(_applied_row(applied, stamp))
             if forget is not None:
                 obj_type, tenant, name = forget
                 await s.execute(
@@ -379,6 +400,15 @@ def _applied(row: AviAppliedRow) -> Applied:
     return Applied(
         obj_type=row.obj_type, tenant=row.tenant, name=row.name, uuid=row.uuid,
         checksum=row.checksum, last_modified=row.last_modified, applied_at=row.applied_at,
+        owner_key=row.owner_key, info=json.loads(row.info or "{}"),
+    )
+
+
+def _applied_row(applied: Applied, stamp: str) -> AviAppliedRow:
+    return AviAppliedRow(
+        obj_type=applied.obj_type, tenant=applied.tenant, name=applied.name, uuid=applied.uuid,
+        checksum=applied.checksum, last_modified=applied.last_modified, applied_at=applied.applied_at or stamp,
+        owner_key=applied.owner_key, info=_dumps(applied.info),
     )
 
 

@@ -69,6 +69,10 @@ class AviAppliedRow(Base):
     checksum: Mapped[str] = mapped_column(String, nullable=False)
     last_modified: Mapped[str] = mapped_column(String, nullable=False, default="")
     applied_at: Mapped[str] = mapped_column(String, nullable=False)
+    owner_key: Mapped[str] = mapped_column(String, nullable=False, default="", server_default="")
+    info: Mapped[str] = mapped_column(Text, nullable=False, default="{}", server_default="{}")
+
+    __table_args__ = (Index("ix_avi_applied_owner", "owner_key"),)
 
 
 class JournalRow(Base):

@@ -92,7 +92,7 @@ class RouteSync:
             current = await self._client.get(f"/api/{OBJ_TYPE}/{ctx.vrf_uuid}", tenant=ADMIN)
             existing = current.get("static_routes") or []
             if same_routes(existing=existing, ours=ours, cluster=self._cluster):
-                applied = Applied(obj_type=OBJ_TYPE, tenant=ADMIN, name=ctx.vrf, uuid=ctx.vrf_uuid, checksum=cks,
+                applied = Applied(obj_type=OBJ_TYPE, tenant=ADMIN, name=ctx.vrf, uuid=ctx.vrf_uuid, checksum=cks, owner_key=KEY,
                                   last_modified=str(current.get("_last_modified", "")))
                 for entry in unresolved:
                     await self._store.journal_outcome(entry_id=entry, state=DONE, error="resolved by reading back")
@@ -123,7 +123,7 @@ class RouteSync:
             except Exception as exc:
                 await self._store.journal_attempt(entry_id=entry, error=f"{type(exc).__name__}: {exc}")
                 raise
-            applied = Applied(obj_type=OBJ_TYPE, tenant=ADMIN, name=ctx.vrf, uuid=ctx.vrf_uuid, checksum=cks,
+            applied = Applied(obj_type=OBJ_TYPE, tenant=ADMIN, name=ctx.vrf, uuid=ctx.vrf_uuid, checksum=cks, owner_key=KEY,
                               last_modified=str(result.get("_last_modified", "")))
             await self._store.journal_outcome(entry_id=entry, state=DONE, applied=applied)
             return

@@ -17,6 +17,7 @@ from akod.store import Store
 from akod.sync.discovery import ControllerContext
 from akod.sync.engine import Engine
 from akod.sync.metrics import Telemetry
+from akod.sync.l4sync import L4Sync
 from akod.sync.routesync import RouteSync
 
 
@@ -28,6 +29,7 @@ class Runtime:
     engine: Engine
     client: AviClient
     routes: RouteSync
+    l4: L4Sync | None = None
     watches: dict[str, WatchState] = field(default_factory=dict)
     context: ControllerContext | None = None
     boot_done: bool = False

@@ -52,6 +52,21 @@ class Controller:
         assert code == 200 and body["count"] == 1, (code, body)
         return body["results"][0]
 
+    async def maybe(self, obj_type: str, name: str) -> dict[str, Any] | None:
+        code, body = await self.call("GET", f"/api/{obj_type}?name={name}")
+        assert code == 200, (code, body)
+        return body["results"][0] if body["count"] else None
+
+    async def names(self, obj_type: str, contains: str = "S1-AZ1--") -> list[str]:
+        code, body = await self.call("GET", f"/api/{obj_type}?name.contains={contains}&page_size=200")
+        assert code == 200, (code, body)
+        names = [r["name"] for r in body["results"]]
+        while body.get("next"):
+            nxt = body["next"].split("/api/", 1)[1]
+            code, body = await self.call("GET", "/api/" + nxt)
+            names += [r["name"] for r in body["results"]]
+        return sorted(names)
+
     async def vrf_routes(self, vrf: str = "VRF_AZ1") -> list[dict[str, Any]]:
         return (await self.one("vrfcontext", vrf)).get("static_routes") or []
 
@@ -155,12 +170,32 @@ class Nodes:
         return [e for e in events.items if e.involved_object.name == name]
 
 
+async def delete_load_balancers(api: client.ApiClient) -> None:
+    """Other tests leave LoadBalancer Services in namespaces that 1.20 never finishes deleting."""
+    core = client.CoreV1Api(api)
+    for svc in (await core.list_service_for_all_namespaces()).items:
+        if svc.spec.type == "LoadBalancer":
+            with contextlib.suppress(ApiException):
+                await core.delete_namespaced_service(svc.metadata.name, svc.metadata.namespace)
+
+
 @pytest.fixture
 async def nodes(kube_client: client.ApiClient) -> AsyncIterator[Nodes]:
     n = Nodes(kube_client)
     await n.delete_all()
+    await delete_load_balancers(kube_client)
     yield n
     await n.delete_all()
+    await delete_load_balancers(kube_client)
+
+
+@pytest.fixture
+async def services(kube_client: client.ApiClient) -> AsyncIterator[Any]:
+    from tests.e2e.services import Services
+
+    svc = Services(kube_client)
+    yield svc
+    await svc.delete_all()
 
 
 @pytest.fixture

@@ -34,3 +34,17 @@ async def test_wait_idle_returns_once_everything_is_done() -> None:
     assert not waiter.done()
     await q.done(key)
     await asyncio.wait_for(waiter, 1)
+
+
+async def test_a_key_is_not_restarted_within_the_minimum_interval() -> None:
+    q = KeyQueue(min_interval_s=0.2)
+    await q.mark("a")
+    loop = asyncio.get_running_loop()
+    first = loop.time()
+    await q.done(await q.take())
+    await q.mark("a")
+    await q.mark("b")
+    assert await q.take() == "b"  # "a" waits for its interval; "b" is not held up by it
+    await q.done("b")
+    await q.take()
+    assert loop.time() - first >= 0.19
