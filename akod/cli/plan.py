@@ -55,6 +55,8 @@ def _print(result) -> None:  # type: ignore[no-untyped-def]
                          ("delete", result.routes.delete)):
         for route in routes:
             print(f"  {verb} static route {describe_route(route)}")
+    for change in result.objects:
+        print(f"  {change.action} {change.obj_type} {change.name} (for {change.owner})")
     if result.label_se_group:
         print("  label the SE group with clustername")
     for p in result.problems:

@@ -11,24 +11,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, DiscoveryV1Api
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from akod.kube import WatchSpec
+from akod.kube.apis import endpoint_slices_served
 from akod.kube.trimming import trim_endpoint_slice, trim_endpoints, trim_namespace, trim_node, trim_service
 from akod.model.observed import Observed
 
 log = logging.getLogger("akod.daemon")
 OnChange = Callable[[Sequence[Observed], Sequence[Observed]], Awaitable[None]]
-
-
-async def endpoint_slices_served(api: ApiClient) -> bool:
-    try:
-        resources = await DiscoveryV1Api(api).get_api_resources()
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return any(r.name == "endpointslices" for r in resources.resources or [])
 
 
 async def watch_specs(api: ApiClient) -> tuple[list[WatchSpec], str]:

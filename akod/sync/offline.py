@@ -13,16 +13,30 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient, CoreV1Api
+from kubernetes_asyncio.client import ApiClient, CoreV1Api, DiscoveryV1Api
 
 from akod.avi import AviClient, AviPreconditionFailed
 from akod.config import Settings
 from akod.kube import trim_node
+from akod.kube.apis import endpoint_slices_served
+from akod.kube.trimming import trim_endpoint_slice, trim_endpoints, trim_namespace, trim_service
+from akod.model.l4 import l4_key, translate_l4
+from akod.model.observed import Observed
 from akod.model.problems import Problem
 from akod.model.routes import CLUSTER_LABEL, RouteDiff, diff_routes, is_ours, plan_routes
 from akod.sync.discovery import ADMIN, ControllerContext, discover, routes_enabled
+from akod.sync.inventory import controller_inventory
+from akod.sync.l4sync import l4_context
 
 log = logging.getLogger("akod.sync")
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    action: str  # create | update | delete
+    obj_type: str
+    name: str
+    owner: str
 
 
 @dataclass
@@ -31,10 +45,12 @@ class Plan:
     routes: RouteDiff
     label_se_group: bool
     problems: list[Problem] = field(default_factory=list)
+    objects: list[ObjectChange] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
-        return len(self.routes.add) + len(self.routes.update) + len(self.routes.delete) + int(self.label_se_group)
+        return (len(self.routes.add) + len(self.routes.update) + len(self.routes.delete) + int(self.label_se_group)
+                + len(self.objects))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -43,15 +59,65 @@ class Plan:
             "static_routes": {"add": list(self.routes.add), "update": list(self.routes.update),
                               "delete": list(self.routes.delete)},
             "se_group_label": self.label_se_group,
+            "objects": [{"action": c.action, "type": c.obj_type, "name": c.name, "for": c.owner}
+                        for c in self.objects],
             "errors": [{"kind": p.obj.kind, "namespace": p.obj.namespace, "name": p.obj.name, "field": p.field,
                         "reason": p.reason, "message": p.message} for p in self.problems],
         }
 
 
-async def list_node_bodies(kube_api: ApiClient) -> list[dict[str, Any]]:
-    resp = await CoreV1Api(kube_api).list_node(_preload_content=False)
+async def _list(list_fn: Any, trim: Any) -> list[Observed]:
+    resp = await list_fn(_preload_content=False)
     data = json.loads(await resp.read())
-    return [trim_node(item).body for item in data.get("items") or []]
+    return [trim(item) for item in data.get("items") or []]
+
+
+async def list_node_bodies(kube_api: ApiClient) -> list[dict[str, Any]]:
+    return [o.body for o in await _list(CoreV1Api(kube_api).list_node, trim_node)]
+
+
+async def plan_l4(*, settings: Settings, ctx: ControllerContext, client: AviClient,
+                  kube_api: ApiClient) -> tuple[list[ObjectChange], list[Problem]]:
+    """L4 objects to create, update or delete: the daemon's translation against the controller's copy."""
+    core = CoreV1Api(kube_api)
+    namespaces = {o.name: dict(o.body.get("labels") or {}) for o in await _list(core.list_namespace, trim_namespace)}
+    services = await _list(core.list_service_for_all_namespaces, trim_service)
+    endpoints: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    if await endpoint_slices_served(kube_api):
+        found = await _list(DiscoveryV1Api(kube_api).list_endpoint_slice_for_all_namespaces, trim_endpoint_slice)
+    else:
+        found = await _list(core.list_endpoints_for_all_namespaces, trim_endpoints)
+    for ep in found:
+        endpoints.setdefault((ep.namespace, str(ep.body.get("service"))), []).append(ep.body)
+    nodes = await list_node_bodies(kube_api)
+    l4ctx = l4_context(settings=settings, ctx=ctx, controller_version=client.controller_version or "")
+    keys: dict[str, list[Observed]] = {}
+    for svc in services:
+        key = l4_key(service=svc.body, namespace_labels=namespaces.get(svc.namespace), ctx=l4ctx)
+        if key is not None:
+            keys.setdefault(key, []).append(svc)
+    have = {(a.obj_type, a.name): a for a in await controller_inventory(
+        client=client, cluster=settings.cluster.name, cloud=settings.controller.cloud,
+        tenant=settings.controller.tenant)}
+    changes: list[ObjectChange] = []
+    problems: list[Problem] = []
+    wanted: set[tuple[str, str]] = set()
+    for key, members in sorted(keys.items()):
+        result = translate_l4(key=key, services=[m.body for m in members],
+                              endpoints={m.name: endpoints.get((m.namespace, m.name), []) for m in members},
+                              nodes=nodes, ctx=l4ctx)
+        problems.extend(result.problems)
+        owner = ", ".join(f"Service {m.namespace}/{m.name}" for m in members)
+        for obj in result.objects:
+            wanted.add((obj.obj_type, obj.name))
+            current = have.get((obj.obj_type, obj.name))
+            if current is None:
+                changes.append(ObjectChange(action="create", obj_type=obj.obj_type, name=obj.name, owner=owner))
+            elif current.checksum != obj.checksum:
+                changes.append(ObjectChange(action="update", obj_type=obj.obj_type, name=obj.name, owner=owner))
+    for (obj_type, name) in sorted(set(have) - wanted):
+        changes.append(ObjectChange(action="delete", obj_type=obj_type, name=name, owner="no Kubernetes object"))
+    return changes, problems
 
 
 async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClient) -> Plan:
@@ -66,7 +132,9 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
     if routes_enabled(settings):
         seg = await client.get(f"/api/serviceenginegroup/{ctx.se_group_uuid}", tenant=ADMIN)
         label = not any(lb.get("key") == CLUSTER_LABEL and lb.get("value") == cluster for lb in seg.get("labels") or [])
-    return Plan(context=ctx, routes=diff, label_se_group=label, problems=list(route_plan.problems))
+    objects, l4_problems = await plan_l4(settings=settings, ctx=ctx, client=client, kube_api=kube_api)
+    return Plan(context=ctx, routes=diff, label_se_group=label, problems=[*route_plan.problems, *l4_problems],
+                objects=objects)
 
 
 @dataclass

@@ -297,3 +297,21 @@ async def test_a_failed_first_create_is_retried_and_objects_shows_the_service(co
                 if w["method"] == "POST" and w["path"].startswith("/api/virtualservice")]
     assert [w["status"] for w in vs_posts] == [400, 201]
     assert akod.stop() == 0
+
+
+async def test_plan_lists_the_l4_objects_to_create_and_nothing_once_synced(controller, nodes: Nodes, services,
+                                                                            make_daemon) -> None:
+    from tests.e2e.harness import akod_cli
+
+    await services.create("default", "hackazon", ports=[(80, "TCP")], endpoints=["10.34.1.10"])
+    akod = make_daemon()
+    plan = akod_cli("plan", "--config", str(akod.config))
+    assert plan.returncode == 10, plan.stdout + plan.stderr
+    for line in ("create vsvip S1-AZ1--default-hackazon", "create pool S1-AZ1--default-hackazon-TCP-80",
+                 "create l4policyset S1-AZ1--default-hackazon", "create virtualservice S1-AZ1--default-hackazon"):
+        assert line in plan.stdout, plan.stdout
+    akod.start()
+    await akod.wait_in_sync()
+    assert akod.stop() == 0
+    again = akod_cli("plan", "--config", str(akod.config))
+    assert again.returncode == 0, again.stdout + again.stderr
