@@ -28,12 +28,15 @@ def cleanup(*, config_path: Path, yes: bool) -> int:
     from akod.model.routes import describe_route
 
     verb = "removed" if yes else "would remove"
+    print(f"{'deleted' if yes else 'would delete'} {len(result.objects)} object(s) of cluster {settings.cluster.name}")
+    for obj_type, name in result.objects:
+        print(f"  {obj_type} {name}")
     print(f"VRF {result.vrf}: {verb} {len(result.routes)} static route(s) of cluster {settings.cluster.name}")
     for route in result.routes:
         print(f"  {describe_route(route)}")
     if result.se_group_label:
         print(f"SE group {settings.controller.se_group}: {verb} the clustername label")
-    if not yes and (result.routes or result.se_group_label):
+    if not yes and (result.routes or result.se_group_label or result.objects):
         print("run again with --yes to delete")
     return 0
 

@@ -22,6 +22,7 @@ from akod.kube.apis import endpoint_slices_served
 from akod.kube.trimming import trim_endpoint_slice, trim_endpoints, trim_namespace, trim_service
 from akod.model.l4 import l4_key, translate_l4
 from akod.model.observed import Observed
+from akod.model.objects import RANK
 from akod.model.problems import Problem
 from akod.model.routes import CLUSTER_LABEL, RouteDiff, diff_routes, is_ours, plan_routes
 from akod.sync.discovery import ADMIN, ControllerContext, discover, routes_enabled
@@ -143,10 +144,28 @@ class CleanupResult:
     routes: list[dict[str, Any]]
     se_group_label: bool
     done: bool
+    objects: list[tuple[str, str]] = field(default_factory=list)
 
 
 async def cleanup(*, settings: Settings, client: AviClient, apply: bool) -> CleanupResult:
+    """Delete every object of this cluster (parents first), then its routes and SE group label."""
     ctx = await discover(client=client, settings=settings, label_se_group=False)
+    cluster = settings.cluster.name
+    inventory = await controller_inventory(client=client, cluster=cluster, cloud=settings.controller.cloud,
+                                           tenant=settings.controller.tenant)
+    objects = sorted(inventory, key=lambda a: (RANK.get(a.obj_type, 8), a.name), reverse=True)
+    if apply:
+        for obj in objects:
+            await client.delete(obj.obj_type, obj.uuid, tenant=obj.tenant)
+            log.info("deleted %s %s", obj.obj_type, obj.name)
+    deleted = [(o.obj_type, o.name) for o in objects]
+    result = await _cleanup_routes(settings=settings, client=client, ctx=ctx, apply=apply)
+    result.objects = deleted
+    return result
+
+
+async def _cleanup_routes(*, settings: Settings, client: AviClient, ctx: ControllerContext,
+                          apply: bool) -> CleanupResult:
     cluster = settings.cluster.name
     for _ in range(8):
         vrf = await client.get(f"/api/vrfcontext/{ctx.vrf_uuid}", tenant=ADMIN)

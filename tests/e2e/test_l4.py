@@ -315,3 +315,22 @@ async def test_plan_lists_the_l4_objects_to_create_and_nothing_once_synced(contr
     assert akod.stop() == 0
     again = akod_cli("plan", "--config", str(akod.config))
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+async def test_cleanup_deletes_every_object_of_the_cluster(controller, nodes: Nodes, services, make_daemon) -> None:
+    from tests.e2e.harness import akod_cli
+
+    await nodes.seed()
+    await services.create("default", "hackazon", ports=[(80, "TCP"), (443, "TCP")], endpoints=["10.34.1.10"])
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    await settled(controller, "S1-AZ1--default-hackazon", lambda s: len(s["pools"]) == 2)
+    assert akod.stop() == 0
+    dry = akod_cli("cleanup", "--config", str(akod.config))
+    assert dry.returncode == 0 and "would delete 5 object(s)" in dry.stdout, dry.stdout
+    done = akod_cli("cleanup", "--config", str(akod.config), "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for obj_type in ("virtualservice", "vsvip", "pool", "l4policyset"):
+        assert await controller.names(obj_type) == []
+    assert [r for r in await controller.vrf_routes() if r.get("labels")] == []

@@ -1,0 +1,1 @@
+"""Benchmarks of akod (not tests): run them as modules, e.g. `python -m bench.l4`."""
