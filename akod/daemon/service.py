@@ -131,6 +131,7 @@ class Daemon:
                 await engine.mark(ROUTES_KEY)
             await l4.on_nodes(upserts, deleted)
 
+        await l4.load()
         handlers = {"nodes": nodes_changed, "namespaces": l4.on_namespaces, "services": l4.on_services,
                     "endpoints": l4.on_endpoints, "endpointslices": l4.on_endpoints}
         self._tasks = []
@@ -222,7 +223,7 @@ class Daemon:
         if resolved:
             log.info("resolved %d journal rows left open by the last run, by reading the controller back", resolved)
         self._l4.ready = True
-        keys = await self._l4.rebuild_index()
+        keys = self._l4.all_keys()
         runtime.routes.verify_next = True
         for key in [ROUTES_KEY, *keys]:
             await runtime.engine.mark(key)

@@ -39,6 +39,8 @@ async def post_event(
         "count": 1,
     }
     try:
-        await CoreV1Api(api).create_namespaced_event(namespace, body)
+        resp = await CoreV1Api(api).create_namespaced_event(namespace, body, _preload_content=False)
+        await resp.read()
+        resp.release()
     except Exception as exc:  # noqa: BLE001 - an Event is best effort
         log.warning("could not post the Event %s for %s: %s", reason, obj, exc)

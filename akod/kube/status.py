@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, NetworkingV1Api
 
@@ -19,17 +20,25 @@ FQDN_MAP_ANNOTATION = "ako.vmware.com/host-fqdn-vs-uuid-map"
 async def patch_service_lb_status(*, api: ApiClient, namespace: str, name: str,
                                   ingress: Sequence[Mapping[str, str]]) -> None:
     body = {"status": {"loadBalancer": {"ingress": [dict(i) for i in ingress]}}}
-    await CoreV1Api(api).patch_namespaced_service_status(name, namespace, body)
+    await _discard(await CoreV1Api(api).patch_namespaced_service_status(name, namespace, body,
+                                                                      _preload_content=False))
 
 
 async def patch_service_fqdn_map(*, api: ApiClient, namespace: str, name: str,
                                  fqdn_map: Mapping[str, str] | None) -> None:
     value = json.dumps(dict(fqdn_map), sort_keys=True) if fqdn_map else None
-    await CoreV1Api(api).patch_namespaced_service(name, namespace, {"metadata": {"annotations": {
-        FQDN_MAP_ANNOTATION: value}}})
+    await _discard(await CoreV1Api(api).patch_namespaced_service(name, namespace, {"metadata": {"annotations": {
+        FQDN_MAP_ANNOTATION: value}}}, _preload_content=False))
 
 
 async def patch_ingress_lb_status(*, api: ApiClient, namespace: str, name: str,
                                   ingress: Sequence[Mapping[str, str]]) -> None:
     body = {"status": {"loadBalancer": {"ingress": [dict(i) for i in ingress]}}}
-    await NetworkingV1Api(api).patch_namespaced_ingress_status(name, namespace, body)
+    await _discard(await NetworkingV1Api(api).patch_namespaced_ingress_status(name, namespace, body,
+                                                                            _preload_content=False))
+
+
+async def _discard(resp: Any) -> None:
+    """Read and drop an answer: deserialising it into models costs more than the call itself."""
+    await resp.read()
+    resp.release()

@@ -58,6 +58,10 @@ def trim_namespace(raw: Mapping[str, Any]) -> Observed:
 SERVICE_ANNOTATION_PREFIXES = ("ako.vmware.com/", "skipnodeport.ako.vmware.com/", "external-dns.alpha.kubernetes.io/")
 
 
+# Annotations akod writes itself: kept apart, so that akod's own writes never look like input.
+WRITTEN_BY_AKOD = ("ako.vmware.com/host-fqdn-vs-uuid-map",)
+
+
 def trim_service(raw: Mapping[str, Any]) -> Observed:
     meta = _meta(raw)
     spec = raw.get("spec") or {}
@@ -68,7 +72,8 @@ def trim_service(raw: Mapping[str, Any]) -> Observed:
         "namespace": meta.get("namespace", ""),
         "uid": meta.get("uid", ""),
         "created": meta.get("creationTimestamp", ""),
-        "annotations": {k: v for k, v in annotations.items() if k.startswith(SERVICE_ANNOTATION_PREFIXES)},
+        "annotations": {k: v for k, v in annotations.items()
+                        if k.startswith(SERVICE_ANNOTATION_PREFIXES) and k not in WRITTEN_BY_AKOD},
         "type": spec.get("type", "ClusterIP"),
         "load_balancer_class": spec.get("loadBalancerClass") or "",
         "load_balancer_ip": spec.get("loadBalancerIP") or "",

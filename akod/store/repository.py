@@ -7,14 +7,17 @@ and a journal intent is durable before the controller call it announces.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from akod.model.problems import Problem
 from akod.store.database import migrate, open_engine
@@ -53,6 +56,15 @@ class Store:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.path = path
+        # SQLite has one writer at a time; a second writer waits in SQLite's busy handler, which
+        # sleeps in growing steps. Queueing writers here instead costs nothing and keeps the
+        # workers' writes back to back. Readers are not queued (WAL lets them run alongside).
+        self._write_lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        async with self._write_lock, self._sessions.begin() as session:
+            yield session
 
     @classmethod
     async def open(cls, *, path: Path, read_only: bool = False) -> Store:
@@ -94,34 +106,27 @@ class Store:
         """
         stamp = now_iso()
         vanished: list[Observed] = []
-        async with self._sessions.begin() as s:
+        table = K8sObjectRow.__table__
+        async with self._writing() as s:
             if relist:
                 keep = {(o.namespace, o.name) for o in upserts}
                 rows = (await s.scalars(select(K8sObjectRow).where(K8sObjectRow.kind == kind))).all()
-                for row in rows:
-                    if (row.namespace, row.name) not in keep:
-                        vanished.append(_observed(row))
-                        await s.delete(row)
-            for obj in upserts:
-                await s.merge(
-                    K8sObjectRow(
-                        kind=kind,
-                        namespace=obj.namespace,
-                        name=obj.name,
-                        uid=obj.uid,
-                        resource_version=obj.resource_version,
-                        body=_dumps(obj.body),
-                        updated_at=stamp,
-                    )
-                )
+                gone = [r for r in rows if (r.namespace, r.name) not in keep]
+                vanished = [_observed(r) for r in gone]
+                deletes = [*deletes, *((r.namespace, r.name) for r in gone)]
+            if upserts:
+                rows_in = [{"kind": kind, "namespace": o.namespace, "name": o.name, "uid": o.uid,
+                            "resource_version": o.resource_version, "body": _dumps(o.body), "updated_at": stamp}
+                           for o in upserts]
+                stmt = sqlite_insert(table)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["kind", "namespace", "name"],
+                    set_={c: stmt.excluded[c] for c in ("uid", "resource_version", "body", "updated_at")})
+                for start in range(0, len(rows_in), 500):
+                    await s.execute(stmt, rows_in[start:start + 500])
             for namespace, name in deletes:
-                await s.execute(
-                    delete(K8sObjectRow).where(
-                        K8sObjectRow.kind == kind,
-                        K8sObjectRow.namespace == namespace,
-                        K8sObjectRow.name == name,
-                    )
-                )
+                await s.execute(delete(table).where(table.c.kind == kind, table.c.namespace == namespace,
+                                                    table.c.name == name))
             existing = await s.get(CursorRow, resource)
             listed_at = stamp if relist or existing is None else existing.listed_at
             await s.merge(
@@ -159,20 +164,13 @@ class Store:
     async def replace_desired(self, *, owner_key: str, objects: Sequence[Desired]) -> None:
         """Make `objects` the whole desired set of `owner_key`."""
         stamp = now_iso()
-        async with self._sessions.begin() as s:
-            await s.execute(delete(AviDesiredRow).where(AviDesiredRow.owner_key == owner_key))
-            for d in objects:
-                s.add(
-                    AviDesiredRow(
-                        obj_type=d.obj_type,
-                        tenant=d.tenant,
-                        name=d.name,
-                        owner_key=owner_key,
-                        body=_dumps(d.body),
-                        checksum=d.checksum,
-                        updated_at=stamp,
-                    )
-                )
+        table = AviDesiredRow.__table__
+        async with self._writing() as s:
+            await s.execute(delete(table).where(table.c.owner_key == owner_key))
+            if objects:
+                await s.execute(sqlite_insert(table), [
+                    {"obj_type": d.obj_type, "tenant": d.tenant, "name": d.name, "owner_key": owner_key,
+                     "body": _dumps(d.body), "checksum": d.checksum, "updated_at": stamp} for d in objects])
 
     async def desired(self, *, owner_key: str | None = None) -> list[Desired]:
         async with self._sessions() as s:
@@ -192,6 +190,15 @@ class Store:
                 for r in rows
             ]
 
+    async def applied_many(self, *, idents: Collection[tuple[str, str, str]]) -> dict[tuple[str, str, str], Applied]:
+        """The applied rows of (type, tenant, name) idents, in one query."""
+        if not idents:
+            return {}
+        async with self._sessions() as s:
+            q = select(AviAppliedRow).where(
+                tuple_(AviAppliedRow.obj_type, AviAppliedRow.tenant, AviAppliedRow.name).in_(list(idents)))
+            return {(r.obj_type, r.tenant, r.name): _applied(r) for r in (await s.scalars(q)).all()}
+
     async def applied(self, *, obj_type: str, tenant: str, name: str) -> Applied | None:
         async with self._sessions() as s:
             row = await s.get(AviAppliedRow, (obj_type, tenant, name))
@@ -206,7 +213,7 @@ class Store:
             return [_applied(r) for r in rows]
 
     async def record_applied(self, applied: Applied) -> None:
-        async with self._sessions.begin() as s:
+        async with self._writing() as s:
             await s.merge(_applied_row(applied, now_iso()))
 
     async def applied_by_owner(self, *, owner_key: str) -> list[Applied]:
@@ -220,7 +227,7 @@ class Store:
         Rows keep their owner key when the object is still there; new rows keep the owner given.
         """
         stamp = now_iso()
-        async with self._sessions.begin() as s:
+        async with self._writing() as s:
             rows = (await s.scalars(select(AviAppliedRow).where(AviAppliedRow.obj_type.in_(list(types))))).all()
             owners = {(r.obj_type, r.tenant, r.name): r.owner_key for r in rows}
             await s.execute(delete(AviAppliedRow).where(AviAppliedRow.obj_type.in_(list(types))))
@@ -239,7 +246,7 @@ class Store:
             return [_applied(r) for r in rows if (r.obj_type, r.tenant, r.name) not in wanted]
 
     async def forget_applied(self, *, obj_type: str, tenant: str, name: str) -> None:
-        async with self._sessions.begin() as s:
+        async with self._writing() as s:
             await s.execute(
                 delete(AviAppliedRow).where(
                     AviAppliedRow.obj_type == obj_type, AviAppliedRow.tenant == tenant, AviAppliedRow.name == name
@@ -257,7 +264,7 @@ class Store:
 
     async def journal_intent(self, *, key: str, op: str, obj_type: str, tenant: str, name: str, checksum: str) -> int:
         stamp = now_iso()
-        async with self._sessions.begin() as s:
+        async with self._writing() as s:
             row = JournalRow(
                 key=key,
                 op=op,
@@ -275,8 +282,39 @@ class Store:
             await s.flush()
             return int(row.id)
 
+    async def journal_intents(self, *, key: str, ops: Sequence[tuple[str, str, str, str, str]]) -> list[int]:
+        """Several intents, (op, obj_type, tenant, name, checksum) each, in one transaction."""
+        stamp = now_iso()
+        table = JournalRow.__table__
+        async with self._writing() as s:
+            result = await s.execute(
+                sqlite_insert(table).returning(table.c.id),
+                [{"key": key, "op": op, "obj_type": t, "tenant": tenant, "name": name, "checksum": cks,
+                  "state": INTENT, "attempts": 1, "last_error": "", "created_at": stamp, "updated_at": stamp}
+                 for op, t, tenant, name, cks in ops],
+            )
+            return [int(row[0]) for row in result.all()]
+
+    async def journal_outcomes(self, *, outcomes: Sequence[tuple[int, str, str, Applied | None]]) -> None:
+        """Close several journal rows, (id, state, error, applied) each, with their applied rows."""
+        stamp = now_iso()
+        jt = JournalRow.__table__
+        at = AviAppliedRow.__table__
+        async with self._writing() as s:
+            for entry_id, state, error, applied in outcomes:
+                await s.execute(update(jt).where(jt.c.id == entry_id).values(
+                    state=state, last_error=error[:2000], updated_at=stamp))
+            rows = [_applied_values(a, stamp) for _, _, _, a in outcomes if a is not None]
+            if rows:
+                stmt = sqlite_insert(at)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["obj_type", "tenant", "name"],
+                    set_={c: stmt.excluded[c] for c in ("uuid", "checksum", "last_modified", "applied_at",
+                                                         "owner_key", "info")})
+                await s.execute(stmt, rows)
+
     async def journal_attempt(self, *, entry_id: int, error: str) -> None:
-        async with self._sessions.begin() as s:
+        async with self._writing() as s:
             await s.execute(
                 update(JournalRow)
                 .where(JournalRow.id == entry_id)
@@ -287,7 +325,7 @@ class Store:
                               forget: tuple[str, str, str] | None = None) -> None:
         """Close a journal row; with `applied`/`forget`, update the applied state in the same transaction."""
         stamp = now_iso()
-        async with self._sessions.begin() as s:
+        async with self._writing() as s:
             await s.execute(
                 update(JournalRow)
                 .where(JournalRow.id == entry_id)
@@ -318,7 +356,7 @@ class Store:
 
     async def prune_journal(self, *, keep_done: int = 10000) -> int:
         """Drop the oldest finished rows beyond `keep_done`; open (`intent`) rows are never dropped."""
-        async with self._sessions.begin() as s:
+        async with self._writing() as s:
             cutoff = await s.scalar(
                 select(JournalRow.id).where(JournalRow.state != INTENT).order_by(JournalRow.id.desc()).offset(keep_done).limit(1)
             )
@@ -341,7 +379,7 @@ class Store:
         stamp = now_iso()
         wanted = {(p.obj.namespace, p.obj.name, p.field): p for p in problems if p.obj.kind == kind}
         new: list[Problem] = []
-        async with self._sessions.begin() as s:
+        async with self._writing() as s:
             q = select(ObjectErrorRow).where(ObjectErrorRow.kind == kind)
             rows = (await s.scalars(q)).all()
             current = {}
@@ -402,6 +440,12 @@ def _applied(row: AviAppliedRow) -> Applied:
         checksum=row.checksum, last_modified=row.last_modified, applied_at=row.applied_at,
         owner_key=row.owner_key, info=json.loads(row.info or "{}"),
     )
+
+
+def _applied_values(applied: Applied, stamp: str) -> dict[str, Any]:
+    return {"obj_type": applied.obj_type, "tenant": applied.tenant, "name": applied.name, "uuid": applied.uuid,
+            "checksum": applied.checksum, "last_modified": applied.last_modified,
+            "applied_at": applied.applied_at or stamp, "owner_key": applied.owner_key, "info": _dumps(applied.info)}
 
 
 def _applied_row(applied: Applied, stamp: str) -> AviAppliedRow:

@@ -27,6 +27,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from akod.config import Settings
 from akod.kube import post_event
 from akod.kube.status import patch_service_fqdn_map, patch_service_lb_status
+from akod.model.checksums import checksum
 from akod.model.l4 import L4Context, l4_key, translate_l4
 from akod.model.observed import Observed
 from akod.model.problems import ObjectRef, Problem
@@ -39,6 +40,8 @@ log = logging.getLogger("akod.sync")
 KIND = "l4"
 CLEAR = "l4clear"
 SvcId = tuple[str, str]
+# Which Services are ours depends on the settings only; the VRF is not needed to tell.
+NO_CONTEXT = ControllerContext(vrf="", vrf_uuid="", vrf_source="", se_group_uuid="", cloud_uuid="")
 
 
 class L4Index:
@@ -48,6 +51,24 @@ class L4Index:
         self.key_of: dict[SvcId, str] = {}
         self.members: dict[str, set[SvcId]] = {}
         self.namespace_labels: dict[str, dict[str, str]] = {}
+        self.fingerprint: dict[SvcId, str] = {}
+        # The newest trimmed bodies, so that syncing a key reads no database (an informer cache;
+        # the store keeps the durable copy the daemon restarts from).
+        self.services: dict[SvcId, dict[str, Any]] = {}
+        self.endpoints: dict[SvcId, dict[str, dict[str, Any]]] = {}  # (ns, service) -> object name -> body
+        self.nodes: dict[str, dict[str, Any]] = {}
+
+    def put_endpoints(self, obj: Observed) -> SvcId:
+        svc = (obj.namespace, str(obj.body.get("service", "")))
+        self.endpoints.setdefault(svc, {})[obj.name] = obj.body
+        return svc
+
+    def drop_endpoints(self, obj: Observed) -> SvcId:
+        svc = (obj.namespace, str(obj.body.get("service", "")))
+        self.endpoints.get(svc, {}).pop(obj.name, None)
+        if not self.endpoints.get(svc):
+            self.endpoints.pop(svc, None)
+        return svc
 
     def assign(self, svc: SvcId, key: str | None) -> str | None:
         old = self.key_of.pop(svc, None)
@@ -118,42 +139,56 @@ class L4Sync:
 
     # -- routing events to keys ------------------------------------------------------------------
 
-    async def rebuild_index(self) -> list[str]:
-        """Recompute every Service's key from the store; return all keys plus status clean-ups."""
-        self.index = L4Index()
+    async def load(self) -> None:
+        """Fill the index from the store, once, before the watches start delivering changes."""
         for ns in await self._store.observed(kind="Namespace"):
             self.index.namespace_labels[ns.name] = dict(ns.body.get("labels") or {})
-        marks: list[str] = []
+        for node in await self._store.observed(kind="Node"):
+            self.index.nodes[node.name] = node.body
+        for ep in await self._store.observed(kind=self._endpoints_kind()):
+            self.index.put_endpoints(ep)
         for svc in await self._store.observed(kind="Service"):
-            key = self._key_for(svc.body)
-            self.index.assign((svc.namespace, svc.name), key)
-            if key is None and svc.body.get("fqdn_map"):
-                marks.append(f"{CLEAR}:{svc.namespace}/{svc.name}")
-        return sorted(self.index.members) + marks
+            ident = (svc.namespace, svc.name)
+            self.index.services[ident] = svc.body
+            self.index.fingerprint[ident] = _fingerprint(svc.body)
+            self.index.assign(ident, self._key_for(svc.body))
+
+    def all_keys(self) -> list[str]:
+        """Every L4 key, plus a status clean-up for each Service that is not ours but shows our status."""
+        clear = [f"{CLEAR}:{ns}/{name}" for (ns, name), body in sorted(self.index.services.items())
+                 if self.index.key_of.get((ns, name)) is None and body.get("fqdn_map")]
+        return sorted(self.index.members) + clear
 
     def _key_for(self, body: dict[str, Any]) -> str | None:
-        ctx = self._ctx()
-        if ctx is None:
-            return None
+        ctx = l4_context(settings=self._settings(), ctx=self._context() or NO_CONTEXT, controller_version="")
         labels = self.index.namespace_labels.get(str(body.get("namespace", "")))
         return l4_key(service=body, namespace_labels=labels, ctx=ctx)
 
     async def on_services(self, upserts: Sequence[Observed], deleted: Sequence[Observed]) -> None:
         for svc in upserts:
+            ident = (svc.namespace, svc.name)
+            self.index.services[ident] = svc.body
             new = self._key_for(svc.body)
-            old = self.index.assign((svc.namespace, svc.name), new)
+            print_ = _fingerprint(svc.body)
+            if self.index.key_of.get(ident) == new and self.index.fingerprint.get(ident) == print_:
+                continue  # only what akod itself wrote (status, FQDN map) changed: nothing to sync
+            self.index.fingerprint[ident] = print_
+            old = self.index.assign(ident, new)
             for key in {k for k in (old, new) if k is not None}:
                 await self._mark_if_ready(key)
             if new is None and old is not None and (svc.body.get("lb_ingress") or svc.body.get("fqdn_map")):
                 await self._mark_if_ready(f"{CLEAR}:{svc.namespace}/{svc.name}")
         for svc in deleted:
+            self.index.fingerprint.pop((svc.namespace, svc.name), None)
+            self.index.services.pop((svc.namespace, svc.name), None)
             old = self.index.assign((svc.namespace, svc.name), None)
             if old is not None:
                 await self._mark_if_ready(old)
 
     async def on_endpoints(self, upserts: Sequence[Observed], deleted: Sequence[Observed]) -> None:
-        for ep in [*upserts, *deleted]:
-            key = self.index.key_of.get((ep.namespace, str(ep.body.get("service", ""))))
+        touched = [self.index.put_endpoints(ep) for ep in upserts] + [self.index.drop_endpoints(ep) for ep in deleted]
+        for svc in touched:
+            key = self.index.key_of.get(svc)
             if key is not None:
                 await self._mark_if_ready(key)
 
@@ -168,9 +203,17 @@ class L4Sync:
             self.index.namespace_labels.pop(ns.name, None)
             changed.add(ns.name)
         for name in changed:
-            await self.on_services(await self._store.observed(kind="Service", namespace=name), [])
+            ours = [Observed(kind="Service", namespace=ns, name=n, uid="", resource_version="", body=body)
+                    for (ns, n), body in list(self.index.services.items()) if ns == name]
+            for svc in ours:
+                self.index.fingerprint.pop((svc.namespace, svc.name), None)  # the key may move: re-check
+            await self.on_services(ours, [])
 
     async def on_nodes(self, upserts: Sequence[Observed], deleted: Sequence[Observed]) -> None:
+        for node in upserts:
+            self.index.nodes[node.name] = node.body
+        for node in deleted:
+            self.index.nodes.pop(node.name, None)
         if self._settings().l7.service_type == "NodePort":
             for key in list(self.index.members):
                 await self._mark_if_ready(key)
@@ -188,15 +231,13 @@ class L4Sync:
         members = sorted(self.index.members.get(key, set()))
         services: list[dict[str, Any]] = []
         endpoints: dict[str, list[dict[str, Any]]] = {}
-        kind = self._endpoints_kind()
         for ns, name in members:
-            svc = await self._store.observed_one(kind="Service", namespace=ns, name=name)
-            if svc is None:
+            body = self.index.services.get((ns, name))
+            if body is None:
                 continue
-            services.append(svc.body)
-            endpoints[name] = [e.body for e in await self._store.observed_for_service(kind=kind, namespace=ns,
-                                                                                        service=name)]
-        nodes = [n.body for n in await self._store.observed(kind="Node")]
+            services.append(body)
+            endpoints[name] = [b for _, b in sorted(self.index.endpoints.get((ns, name), {}).items())]
+        nodes = [b for _, b in sorted(self.index.nodes.items())]
         result = translate_l4(key=key, services=services, endpoints=endpoints, nodes=nodes, ctx=ctx)
         holders = self._problem_holders.get(key, set()) | set(members)
         self._problem_holders[key] = {(p.obj.namespace, p.obj.name) for p in result.problems}
@@ -253,18 +294,23 @@ class L4Sync:
         ns, _, name = key.split(":", 1)[1].partition("/")
         if self.index.key_of.get((ns, name)) is not None or self._kube_api is None:
             return
-        svc = await self._store.observed_one(kind="Service", namespace=ns, name=name)
-        if svc is None:
+        body = self.index.services.get((ns, name))
+        if body is None:
             return
         await self._reporter.replace(kind="Service", problems=[], names={(ns, name)})
         try:
-            if svc.body.get("lb_ingress"):
+            if body.get("lb_ingress"):
                 await patch_service_lb_status(api=self._kube_api, namespace=ns, name=name, ingress=[])
-            if svc.body.get("fqdn_map"):
+            if body.get("fqdn_map"):
                 await patch_service_fqdn_map(api=self._kube_api, namespace=ns, name=name, fqdn_map=None)
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+
+def _fingerprint(body: dict[str, Any]) -> str:
+    """What of a Service the translation reads: everything but what akod writes back itself."""
+    return checksum({k: v for k, v in body.items() if k not in ("lb_ingress", "fqdn_map")})
 
 
 def _field_for(exc: ObjectRejected) -> str:

@@ -18,13 +18,14 @@ else propagates and the engine retries the key with backoff.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from akod.avi import AviClient, AviConflict, AviError, AviNotFound, AviUnavailable
 from akod.model.objects import RANK, AviObject, for_api_version, stored_checksum
-from akod.store import DONE, FAILED, SUPERSEDED, Applied, Desired, Store
+from akod.store import DONE, FAILED, INTENT, SUPERSEDED, Applied, Desired, Store
 
 log = logging.getLogger("akod.sync")
 Ident = tuple[str, str, str]
@@ -70,63 +71,85 @@ class OwnedSync:
                              body=o.payload(), checksum=o.checksum) for o in desired],
         )
         previous = {_ident(a): a for a in await self._store.applied_by_owner(owner_key=key)}
+        elsewhere = await self._store.applied_many(idents=[_ident(o) for o in desired if _ident(o) not in previous])
+        current = {**elsewhere, **previous}
         result: dict[Ident, Applied] = {}
+        todo: dict[int, list[tuple[AviObject, Applied | None]]] = {}
+        adopted: list[Applied] = []
         for obj in desired:
-            ident = _ident(obj)
-            current = previous.get(ident) or await self._store.applied(
-                obj_type=obj.obj_type, tenant=obj.tenant, name=obj.name)
-            if current is not None and current.checksum == obj.checksum:
-                if current.owner_key != key:
-                    current = Applied(**{**_fields(current), "owner_key": key})
-                    await self._store.record_applied(current)
-                result[ident] = current
-                continue
-            result[ident] = await self._write(key=key, obj=obj, current=current)
+            have = current.get(_ident(obj))
+            if have is not None and have.checksum == obj.checksum:
+                if have.owner_key != key:
+                    have = Applied(**{**_fields(have), "owner_key": key})
+                    adopted.append(have)
+                result[_ident(obj)] = have
+            else:
+                todo.setdefault(obj.rank, []).append((obj, have))
+        for applied in adopted:
+            await self._store.record_applied(applied)
+        for rank in sorted(todo):  # a rank's objects do not refer to each other: write them at once
+            result.update(await self._write_group(key=key, group=todo[rank]))
         wanted = {_ident(o) for o in desired}
         stale = [a for ident, a in previous.items() if ident not in wanted]
         for applied in sorted(stale, key=lambda a: (RANK.get(a.obj_type, 8), a.name), reverse=True):
             await self.delete(key=key, applied=applied)
         return result
 
-    async def _write(self, *, key: str, obj: AviObject, current: Applied | None) -> Applied:
+    async def _write_group(self, *, key: str, group: list[tuple[AviObject, Applied | None]]) -> dict[Ident, Applied]:
+        """Write objects of one rank concurrently: intents in one transaction, outcomes in another."""
+        entries = await self._store.journal_intents(key=key, ops=[
+            ("PUT" if have is not None else "POST", obj.obj_type, obj.tenant, obj.name, obj.checksum)
+            for obj, have in group])
+        answers = await asyncio.gather(*(self._send(obj=obj, current=have) for obj, have in group),
+                                       return_exceptions=True)
+        outcomes: list[tuple[int, str, str, Applied | None]] = []
+        done: dict[Ident, Applied] = {}
+        failure: BaseException | None = None
+        for (obj, _), entry, answer in zip(group, entries, answers, strict=True):
+            if isinstance(answer, BaseException):
+                state, error = await self._settle(obj=obj, error=answer)
+                if state == DONE and isinstance(error, dict):
+                    applied = self._applied(key=key, obj=obj, body=error)
+                    outcomes.append((entry, DONE, "resolved by reading back", applied))
+                    done[_ident(obj)] = applied
+                    continue
+                outcomes.append((entry, state, str(answer)[:2000], None))
+                failure = failure or (ObjectRejected(obj=obj, error=answer)
+                                      if state == FAILED and isinstance(answer, AviError) else answer)
+                continue
+            applied = self._applied(key=key, obj=obj, body=answer)
+            outcomes.append((entry, DONE, "", applied))
+            done[_ident(obj)] = applied
+        await self._store.journal_outcomes(outcomes=outcomes)
+        if failure is not None:
+            raise failure
+        return done
+
+    async def _send(self, *, obj: AviObject, current: Applied | None) -> dict[str, Any]:
         payload = obj.payload()
         version = _version_tuple(self._client.api_version)
         if version:
             payload = for_api_version(payload, version)
-        op = "PUT" if current is not None else "POST"
-        entry = await self._store.journal_intent(key=key, op=op, obj_type=obj.obj_type, tenant=obj.tenant,
-                                                 name=obj.name, checksum=obj.checksum)
-        try:
-            if current is not None:
-                try:
-                    body = await self._client.put(obj.obj_type, current.uuid, payload, tenant=obj.tenant)
-                except AviNotFound:
-                    log.info("%s %s vanished from the controller; creating it again", obj.obj_type, obj.name)
-                    body = await self._create(obj=obj, payload=payload)
-            else:
-                body = await self._create(obj=obj, payload=payload)
-        except AviUnavailable as exc:
-            found = await self._read_back(obj)
+        if current is not None:
+            try:
+                return await self._client.put(obj.obj_type, current.uuid, payload, tenant=obj.tenant)
+            except AviNotFound:
+                log.info("%s %s vanished from the controller; creating it again", obj.obj_type, obj.name)
+        return await self._create(obj=obj, payload=payload)
+
+    async def _settle(self, *, obj: AviObject, error: BaseException) -> tuple[str, Any]:
+        """The journal state for a failed write; ("done", body) when reading back shows it happened."""
+        if isinstance(error, AviUnavailable):
+            try:
+                found = await self._read_back(obj)
+            except AviError:
+                found = None
             if found is not None and _cksum_of(found, obj.obj_type) == obj.checksum:
-                applied = self._applied(key=key, obj=obj, body=found)
-                await self._store.journal_outcome(entry_id=entry, state=DONE, error="resolved by reading back",
-                                                  applied=applied)
-                return applied
-            await self._store.journal_attempt(entry_id=entry, error=str(exc))
-            raise
-        except AviError as exc:
-            if exc.status in (400, 403, 422):
-                await self._store.journal_outcome(entry_id=entry, state=FAILED, error=str(exc))
-                raise ObjectRejected(obj=obj, error=exc) from exc
-            await self._store.journal_attempt(entry_id=entry, error=str(exc))
-            raise
-        except Exception as exc:
-            await self._store.journal_attempt(entry_id=entry, error=f"{type(exc).__name__}: {exc}")
-            raise
-        applied = self._applied(key=key, obj=obj, body=body)
-        await self._store.journal_outcome(entry_id=entry, state=DONE, applied=applied)
-        log.debug("%s %s %s", "updated" if op == "PUT" else "created", obj.obj_type, obj.name)
-        return applied
+                return DONE, found
+            return INTENT, None  # outcome still unknown: the row stays open, resolved by the retry
+        if isinstance(error, AviError) and error.status in (400, 403, 422):
+            return FAILED, None
+        return INTENT, None
 
     async def _create(self, *, obj: AviObject, payload: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -24,11 +24,18 @@ class ProblemReporter:
         self._store = store
         self._kube_api = kube_api
         self._telemetry = telemetry
+        self._flagged: set[tuple[str, str, str]] | None = None  # objects with problems, as stored
 
     async def replace(
         self, *, kind: str, problems: Iterable[Problem], names: Collection[tuple[str, str]] | None = None
     ) -> list[Problem]:
+        problems = list(problems)
+        if self._flagged is None:
+            self._flagged = {(p.kind, p.namespace, p.name) for p in await self._store.problems()}
+        if not problems and names is not None and not any((kind, ns, n) in self._flagged for ns, n in names):
+            return []  # the usual case: nothing was wrong and nothing is
         new = await self._store.replace_problems(kind=kind, problems=problems, names=names)
+        self._flagged = {(p.kind, p.namespace, p.name) for p in await self._store.problems()}
         for problem in new:
             log.warning("%s", problem.describe())
             if self._kube_api is not None:
@@ -39,5 +46,5 @@ class ProblemReporter:
                     api=self._kube_api, obj=problem.obj, uid=observed.uid if observed else "",
                     reason=problem.reason, message=f"{problem.field}: {problem.message}",
                 )
-        self._telemetry.object_errors.set(len(await self._store.problems()))
+        self._telemetry.object_errors.set(len(self._flagged))
         return new

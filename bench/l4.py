@@ -1,0 +1,552 @@
+"""`python -m bench.l4`: L4 cold sync, warm restart and memory of akod, against a bare HTTP baseline.
+
+What it does (issue: "1,000 Services x 2 ports x 4 endpoints, cold sync against the emulator
+without rate limit, compared in the same run with a bare aiohttp client POSTing the same bodies
+with the same concurrency; then a warm restart"):
+
+1. Starts a real kube-apiserver + etcd and the Avi controller emulator (own process, seed
+   fixtures, not strict, no faults). Grows the VIP network AVI_FRONTEND_3025 to 10.10.0.0/16 (the
+   seed's 241 addresses are too few), creates the seed's 3 Nodes and N LoadBalancer Services in a
+   fresh namespace, each with ports 80 and 443 and a core v1 Endpoints object with 4 addresses.
+2. Rounds (default 2), alternating the order so that neither side always runs on a warmer
+   machine: round 1 runs akod then the baseline, round 2 the baseline then akod.
+   - akod cold sync: empty controller (`/_emulator/reset`), new state database, Service statuses
+     cleared; `python -m akod run` with `[api] rate = 0`, `burst = 40`, `workers = 8`. Timed from
+     process start until `/status` says ready and in sync and the emulator holds N virtual
+     services. Writes are counted by the emulator. Peak RSS is the daemon's VmHWM.
+   - warm restart: SIGTERM (must exit 0), start again on the same state database, time to ready
+     and in sync, and the write calls the restarted daemon made (target 0).
+   - baseline: empty controller again, then one aiohttp session (Basic auth) POSTs the bodies
+     akod stored in `avi_desired` (the first akod round's), key by key in akod's order (vsvip,
+     pool, l4policyset, virtualservice), with `workers` keys at once.
+3. Prints the table; a missed target is marked MISS, the exit status is 0 anyway.
+
+`--profile py-spy|cprofile` adds one more (untimed) cold sync under a profiler and prints akod's
+hotspots. Nothing waits a fixed time: every wait polls against a deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.common import (
+    AVI_HEADERS,
+    REPO,
+    VIP_CIDR,
+    Akod,
+    BenchError,
+    Emulator,
+    Kube,
+    MachineCpu,
+    basic_auth,
+    machine_info,
+    process_cpu,
+    reads_of,
+    writes_by_type,
+    writes_of,
+)
+
+PORTS = (80, 443)
+RATIO_TARGET = 1.5
+OBJECTS_PER_SERVICE = 5  # virtualservice + vsvip + 2 pools (one per port) + l4policyset
+
+
+@dataclass
+class AkodRun:
+    cold_s: float = 0.0
+    cold_writes: int = 0
+    cold_reads: int = 0
+    cold_by_type: dict[str, int] = field(default_factory=dict)
+    cold_rss_mb: float = 0.0
+    cold_exit: int = -1
+    warm_s: float = 0.0
+    warm_writes: int = 0
+    warm_reads: int = 0
+    warm_by_type: dict[str, int] = field(default_factory=dict)
+    warm_rss_mb: float = 0.0
+    warm_exit: int = -1
+    cold_cpu: dict[str, float] = field(default_factory=dict)
+    cold_emulator_cpu: float = 0.0
+    cold_load: dict[str, float] = field(default_factory=dict)
+    warm_cpu: dict[str, float] = field(default_factory=dict)
+    services_with_ip: int = 0
+    vips_ok: bool = False
+    api_calls: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BaselineRun:
+    seconds: float = 0.0
+    client_cpu: float = 0.0
+    emulator_cpu: float = 0.0
+    load: dict[str, float] = field(default_factory=dict)
+    posts: int = 0
+    errors: list[str] = field(default_factory=list)
+    virtual_services: int = 0
+
+
+def say(text: str) -> None:
+    print(f"==> {text}", flush=True)
+
+
+# -- the baseline ----------------------------------------------------------------------------
+
+
+def desired_bodies(state_db: Path) -> list[list[tuple[str, dict[str, Any]]]]:
+    """The bodies akod stored for each key, in akod's write order, as it sends them (API 20.1.2)."""
+    from akod.model.objects import RANK, for_api_version
+
+    with sqlite3.connect(f"file:{state_db}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT owner_key, obj_type, name, body FROM avi_desired").fetchall()
+    by_key: dict[str, list[tuple[int, str, str, dict[str, Any]]]] = collections.defaultdict(list)
+    for key, obj_type, name, body in rows:
+        if not key.startswith("l4:"):
+            continue  # the VRF's static routes: not part of the L4 comparison
+        by_key[key].append((RANK.get(obj_type, 8), name, obj_type, for_api_version(json.loads(body), (20, 1, 2))))
+    return [[(t, b) for _, _, t, b in sorted(objs, key=lambda o: (o[0], o[1]))] for _, objs in sorted(by_key.items())]
+
+
+def desired_checksums(state_db: Path) -> set[tuple[str, str, str]]:
+    with sqlite3.connect(f"file:{state_db}?mode=ro", uri=True) as db:
+        return set(db.execute("SELECT obj_type, name, checksum FROM avi_desired").fetchall())
+
+
+async def run_baseline(*, url: str, emulator_pid: int, pids: list[int], groups: list[list[tuple[str, dict[str, Any]]]], concurrency: int) -> BaselineRun:
+    """One aiohttp session, Basic auth, `concurrency` keys at once, each key's bodies in order."""
+    result = BaselineRun()
+    headers = {"Authorization": basic_auth(), **AVI_HEADERS}
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(headers=headers, connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=60)) as http:
+        pending = iter(groups)
+
+        async def worker() -> None:
+            for group in pending:
+                for obj_type, body in group:
+                    async with http.post(f"{url}/api/{obj_type}", json=body) as resp:
+                        text = await resp.text()
+                        result.posts += 1
+                        if resp.status not in (200, 201):
+                            result.errors.append(f"POST {obj_type} {body.get('name')}: {resp.status} {text[:200]}")
+                            break  # the rest of this key depends on it
+
+        emu_cpu = process_cpu(emulator_pid)["total"]
+        own_cpu = time.process_time()
+        machine = MachineCpu(pids)
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        result.seconds = time.monotonic() - started
+        result.load = machine.sample()
+        result.client_cpu = time.process_time() - own_cpu
+        result.emulator_cpu = process_cpu(emulator_pid)["total"] - emu_cpu
+    return result
+
+
+# -- akod ------------------------------------------------------------------------------------
+
+
+async def run_akod(*, akod: Akod, emulator: Emulator, kube: Kube, namespace: str, services: int,
+                   timeout: float, pids: list[int]) -> AkodRun:
+    run = AkodRun()
+    before = await emulator.stats()
+    emu_cpu = process_cpu(emulator.proc.pid)["total"]
+    machine = MachineCpu(pids)
+    akod.start()
+    try:
+        run.cold_s = await akod.wait_synced(emulator=emulator, virtual_services=services, timeout=timeout)
+        run.cold_cpu = akod.cpu()
+        run.cold_load = machine.sample(extra=run.cold_cpu["total"])
+        run.cold_emulator_cpu = process_cpu(emulator.proc.pid)["total"] - emu_cpu
+        after = await emulator.stats()
+        run.cold_writes = writes_of(after) - writes_of(before)
+        run.cold_reads = reads_of(after) - reads_of(before)
+        run.cold_by_type = writes_by_type(before, after)
+        run.cold_rss_mb = akod.peak_rss_mb()
+        run.api_calls = (await akod.status())["sync"]["api_calls"]
+        run.services_with_ip = await kube.services_with_ip(namespace)
+        run.vips_ok = await vips_in_network(emulator, services)
+        run.cold_exit = await akod.stop()
+        # warm restart: same state database, nothing changed
+        before = await emulator.stats()
+        akod.start()
+        run.warm_s = await akod.wait_synced(emulator=emulator, virtual_services=services, timeout=timeout)
+        run.warm_rss_mb = akod.peak_rss_mb()
+        run.warm_cpu = akod.cpu()
+        run.warm_exit = await akod.stop()
+        after = await emulator.stats()
+        run.warm_writes = writes_of(after) - writes_of(before)
+        run.warm_reads = reads_of(after) - reads_of(before)
+        run.warm_by_type = writes_by_type(before, after)
+    finally:
+        akod.kill()
+    return run
+
+
+async def vips_in_network(emulator: Emulator, services: int) -> bool:
+    """Every VsVip got an address, all distinct and inside the grown VIP network."""
+    import ipaddress
+
+    code, body = await emulator.call("GET", "/_emulator/objects?type=vsvip")
+    if code != 200:
+        return False
+    net = ipaddress.ip_network(VIP_CIDR)
+    addrs = [v["ip_address"]["addr"] for o in body["results"] for v in o.get("vip") or [] if v.get("ip_address")]
+    return len(addrs) == services and len(set(addrs)) == services and all(
+        ipaddress.ip_address(a) in net for a in addrs)
+
+
+# -- profiling -------------------------------------------------------------------------------
+
+
+async def profile_akod(*, tool: str, workdir: Path, kubeconfig: Path, emulator: Emulator, kube: Kube,
+                       namespace: str, services: int, workers: int, timeout: float, top: int) -> str:
+    await emulator.reset()
+    await kube.clear_statuses(namespace)
+    akod = Akod(workdir=workdir / "profile", kubeconfig=kubeconfig, controller_url=emulator.url, workers=workers)
+    out = workdir / "profile" / ("akod.pyspy.txt" if tool == "py-spy" else "akod.prof")
+    counts = workdir / "profile" / "counts.json"
+    env = {"PYTHONPATH": str(REPO), "AKOD_BENCH_COUNTS": str(counts)}
+    try:
+        if tool == "py-spy":
+            pyspy = shutil.which("py-spy") or "/tmp/pyspy-venv/bin/py-spy"
+            akod.start(prefix=[pyspy, "record", "--format", "raw", "--rate", "100", "--threads",
+                               "--nonblocking", "-o", str(out), "--"],
+                       module_args=["-m", "bench.counted"], env=env)
+        else:
+            akod.start(module_args=["-m", "cProfile", "-o", str(out), "-m", "bench.counted"], env=env)
+        seconds = await akod.wait_synced(emulator=emulator, virtual_services=services, timeout=timeout * 3)
+        code = await akod.stop()
+    finally:
+        akod.kill()
+    report = [f"profile: {tool}, cold sync of {services} Services took {seconds:.1f}s under the profiler "
+              f"(akod exit {code}); raw data: {out}"]
+    report.append(pyspy_report(out, top=top) if tool == "py-spy" else cprofile_report(out, top=top))
+    if counts.exists():
+        report.append(counts_report(counts, services=services))
+    return "\n".join(report)
+
+
+def counts_report(path: Path, *, services: int) -> str:
+    """What the whole run (cold sync, then SIGTERM) cost, per Service: from `bench.counted`."""
+    data = json.loads(path.read_text())
+    lines = [f"calls made by akod in the profiled run (wall time includes waits), per Service of {services}:",
+             f"  {'call':<42} {'calls':>8} {'/Service':>9} {'wall s':>9}"]
+    for name, c in sorted(data.items(), key=lambda kv: (not kv[0].startswith(("L4Sync", "sqlite")), -kv[1]["calls"])):
+        lines.append(f"  {name:<42} {c['calls']:>8} {c['calls'] / services:>9.2f} {c['wall_s']:>9.1f}")
+    return "\n".join(lines)
+
+
+PACKAGES = (  # leaf-most frame wins: where the main thread's CPU goes, by library
+    ("sqlalchemy/", "SQLAlchemy ORM + aiosqlite (state database)"),
+    ("aiosqlite/", "SQLAlchemy ORM + aiosqlite (state database)"),
+    ("kubernetes_asyncio/", "kubernetes_asyncio (status, events, watches)"),
+    ("dateutil/", "kubernetes_asyncio (status, events, watches)"),
+    ("aiohttp/", "aiohttp (HTTP to the controller and the apiserver)"),
+    ("yarl/", "aiohttp (HTTP to the controller and the apiserver)"),
+    ("multidict/", "aiohttp (HTTP to the controller and the apiserver)"),
+    ("json/", "json encode/decode"),
+    ("akod/", "akod's own code"),
+    ("uvloop/", "event loop (uvloop, C: sockets, callbacks, thread wake-ups)"),
+    ("asyncio/", "event loop (uvloop, C: sockets, callbacks, thread wake-ups)"),
+)
+
+
+def pyspy_report(path: Path, *, top: int) -> str:
+    """Where the daemon's CPU goes, from py-spy's collapsed stacks (on-CPU samples only)."""
+    self_n: collections.Counter[str] = collections.Counter()
+    incl_n: collections.Counter[str] = collections.Counter()
+    by_package: collections.Counter[str] = collections.Counter()
+    main_total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [f for f in stack.split(";") if f]
+        thread = frames[0] if frames and frames[0].startswith("thread ") else "thread (?)"
+        frames = [f for f in frames if not f.startswith(("thread ", "process "))]
+        if not frames:
+            continue
+        if "MainThread" not in thread:
+            continue
+        main_total += n
+        names = [_frame(f) for f in frames]
+        self_n[names[-1]] += n
+        for name in set(names):
+            incl_n[name] += n
+        for frame in reversed(frames):
+            bucket = next((label for marker, label in PACKAGES if marker in frame), None)
+            if bucket is not None:
+                by_package[bucket] += n
+                break
+        else:
+            by_package["other"] += n
+    if not main_total:
+        return "py-spy recorded no samples of the main thread"
+
+    def pct(n: int, of: int) -> str:
+        return f"{100 * n / of:5.1f}%"
+
+    # py-spy counts the aiosqlite threads blocked in SimpleQueue.get() as busy: their share of the
+    # samples is meaningless, so only the main thread is reported (see the CPU row of the table).
+    lines = [f"{main_total} on-CPU samples of the main thread; by library (leaf-most frame):"]
+    lines += [f"  {pct(n, main_total)}  {name}" for name, n in by_package.most_common()]
+    lines.append(f"main thread, top {top} akod functions by inclusive time:")
+    lines += [f"  {pct(n, main_total)}  {name}" for name, n in
+              [(k, v) for k, v in incl_n.most_common() if "akod/" in k and "akod/cli/" not in k
+               and "akod/__main__" not in k and "akod/daemon/entry" not in k][:top]]
+    lines.append(f"main thread, top {top} akod functions by self time:")
+    lines += [f"  {pct(n, main_total)}  {name}" for name, n in
+              [(k, v) for k, v in self_n.most_common() if "akod/" in k][:top]]
+    lines.append(f"main thread, top {top} functions by self time (any code):")
+    lines += [f"  {pct(n, main_total)}  {name}" for name, n in self_n.most_common(top)]
+    return "\n".join(lines)
+
+
+def _frame(frame: str) -> str:
+    """`sync (akod/sync/l4sync.py:170)` -> `sync (akod/sync/l4sync.py)`: group a function's lines."""
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")")
+    file = where.rsplit(":", 1)[0]
+    for marker in ("/site-packages/", "/lib/python3"):
+        if marker in file:
+            file = file.split(marker, 1)[1]
+    if "/akod/" in file:
+        file = "akod/" + file.split("/akod/", 1)[1]
+    return f"{name} ({file})"
+
+
+def cprofile_report(path: Path, *, top: int) -> str:
+    import io
+    import pstats
+
+    lines = []
+    for sort, title in (("cumulative", "cumulative"), ("tottime", "self")):
+        buf = io.StringIO()
+        stats = pstats.Stats(str(path), stream=buf)
+        stats.sort_stats(sort).print_stats(r"akod/", top)
+        lines.append(f"top {title} (akod functions, main thread only):")
+        lines.append(buf.getvalue().split("ncalls", 1)[-1].rstrip())
+    return "\n".join(lines)
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def mark(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+async def bench(args: argparse.Namespace, *, kubeconfig: Path, kube_pids: list[int], workdir: Path) -> int:
+    from kubernetes_asyncio import config as kconfig
+
+    n = args.services
+    objects = OBJECTS_PER_SERVICE * n
+    emulator = Emulator()
+    pids = [os.getpid(), emulator.proc.pid, *kube_pids]
+    say(f"emulator (seed fixtures, not strict) at {emulator.url}")
+    api = await kconfig.new_client_from_config(config_file=str(kubeconfig), persist_config=False)
+    akod_runs: list[tuple[int, AkodRun]] = []
+    base_runs: list[tuple[int, BaselineRun]] = []
+    profile = ""
+    try:
+        async with api:
+            kube = Kube(api, concurrency=20)
+            await emulator.reset()
+            await kube.seed_nodes()
+            namespace = f"bench-{secrets.token_hex(3)}"
+            await kube.namespace(namespace)
+            started = time.monotonic()
+            await kube.create_services(namespace, n, ports=PORTS, endpoints=args.endpoints)
+            say(f"created {n} LoadBalancer Services x {len(PORTS)} ports x {args.endpoints} endpoints in "
+                f"namespace {namespace} ({time.monotonic() - started:.1f}s)")
+            groups: list[list[tuple[str, dict[str, Any]]]] = []
+            first_checksums: set[tuple[str, str, str]] = set()
+
+            async def akod_round(r: int) -> None:
+                nonlocal groups, first_checksums
+                await emulator.reset()
+                cleared = await kube.clear_statuses(namespace)
+                akod = Akod(workdir=workdir / f"akod-{r}", kubeconfig=kubeconfig, controller_url=emulator.url,
+                            workers=args.workers)
+                say(f"round {r}: akod cold sync ({cleared} Service statuses cleared first), then warm restart")
+                run = await run_akod(akod=akod, emulator=emulator, kube=kube, namespace=namespace, services=n,
+                                     timeout=args.timeout, pids=pids)
+                say(f"round {r}: akod cold {run.cold_s:.1f}s, {run.cold_writes} writes, peak RSS "
+                    f"{run.cold_rss_mb:.0f} MB; warm restart {run.warm_s:.1f}s, {run.warm_writes} writes")
+                akod_runs.append((r, run))
+                sums = desired_checksums(akod.state)
+                if not groups:
+                    groups = desired_bodies(akod.state)
+                    first_checksums = sums
+                elif sums != first_checksums:
+                    say(f"round {r}: WARNING: akod's desired bodies differ from round 1's")
+
+            async def baseline_round(r: int) -> None:
+                await emulator.reset()
+                before = await emulator.stats()
+                say(f"round {r}: baseline, bare aiohttp POSTing {sum(len(g) for g in groups)} bodies, "
+                    f"{args.workers} keys at once")
+                run = await run_baseline(url=emulator.url, emulator_pid=emulator.proc.pid, pids=pids, groups=groups, concurrency=args.workers)
+                after = await emulator.stats()
+                run.virtual_services = int(after["objects"].get("virtualservice", 0))
+                if run.errors:
+                    say(f"round {r}: baseline had {len(run.errors)} errors, first: {run.errors[0]}")
+                say(f"round {r}: baseline {run.seconds:.1f}s, {writes_of(after) - writes_of(before)} writes, "
+                    f"{run.virtual_services} virtual services")
+                base_runs.append((r, run))
+
+            for r in range(1, args.rounds + 1):
+                if r % 2 == 1 or not groups:
+                    await akod_round(r)
+                    await baseline_round(r)
+                else:
+                    await baseline_round(r)
+                    await akod_round(r)
+
+            if args.profile != "none":
+                say(f"profiling one more cold sync under {args.profile} (not timed)")
+                profile = await profile_akod(tool=args.profile, workdir=workdir, kubeconfig=kubeconfig,
+                                             emulator=emulator, kube=kube, namespace=namespace, services=n,
+                                             workers=args.workers, timeout=args.timeout, top=args.top)
+    finally:
+        await emulator.aclose()
+        emulator.close()
+
+    print_report(args=args, akod_runs=akod_runs, base_runs=base_runs, objects=objects, workdir=workdir)
+    if profile:
+        print()
+        print(profile)
+    return 0
+
+
+def print_report(*, args: argparse.Namespace, akod_runs: list[tuple[int, AkodRun]],
+                 base_runs: list[tuple[int, BaselineRun]], objects: int, workdir: Path) -> None:
+    n = args.services
+    info = machine_info()
+    akod_t = [r.cold_s for _, r in akod_runs]
+    base_t = [r.seconds for _, r in base_runs]
+    ratio = statistics.median(akod_t) / statistics.median(base_t)
+    first = akod_runs[0][1]
+    warm_writes = max(r.warm_writes for _, r in akod_runs)
+    rss = max(max(r.cold_rss_mb, r.warm_rss_mb) for _, r in akod_runs)
+    exits_ok = all(r.cold_exit == 0 and r.warm_exit == 0 for _, r in akod_runs)
+    order = {r: ("akod first" if r % 2 == 1 else "baseline first") for r, _ in akod_runs}
+
+    print()
+    print(f"bench/l4: {n} Services x {len(PORTS)} ports x {args.endpoints} endpoints, [api] rate = 0, "
+          f"burst = 40, workers = {args.workers}")
+    rows: list[tuple[str, str, str]] = [
+        ("services", f"{n}", ""),
+        ("objects (VS + vsvip + 2 pools + l4policyset)", f"{objects}", ""),
+    ]
+    for (r, a), (_, b) in zip(akod_runs, base_runs):
+        rows.append((f"round {r} ({order[r]}): akod cold sync", f"{a.cold_s:.2f} s", ""))
+        rows.append((f"round {r} ({order[r]}): baseline (bare aiohttp)", f"{b.seconds:.2f} s",
+                     f"{b.posts} POSTs, {len(b.errors)} errors"))
+        rows.append((f"round {r}: ratio akod / baseline", f"{a.cold_s / b.seconds:.2f}",
+                     mark(a.cold_s / b.seconds <= RATIO_TARGET)))
+    rows += [
+        ("ratio, median akod / median baseline (target <= 1.5)", f"{ratio:.2f}", mark(ratio <= RATIO_TARGET)),
+        ("writes per object, cold sync", f"{first.cold_writes / objects:.3f}",
+         f"{first.cold_writes} writes: " + ", ".join(f"{k} {v}" for k, v in first.cold_by_type.items())),
+        ("reads during cold sync", f"{first.cold_reads}", ""),
+        ("CPU during cold sync: akod (main thread + others)",
+         f"{first.cold_cpu.get('total', 0):.1f} s",
+         f"main {first.cold_cpu.get('main', 0):.1f} s + sqlite/other threads {first.cold_cpu.get('other threads', 0):.1f} s; "
+         f"emulator {first.cold_emulator_cpu:.1f} s"),
+        ("CPU during baseline: client / emulator",
+         f"{base_runs[0][1].client_cpu:.1f} s / {base_runs[0][1].emulator_cpu:.1f} s", ""),
+    ]
+    for (r, a), (_, b) in zip(akod_runs, base_runs):
+        rows.append((f"round {r}: cores busy, akod run / baseline run",
+                     f"{a.cold_load['machine']:.2f} / {b.load['machine']:.2f}",
+                     f"of {info['nproc']}; foreign load (not this bench) {a.cold_load['foreign']:.2f} / "
+                     f"{b.load['foreign']:.2f} cores" + ("  <- figures disturbed" if max(
+                         a.cold_load["foreign"], b.load["foreign"]) > 0.2 else "")))
+    rows += [
+        ("warm restart writes (target 0)",
+         " / ".join(str(r.warm_writes) for _, r in akod_runs),
+         mark(warm_writes == 0) + "".join(f" {k} {v}" for k, v in first.warm_by_type.items())),
+        ("warm restart: time to ready + in sync",
+         " / ".join(f"{r.warm_s:.2f} s" for _, r in akod_runs),
+         f"{first.warm_reads} reads (the controller's objects listed again); "
+         f"akod CPU {first.warm_cpu.get('total', 0):.1f} s"),
+        ("peak RSS of akod (VmHWM)", f"{rss:.0f} MB",
+         " / ".join(f"cold {r.cold_rss_mb:.0f}, warm {r.warm_rss_mb:.0f}" for _, r in akod_runs)),
+        ("Services with EXTERNAL-IP / VsVips in " + VIP_CIDR,
+         f"{first.services_with_ip} / {'all' if first.vips_ok else 'NOT all'}",
+         mark(first.services_with_ip == n and first.vips_ok)),
+        ("akod exit codes after SIGTERM", " ".join(f"{r.cold_exit},{r.warm_exit}" for _, r in akod_runs),
+         mark(exits_ok)),
+        ("machine", f"nproc {info['nproc']}, {info['memory']}", info["cpu"]),
+        ("python", info["python"], info["platform"]),
+        ("akod revision", info["akod"], ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    for label, value, note in rows:
+        print(f"  {label:<{width}}  {value:>{vwidth}}  {note}")
+    print(f"  (work dir with configs, state databases and akod logs: {workdir}; removed at exit unless --keep)")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.l4", description=__doc__.split("\n\n")[0])
+    p.add_argument("--services", type=int, default=1000, help="LoadBalancer Services (default 1000)")
+    p.add_argument("--endpoints", type=int, default=4, help="ready addresses per Service (default 4)")
+    p.add_argument("--workers", type=int, default=8, help="akod [api] workers = baseline concurrency (default 8)")
+    p.add_argument("--rounds", type=int, default=2, help="rounds, alternating which side goes first (default 2)")
+    p.add_argument("--timeout", type=float, default=240.0, help="deadline of each wait, seconds (default 240)")
+    p.add_argument("--profile", choices=("none", "py-spy", "cprofile"), default="none",
+                   help="one more cold sync under a profiler, with akod's hotspots (default none)")
+    p.add_argument("--top", type=int, default=10, help="hotspots to list (default 10)")
+    p.add_argument("--keep", action="store_true", help="keep the work dir (kept anyway on failure)")
+    args = p.parse_args(argv)
+    if args.services < 1 or args.rounds < 1 or args.workers < 1:
+        p.error("--services, --rounds and --workers must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from akod.devenv.apiserver import KubeApiServer, ensure_binaries
+
+    say("kube-apiserver 1.20.2 + etcd (built once, then cached)")
+    ensure_binaries()
+    workdir = Path(tempfile.mkdtemp(prefix="akod-bench-l4-"))
+    began = time.monotonic()
+    ok = False
+    try:
+        with KubeApiServer() as kube:
+            say(f"kube-apiserver ready at {kube.url}")
+            kube_pids = [p.pid for p in (getattr(kube, "_apiserver", None), getattr(kube, "_etcd", None)) if p]
+            code = asyncio.run(bench(args, kubeconfig=kube.kubeconfig, kube_pids=kube_pids, workdir=workdir))
+        ok = True
+    except BenchError as exc:
+        print(f"bench/l4 failed: {exc}\n(work dir kept: {workdir})", file=sys.stderr)
+        return 1
+    finally:
+        if ok and not args.keep and args.profile == "none":
+            shutil.rmtree(workdir, ignore_errors=True)
+    say(f"bench/l4 took {time.monotonic() - began:.0f}s in all")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
