@@ -483,6 +483,23 @@ class MachineCpu:
         return {"machine": machine, "ours": ours, "foreign": max(0.0, machine - ours)}
 
 
+async def wait_quiet(*, timeout: float, threshold: float = 0.25, seconds: int = 3) -> float:
+    """Wait (polling) until the machine's busy cores stay below `threshold` for `seconds` in a row.
+
+    Returns the last second's busy cores; gives up after `timeout` (the caller warns)."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    busy = 0.0
+    while time.monotonic() < deadline:
+        probe = MachineCpu()
+        await asyncio.sleep(1.0)
+        busy = probe.sample()["machine"]
+        quiet = quiet + 1 if busy < threshold else 0
+        if quiet >= seconds:
+            return busy
+    return busy
+
+
 # -- the machine --------------------------------------------------------------------------------
 
 
@@ -509,6 +526,8 @@ def machine_info() -> dict[str, str]:
 
 def akod_revision() -> str:
     """`<commit> (+N files changed under akod/)`: what was measured, since akod changes fast."""
+    if os.environ.get("AKOD_BENCH_REV"):
+        return f"{os.environ['AKOD_BENCH_REV']} (git archive, via PYTHONPATH)"
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
                               timeout=10).stdout.strip()

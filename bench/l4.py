@@ -36,6 +36,7 @@ import secrets
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +59,7 @@ from bench.common import (
     machine_info,
     process_cpu,
     reads_of,
+    wait_quiet,
     writes_by_type,
     writes_of,
 )
@@ -221,7 +223,8 @@ async def profile_akod(*, tool: str, workdir: Path, kubeconfig: Path, emulator: 
     akod = Akod(workdir=workdir / "profile", kubeconfig=kubeconfig, controller_url=emulator.url, workers=workers)
     out = workdir / "profile" / ("akod.pyspy.txt" if tool == "py-spy" else "akod.prof")
     counts = workdir / "profile" / "counts.json"
-    env = {"PYTHONPATH": str(REPO), "AKOD_BENCH_COUNTS": str(counts)}
+    path = ":".join(p for p in (os.environ.get("PYTHONPATH", ""), str(REPO)) if p)
+    env = {"PYTHONPATH": path, "AKOD_BENCH_COUNTS": str(counts)}
     try:
         if tool == "py-spy":
             pyspy = shutil.which("py-spy") or "/tmp/pyspy-venv/bin/py-spy"
@@ -517,6 +520,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="one more cold sync under a profiler, with akod's hotspots (default none)")
     p.add_argument("--top", type=int, default=10, help="hotspots to list (default 10)")
     p.add_argument("--keep", action="store_true", help="keep the work dir (kept anyway on failure)")
+    p.add_argument("--rev", default="", help="bench akod as of this git revision (git archive into a temp dir, "
+                   "put first on the daemon's PYTHONPATH) instead of the working tree")
+    p.add_argument("--quiet-wait", type=float, default=120.0,
+                   help="first wait up to this many seconds for the machine to be idle (default 120; 0: don't)")
     args = p.parse_args(argv)
     if args.services < 1 or args.rounds < 1 or args.workers < 1:
         p.error("--services, --rounds and --workers must be at least 1")
@@ -527,9 +534,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from akod.devenv.apiserver import KubeApiServer, ensure_binaries
 
+    workdir = Path(tempfile.mkdtemp(prefix="akod-bench-l4-"))
+    if args.rev:
+        checkout = workdir / "akod-src"
+        checkout.mkdir()
+        archive = subprocess.run(["git", "archive", args.rev, "akod"], cwd=REPO, capture_output=True, check=False)
+        if archive.returncode != 0:
+            print(f"bench/l4: git archive {args.rev}: {archive.stderr.decode(errors='replace').strip()}",
+                  file=sys.stderr)
+            return 2
+        subprocess.run(["tar", "-x", "-C", str(checkout)], input=archive.stdout, check=True)
+        os.environ["PYTHONPATH"] = ":".join(p for p in (str(checkout), os.environ.get("PYTHONPATH", "")) if p)
+        os.environ["AKOD_BENCH_REV"] = subprocess.run(["git", "rev-parse", "--short", args.rev], cwd=REPO,
+                                                      capture_output=True, text=True).stdout.strip()
+        say(f"akod as of {args.rev} ({os.environ['AKOD_BENCH_REV']}), from {checkout}")
+    if args.quiet_wait > 0:
+        busy = asyncio.run(wait_quiet(timeout=args.quiet_wait))
+        if busy >= 0.25:
+            say(f"WARNING: the machine is busy ({busy:.2f} cores) with something else; figures will be disturbed")
     say("kube-apiserver 1.20.2 + etcd (built once, then cached)")
     ensure_binaries()
-    workdir = Path(tempfile.mkdtemp(prefix="akod-bench-l4-"))
     began = time.monotonic()
     ok = False
     try:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -171,6 +171,55 @@ class Store:
                 await s.execute(sqlite_insert(table), [
                     {"obj_type": d.obj_type, "tenant": d.tenant, "name": d.name, "owner_key": owner_key,
                      "body": _dumps(d.body), "checksum": d.checksum, "updated_at": stamp} for d in objects])
+
+    async def applied_for_key(self, *, owner_key: str,
+                              idents: Collection[tuple[str, str, str]]) -> list[Applied]:
+        """In one query: the objects `owner_key` applied, and those named by `idents` (any owner)."""
+        async with self._sessions() as s:
+            cond = AviAppliedRow.owner_key == owner_key
+            if idents:
+                cond = cond | tuple_(AviAppliedRow.obj_type, AviAppliedRow.tenant, AviAppliedRow.name).in_(list(idents))
+            return [_applied(r) for r in (await s.scalars(select(AviAppliedRow).where(cond))).all()]
+
+    async def begin_key(self, *, owner_key: str, objects: Sequence[Desired],
+                        ops: Sequence[tuple[str, str, str, str, str]]) -> list[int]:
+        """One transaction: `objects` become the desired set of `owner_key`, and each planned write
+        (op, obj_type, tenant, name, checksum) gets its journal intent. Returns the journal ids."""
+        stamp = now_iso()
+        table = AviDesiredRow.__table__
+        jt = JournalRow.__table__
+        async with self._writing() as s:
+            await s.execute(delete(table).where(table.c.owner_key == owner_key))
+            if objects:
+                await s.execute(sqlite_insert(table), [
+                    {"obj_type": d.obj_type, "tenant": d.tenant, "name": d.name, "owner_key": owner_key,
+                     "body": _dumps(d.body), "checksum": d.checksum, "updated_at": stamp} for d in objects])
+            if not ops:
+                return []
+            result = await s.execute(
+                sqlite_insert(jt).returning(jt.c.id),
+                [{"key": owner_key, "op": op, "obj_type": t, "tenant": tenant, "name": name, "checksum": cks,
+                  "state": INTENT, "attempts": 1, "last_error": "", "created_at": stamp, "updated_at": stamp}
+                 for op, t, tenant, name, cks in ops],
+            )
+            return [int(row[0]) for row in result.all()]
+
+    async def finish_key(self, *, outcomes: Sequence[tuple[int, str, str]], applied: Sequence[Applied],
+                         forget: Sequence[tuple[str, str, str]]) -> None:
+        """One transaction: journal outcomes (id, state, error), applied rows written and forgotten."""
+        stamp = now_iso()
+        jt = JournalRow.__table__
+        at = AviAppliedRow.__table__
+        async with self._writing() as s:
+            if outcomes:
+                await s.execute(
+                    update(jt).where(jt.c.id == bindparam("entry_id")).values(
+                        state=bindparam("new_state"), last_error=bindparam("error"), updated_at=stamp),
+                    [{"entry_id": i, "new_state": st, "error": err[:2000]} for i, st, err in outcomes])
+            if applied:
+                await s.execute(_UPSERT_APPLIED, [_applied_values(a, stamp) for a in applied])
+            for obj_type, tenant, name in forget:
+                await s.execute(delete(at).where(at.c.obj_type == obj_type, at.c.tenant == tenant, at.c.name == name))
 
     async def desired(self, *, owner_key: str | None = None) -> list[Desired]:
         async with self._sessions() as s:
@@ -440,6 +489,16 @@ def _applied(row: AviAppliedRow) -> Applied:
         checksum=row.checksum, last_modified=row.last_modified, applied_at=row.applied_at,
         owner_key=row.owner_key, info=json.loads(row.info or "{}"),
     )
+
+
+def _upsert_applied() -> Any:
+    stmt = sqlite_insert(AviAppliedRow.__table__)
+    return stmt.on_conflict_do_update(
+        index_elements=["obj_type", "tenant", "name"],
+        set_={c: stmt.excluded[c] for c in ("uuid", "checksum", "last_modified", "applied_at", "owner_key", "info")})
+
+
+_UPSERT_APPLIED = _upsert_applied()
 
 
 def _applied_values(applied: Applied, stamp: str) -> dict[str, Any]:

@@ -63,18 +63,20 @@ class OwnedSync:
         self._client = client
 
     async def apply(self, *, key: str, objects: Sequence[AviObject]) -> dict[Ident, Applied]:
-        """Make the controller hold exactly `objects` for `key`; return what is applied, by ident."""
+        """Make the controller hold exactly `objects` for `key`; return what is applied, by ident.
+
+        Three database round trips per key, whatever the number of objects: one read of what is
+        applied; one transaction that records the desired set and an intent for every planned write
+        (so each intent is durable before its call); one transaction with all outcomes. A crash in
+        between leaves intents open, and boot resolves them by reading the controller back.
+        """
         desired = sorted(objects, key=lambda o: (o.rank, o.name))
-        await self._store.replace_desired(
-            owner_key=key,
-            objects=[Desired(obj_type=o.obj_type, tenant=o.tenant, name=o.name, owner_key=key,
-                             body=o.payload(), checksum=o.checksum) for o in desired],
-        )
-        previous = {_ident(a): a for a in await self._store.applied_by_owner(owner_key=key)}
-        elsewhere = await self._store.applied_many(idents=[_ident(o) for o in desired if _ident(o) not in previous])
-        current = {**elsewhere, **previous}
+        rows = await self._store.applied_for_key(owner_key=key, idents=[_ident(o) for o in desired])
+        current = {_ident(a): a for a in rows}
+        previous = {ident: a for ident, a in current.items() if a.owner_key == key}
+        wanted = {_ident(o) for o in desired}
         result: dict[Ident, Applied] = {}
-        todo: dict[int, list[tuple[AviObject, Applied | None]]] = {}
+        todo: list[tuple[AviObject, Applied | None]] = []
         adopted: list[Applied] = []
         for obj in desired:
             have = current.get(_ident(obj))
@@ -84,46 +86,78 @@ class OwnedSync:
                     adopted.append(have)
                 result[_ident(obj)] = have
             else:
-                todo.setdefault(obj.rank, []).append((obj, have))
-        for applied in adopted:
-            await self._store.record_applied(applied)
-        for rank in sorted(todo):  # a rank's objects do not refer to each other: write them at once
-            result.update(await self._write_group(key=key, group=todo[rank]))
-        wanted = {_ident(o) for o in desired}
-        stale = [a for ident, a in previous.items() if ident not in wanted]
-        for applied in sorted(stale, key=lambda a: (RANK.get(a.obj_type, 8), a.name), reverse=True):
-            await self.delete(key=key, applied=applied)
-        return result
-
-    async def _write_group(self, *, key: str, group: list[tuple[AviObject, Applied | None]]) -> dict[Ident, Applied]:
-        """Write objects of one rank concurrently: intents in one transaction, outcomes in another."""
-        entries = await self._store.journal_intents(key=key, ops=[
-            ("PUT" if have is not None else "POST", obj.obj_type, obj.tenant, obj.name, obj.checksum)
-            for obj, have in group])
-        answers = await asyncio.gather(*(self._send(obj=obj, current=have) for obj, have in group),
-                                       return_exceptions=True)
-        outcomes: list[tuple[int, str, str, Applied | None]] = []
-        done: dict[Ident, Applied] = {}
+                todo.append((obj, have))
+        stale = sorted((a for ident, a in previous.items() if ident not in wanted),
+                       key=lambda a: (RANK.get(a.obj_type, 8), a.name), reverse=True)
+        ops = [("PUT" if have is not None else "POST", o.obj_type, o.tenant, o.name, o.checksum) for o, have in todo]
+        ops += [("DELETE", a.obj_type, a.tenant, a.name, a.checksum) for a in stale]
+        entries = await self._store.begin_key(
+            owner_key=key,
+            objects=[Desired(obj_type=o.obj_type, tenant=o.tenant, name=o.name, owner_key=key,
+                             body=o.payload(), checksum=o.checksum) for o in desired],
+            ops=ops,
+        )
+        write_entries = dict(zip((_ident(o) for o, _ in todo), entries, strict=False))
+        delete_entries = entries[len(todo):]
+        outcomes: list[tuple[int, str, str]] = []
+        forget: list[Ident] = []
         failure: BaseException | None = None
-        for (obj, _), entry, answer in zip(group, entries, answers, strict=True):
-            if isinstance(answer, BaseException):
-                state, error = await self._settle(obj=obj, error=answer)
-                if state == DONE and isinstance(error, dict):
-                    applied = self._applied(key=key, obj=obj, body=error)
-                    outcomes.append((entry, DONE, "resolved by reading back", applied))
-                    done[_ident(obj)] = applied
-                    continue
-                outcomes.append((entry, state, str(answer)[:2000], None))
-                failure = failure or (ObjectRejected(obj=obj, error=answer)
-                                      if state == FAILED and isinstance(answer, AviError) else answer)
-                continue
-            applied = self._applied(key=key, obj=obj, body=answer)
-            outcomes.append((entry, DONE, "", applied))
-            done[_ident(obj)] = applied
-        await self._store.journal_outcomes(outcomes=outcomes)
+        try:
+            ranks = sorted({o.rank for o, _ in todo})
+            for rank in ranks:  # a rank's objects do not refer to each other: write them at once
+                group = [(o, have) for o, have in todo if o.rank == rank]
+                answers = await asyncio.gather(*(self._send(obj=o, current=have) for o, have in group),
+                                               return_exceptions=True)
+                for (obj, _), answer in zip(group, answers, strict=True):
+                    entry = write_entries[_ident(obj)]
+                    if isinstance(answer, BaseException):
+                        state, found = await self._settle(obj=obj, error=answer)
+                        if state == DONE:
+                            result[_ident(obj)] = self._applied(key=key, obj=obj, body=found)
+                            outcomes.append((entry, DONE, "resolved by reading back"))
+                            continue
+                        outcomes.append((entry, state, f"{type(answer).__name__}: {answer}"))
+                        if failure is None:
+                            failure = (ObjectRejected(obj=obj, error=answer)
+                                       if state == FAILED and isinstance(answer, AviError) else answer)
+                    else:
+                        result[_ident(obj)] = self._applied(key=key, obj=obj, body=answer)
+                        outcomes.append((entry, DONE, ""))
+                if failure is not None:
+                    break
+            if failure is None:
+                for applied, entry in zip(stale, delete_entries, strict=True):
+                    error = await self._remove(applied)
+                    if error is not None:
+                        outcomes.append((entry, INTENT, error))
+                        failure = AviUnavailable(status=None, message=error, method="DELETE",
+                                                 path=f"/api/{applied.obj_type}/{applied.uuid}")
+                        break
+                    outcomes.append((entry, DONE, ""))
+                    forget.append(_ident(applied))
+        finally:
+            closed = {entry for entry, _, _ in outcomes}
+            outcomes += [(entry, SUPERSEDED, "not attempted: an earlier write of this key failed")
+                         for entry in entries if entry not in closed]
+            written = [a for ident, a in result.items() if a.owner_key == key and ident in write_entries]
+            await self._store.finish_key(outcomes=outcomes, applied=[*written, *adopted], forget=forget)
         if failure is not None:
             raise failure
-        return done
+        return result
+
+    async def _remove(self, applied: Applied) -> str | None:
+        """DELETE one object; None when it is gone, else why the outcome is not known."""
+        try:
+            await self._client.delete(applied.obj_type, applied.uuid, tenant=applied.tenant)
+        except AviUnavailable as exc:
+            try:
+                if await self._read_back(applied) is None:
+                    return None
+            except AviError:
+                pass
+            return str(exc)
+        log.debug("deleted %s %s", applied.obj_type, applied.name)
+        return None
 
     async def _send(self, *, obj: AviObject, current: Applied | None) -> dict[str, Any]:
         payload = obj.payload()
@@ -172,21 +206,15 @@ class OwnedSync:
                        info=applied_info(obj.obj_type, body))
 
     async def delete(self, *, key: str, applied: Applied) -> None:
+        """Delete one object outside a key's set (garbage collection), journaled."""
         entry = await self._store.journal_intent(key=key, op="DELETE", obj_type=applied.obj_type,
                                                  tenant=applied.tenant, name=applied.name, checksum=applied.checksum)
-        try:
-            await self._client.delete(applied.obj_type, applied.uuid, tenant=applied.tenant)
-        except AviError as exc:
-            if isinstance(exc, AviUnavailable):
-                found = await self._read_back(applied)
-                if found is None:
-                    await self._store.journal_outcome(entry_id=entry, state=DONE, error="resolved by reading back",
-                                                      forget=_ident(applied))
-                    return
-            await self._store.journal_attempt(entry_id=entry, error=str(exc))
-            raise
+        error = await self._remove(applied)
+        if error is not None:
+            await self._store.journal_attempt(entry_id=entry, error=error)
+            raise AviUnavailable(status=None, message=error, method="DELETE",
+                                 path=f"/api/{applied.obj_type}/{applied.uuid}")
         await self._store.journal_outcome(entry_id=entry, state=DONE, forget=_ident(applied))
-        log.debug("deleted %s %s", applied.obj_type, applied.name)
 
     async def resolve_open_rows(self) -> int:
         """Close journal rows left open by a crash; the applied state was just rebuilt from the controller."""
