@@ -142,18 +142,6 @@ class Store:
             rows = (await s.scalars(q.order_by(K8sObjectRow.namespace, K8sObjectRow.name))).all()
             return [_observed(r) for r in rows]
 
-    async def observed_for_service(self, *, kind: str, namespace: str, service: str) -> list[Observed]:
-        """Endpoints or EndpointSlices of one Service (their trimmed body names the Service)."""
-        if kind == "Endpoints":
-            one = await self.observed_one(kind=kind, namespace=namespace, name=service)
-            return [] if one is None else [one]
-        async with self._sessions() as s:
-            q = select(K8sObjectRow).where(
-                K8sObjectRow.kind == kind, K8sObjectRow.namespace == namespace,
-                func.json_extract(K8sObjectRow.body, "$.service") == service,
-            )
-            return [_observed(r) for r in (await s.scalars(q.order_by(K8sObjectRow.name))).all()]
-
     async def observed_one(self, *, kind: str, namespace: str, name: str) -> Observed | None:
         async with self._sessions() as s:
             row = await s.get(K8sObjectRow, (kind, namespace, name))
@@ -239,15 +227,6 @@ class Store:
                 for r in rows
             ]
 
-    async def applied_many(self, *, idents: Collection[tuple[str, str, str]]) -> dict[tuple[str, str, str], Applied]:
-        """The applied rows of (type, tenant, name) idents, in one query."""
-        if not idents:
-            return {}
-        async with self._sessions() as s:
-            q = select(AviAppliedRow).where(
-                tuple_(AviAppliedRow.obj_type, AviAppliedRow.tenant, AviAppliedRow.name).in_(list(idents)))
-            return {(r.obj_type, r.tenant, r.name): _applied(r) for r in (await s.scalars(q)).all()}
-
     async def applied(self, *, obj_type: str, tenant: str, name: str) -> Applied | None:
         async with self._sessions() as s:
             row = await s.get(AviAppliedRow, (obj_type, tenant, name))
@@ -264,11 +243,6 @@ class Store:
     async def record_applied(self, applied: Applied) -> None:
         async with self._writing() as s:
             await s.merge(_applied_row(applied, now_iso()))
-
-    async def applied_by_owner(self, *, owner_key: str) -> list[Applied]:
-        async with self._sessions() as s:
-            rows = (await s.scalars(select(AviAppliedRow).where(AviAppliedRow.owner_key == owner_key))).all()
-            return [_applied(r) for r in rows]
 
     async def replace_applied(self, *, objects: Sequence[Applied], types: Collection[str]) -> None:
         """Make `objects` the whole applied state for `types` (a rebuild from the controller's copy).
@@ -293,14 +267,6 @@ class Store:
             rows = (await s.scalars(select(AviAppliedRow).where(AviAppliedRow.obj_type.not_in(list(exclude_types))))).all()
             wanted = {tuple(r) for r in (await s.execute(desired)).all()}
             return [_applied(r) for r in rows if (r.obj_type, r.tenant, r.name) not in wanted]
-
-    async def forget_applied(self, *, obj_type: str, tenant: str, name: str) -> None:
-        async with self._writing() as s:
-            await s.execute(
-                delete(AviAppliedRow).where(
-                    AviAppliedRow.obj_type == obj_type, AviAppliedRow.tenant == tenant, AviAppliedRow.name == name
-                )
-            )
 
     async def object_counts(self) -> dict[str, int]:
         async with self._sessions() as s:
@@ -330,37 +296,6 @@ class Store:
             s.add(row)
             await s.flush()
             return int(row.id)
-
-    async def journal_intents(self, *, key: str, ops: Sequence[tuple[str, str, str, str, str]]) -> list[int]:
-        """Several intents, (op, obj_type, tenant, name, checksum) each, in one transaction."""
-        stamp = now_iso()
-        table = JournalRow.__table__
-        async with self._writing() as s:
-            result = await s.execute(
-                sqlite_insert(table).returning(table.c.id),
-                [{"key": key, "op": op, "obj_type": t, "tenant": tenant, "name": name, "checksum": cks,
-                  "state": INTENT, "attempts": 1, "last_error": "", "created_at": stamp, "updated_at": stamp}
-                 for op, t, tenant, name, cks in ops],
-            )
-            return [int(row[0]) for row in result.all()]
-
-    async def journal_outcomes(self, *, outcomes: Sequence[tuple[int, str, str, Applied | None]]) -> None:
-        """Close several journal rows, (id, state, error, applied) each, with their applied rows."""
-        stamp = now_iso()
-        jt = JournalRow.__table__
-        at = AviAppliedRow.__table__
-        async with self._writing() as s:
-            for entry_id, state, error, applied in outcomes:
-                await s.execute(update(jt).where(jt.c.id == entry_id).values(
-                    state=state, last_error=error[:2000], updated_at=stamp))
-            rows = [_applied_values(a, stamp) for _, _, _, a in outcomes if a is not None]
-            if rows:
-                stmt = sqlite_insert(at)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["obj_type", "tenant", "name"],
-                    set_={c: stmt.excluded[c] for c in ("uuid", "checksum", "last_modified", "applied_at",
-                                                         "owner_key", "info")})
-                await s.execute(stmt, rows)
 
     async def journal_attempt(self, *, entry_id: int, error: str) -> None:
         async with self._writing() as s:
