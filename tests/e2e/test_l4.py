@@ -334,3 +334,27 @@ async def test_cleanup_deletes_every_object_of_the_cluster(controller, nodes: No
     for obj_type in ("virtualservice", "vsvip", "pool", "l4policyset"):
         assert await controller.names(obj_type) == []
     assert [r for r in await controller.vrf_routes() if r.get("labels")] == []
+
+
+async def test_namespace_selector_label_removed_deletes_and_restored_recreates(controller, nodes: Nodes, services,
+                                                                               make_daemon, kube_client) -> None:
+    import secrets
+
+    from kubernetes_asyncio import client as k8s
+
+    core = k8s.CoreV1Api(kube_client)
+    ns = f"team-{secrets.token_hex(3)}"
+    await core.create_namespace({"metadata": {"name": ns, "labels": {"avi": "yes"}}})
+    await services.create(ns, "web", ports=[(80, "TCP")], endpoints=["10.34.1.10"])
+    await services.create("default", "outside", ports=[(80, "TCP")], endpoints=["10.34.1.11"])
+    akod = make_daemon(extra_config='[namespaces]\nselector = { key = "avi", value = "yes" }\n')
+    akod.start()
+    await akod.wait_in_sync()
+    vs = f"S1-AZ1--{ns}-web"
+    await settled(controller, vs, lambda s: bool(s["pools"]))
+    assert await controller.maybe("virtualservice", "S1-AZ1--default-outside") is None
+    await core.patch_namespace(ns, {"metadata": {"labels": {"avi": None}}})
+    await gone(controller, vs)
+    await core.patch_namespace(ns, {"metadata": {"labels": {"avi": "yes"}}})
+    await settled(controller, vs, lambda s: bool(s["pools"]))
+    assert akod.stop() == 0
