@@ -279,6 +279,7 @@ class Daemon:
         if routes_enabled(old) != routes_enabled(live):
             log.info("reload: static route sync is now %s", "on" if routes_enabled(live) else "off")
         await self.runtime.engine.mark(ROUTES_KEY)
+        await self._l4.reassign_all()
         log.info("configuration reloaded from %s", self._config_path)
         self._notifier.ready(self._status_line(self.runtime))
 

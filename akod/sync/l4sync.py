@@ -153,6 +153,15 @@ class L4Sync:
             self.index.fingerprint[ident] = _fingerprint(svc.body)
             self.index.assign(ident, self._key_for(svc.body))
 
+    async def reassign_all(self) -> None:
+        """After a config reload: every Service's key may have changed (selector, class, domain...)."""
+        everything = [Observed(kind="Service", namespace=ns, name=n, uid="", resource_version="", body=body)
+                      for (ns, n), body in list(self.index.services.items())]
+        self.index.fingerprint.clear()
+        await self.on_services(everything, [])
+        for key in list(self.index.members):
+            await self._mark_if_ready(key)
+
     def all_keys(self) -> list[str]:
         """Every L4 key, plus a status clean-up for each Service that is not ours but shows our status."""
         clear = [f"{CLEAR}:{ns}/{name}" for (ns, name), body in sorted(self.index.services.items())

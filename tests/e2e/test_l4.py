@@ -358,3 +358,27 @@ async def test_namespace_selector_label_removed_deletes_and_restored_recreates(c
     await core.patch_namespace(ns, {"metadata": {"labels": {"avi": "yes"}}})
     await settled(controller, vs, lambda s: bool(s["pools"]))
     assert akod.stop() == 0
+
+
+async def test_reloading_the_fqdn_style_updates_vips_and_status(controller, nodes: Nodes, services,
+                                                                make_daemon) -> None:
+    import signal
+
+    await services.create("default", "hackazon", ports=[(80, "TCP")], endpoints=["10.34.1.10"])
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    await settled(controller, "S1-AZ1--default-hackazon", lambda s: s["vsvip"].get("dns_info") == [
+        {"fqdn": "hackazon.default.avi.iberia.local", **{k: v for k, v in s["vsvip"]["dns_info"][0].items()
+                                                         if k != "fqdn"}}])
+    akod.write_config(extra='[l4]\nauto_fqdn = "flat"\n')
+    akod.signal(signal.SIGHUP)
+    await settled(controller, "S1-AZ1--default-hackazon",
+                  lambda s: [d["fqdn"] for d in s["vsvip"].get("dns_info") or []] == ["hackazon-default.avi.iberia.local"])
+
+    async def hostname() -> bool:
+        return [i.get("hostname") for i in await service_status(services, "default", "hackazon")] == [
+            "hackazon-default.avi.iberia.local"]
+
+    await eventually(hostname, what="the flat FQDN in the Service status")
+    assert akod.stop() == 0
