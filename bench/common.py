@@ -390,7 +390,10 @@ class Akod:
                 return None
             return seen
 
-        return await poll(probe, timeout=timeout, interval=0.1, what="akod to be ready and in sync")
+        try:
+            return await poll(probe, timeout=timeout, interval=0.1, what="akod to be ready and in sync")
+        except BenchError as exc:
+            raise BenchError(f"{exc}\nakod log tail:\n{self.log_tail()}") from None
 
     async def status(self) -> dict[str, Any]:
         code, body = await self._get("/status")
@@ -520,8 +523,9 @@ def machine_info() -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {"nproc": str(len(os.sched_getaffinity(0))), "akod": akod_revision(), "cpu": cpu or platform.processor() or "?", "memory": mem,
-            "python": platform.python_version(), "kernel": platform.release(), "platform": platform.platform()}
+    return {"nproc": str(len(os.sched_getaffinity(0))), "akod": akod_revision(),
+            "cpu": cpu or platform.processor() or "?", "memory": mem, "python": platform.python_version(),
+            "kernel": platform.release(), "platform": platform.platform()}
 
 
 def akod_revision() -> str:
