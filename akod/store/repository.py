@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -41,6 +41,10 @@ from akod.store.schema import (
 )
 
 
+T = TypeVar("T")
+Work = Callable[[AsyncSession], Awaitable[T]]
+
+
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -60,6 +64,50 @@ class Store:
         # sleeps in growing steps. Queueing writers here instead costs nothing and keeps the
         # workers' writes back to back. Readers are not queued (WAL lets them run alongside).
         self._write_lock = asyncio.Lock()
+        self._pending: asyncio.Queue[tuple[Work[Any], asyncio.Future[Any]]] | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    async def _group(self, work: Work[T]) -> T:
+        """Run `work` in a write transaction shared with whatever else is waiting (group commit).
+
+        Each sync key needs two short transactions; committing the keys of several workers together
+        costs one fsync-free commit and one trip through the database thread for all of them, where
+        one transaction each made the workers queue behind the write lock. `work` is durable when
+        this returns, exactly as with a transaction of its own.
+        """
+        if self._pending is None:
+            self._pending = asyncio.Queue()
+            self._writer = asyncio.create_task(self._write_batches(), name="akod-store-writer")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.put_nowait((work, future))
+        return await future
+
+    async def _write_batches(self) -> None:
+        assert self._pending is not None
+        while True:
+            batch = [await self._pending.get()]
+            while not self._pending.empty() and len(batch) < 64:
+                batch.append(self._pending.get_nowait())
+            try:
+                results = []
+                async with self._writing() as session:
+                    for work, _ in batch:
+                        results.append(await work(session))
+            except Exception:  # noqa: BLE001 - isolate the failing work: run each alone
+                for work, future in batch:
+                    try:
+                        async with self._writing() as session:
+                            result = await work(session)
+                    except Exception as exc:  # noqa: BLE001 - handed to the caller
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(result)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncSession]:
@@ -75,6 +123,10 @@ class Store:
         return cls(engine=open_engine(path=path, read_only=read_only), path=path)
 
     async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
         await self._engine.dispose()
 
     # -- cursors and observed objects ------------------------------------------------------------
@@ -176,7 +228,8 @@ class Store:
         stamp = now_iso()
         table = AviDesiredRow.__table__
         jt = JournalRow.__table__
-        async with self._writing() as s:
+
+        async def work(s: AsyncSession) -> list[int]:
             await s.execute(delete(table).where(table.c.owner_key == owner_key))
             if objects:
                 await s.execute(sqlite_insert(table), [
@@ -192,13 +245,18 @@ class Store:
             )
             return [int(row[0]) for row in result.all()]
 
+        return await self._group(work)
+
     async def finish_key(self, *, outcomes: Sequence[tuple[int, str, str]], applied: Sequence[Applied],
                          forget: Sequence[tuple[str, str, str]]) -> None:
         """One transaction: journal outcomes (id, state, error), applied rows written and forgotten."""
+        if not (outcomes or applied or forget):
+            return
         stamp = now_iso()
         jt = JournalRow.__table__
         at = AviAppliedRow.__table__
-        async with self._writing() as s:
+
+        async def work(s: AsyncSession) -> None:
             if outcomes:
                 await s.execute(
                     update(jt).where(jt.c.id == bindparam("entry_id")).values(
@@ -208,6 +266,14 @@ class Store:
                 await s.execute(_UPSERT_APPLIED, [_applied_values(a, stamp) for a in applied])
             for obj_type, tenant, name in forget:
                 await s.execute(delete(at).where(at.c.obj_type == obj_type, at.c.tenant == tenant, at.c.name == name))
+
+        await self._group(work)
+
+    async def desired_checksums(self, *, owner_key: str) -> dict[tuple[str, str, str], str]:
+        async with self._sessions() as s:
+            rows = (await s.execute(select(AviDesiredRow.obj_type, AviDesiredRow.tenant, AviDesiredRow.name,
+                                           AviDesiredRow.checksum).where(AviDesiredRow.owner_key == owner_key))).all()
+            return {(t, tn, n): c for t, tn, n, c in rows}
 
     async def desired(self, *, owner_key: str | None = None) -> list[Desired]:
         async with self._sessions() as s:
