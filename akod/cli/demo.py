@@ -31,6 +31,7 @@ SEED_NODES = [
     ("site1-az1-k8s-worker01", "10.10.30.12", "10.34.1.0/24"),
     ("site1-az1-k8s-worker02", "10.10.30.13", "10.34.2.0/24"),
 ]
+SEED_SERVICES = [("hackazon", 80, ["10.34.1.10"]), ("kuard", 8080, ["10.34.1.11", "10.34.2.12"])]
 HAND_MADE = {"route_id": "hand-made-1", "prefix": {"ip_addr": {"addr": "192.168.50.0", "type": "V4"}, "mask": 24},
              "next_hop": {"addr": "10.10.25.1", "type": "V4"}}
 
@@ -63,37 +64,74 @@ async def _demo(*, workdir: Path, kubeconfig: Path) -> int:
         api = await config.new_client_from_config(config_file=str(kubeconfig), persist_config=False)
         async with api:
             core = client.CoreV1Api(api)
-            for name, ip, cidr in SEED_NODES:
-                await core.create_node({"metadata": {"name": name}, "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}})
-                await core.patch_node_status(name, {"status": {"addresses": [{"type": "InternalIP", "address": ip}]}})
-            say("created the seed's nodes: " + ", ".join(n for n, _, _ in SEED_NODES))
-        port = _free_port()
-        cfg = _write_config(workdir=workdir, kubeconfig=kubeconfig, controller=emu.url, port=port)
-        log_path = workdir / "akod.log"
-        say(f"starting: akod run --config {cfg}")
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "akod", "run", "--config", str(cfg)],
-                                    stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            status = await _wait_in_sync(proc=proc, port=port, timeout=60)
-            print()
-            print(summary(status))
-            print()
-            routes = (await avi.one("vrfcontext", "VRF_AZ1")).get("static_routes") or []
-            rows = [[r["route_id"], f"{r['prefix']['ip_addr']['addr']}/{r['prefix']['mask']}", r["next_hop"]["addr"],
-                     ",".join(f"{lb['key']}={lb.get('value', '')}" for lb in r.get("labels") or []) or "-"]
-                    for r in routes]
-            say("static routes in VRF VRF_AZ1 on the controller")
-            print(table(rows, header=["route_id", "prefix", "next hop", "labels"]))
-            print()
-            for line in log_path.read_text().splitlines():
-                if "Setting VRF" in line or "Number of static routes" in line:
-                    print("    log: " + line)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=15)
-        say(f"akod stopped (exit {code}); config, state.db and akod.log are in {workdir}")
-        return 0 if code == 0 else 1
+            return await _run(workdir=workdir, kubeconfig=kubeconfig, emu=emu, avi=avi, core=core)
+
+
+async def _run(*, workdir: Path, kubeconfig: Path, emu: Any, avi: "_Avi", core: Any) -> int:
+    for name, ip, cidr in SEED_NODES:
+        await core.create_node({"metadata": {"name": name}, "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}})
+        await core.patch_node_status(name, {"status": {"addresses": [{"type": "InternalIP", "address": ip}]}})
+    say("created the seed's nodes: " + ", ".join(n for n, _, _ in SEED_NODES))
+    for name, port, pods in SEED_SERVICES:
+        await core.create_namespaced_service("default", {
+            "metadata": {"name": name},
+            "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": port, "targetPort": port}]}})
+        await core.create_namespaced_endpoints("default", {
+            "metadata": {"name": name},
+            "subsets": [{"addresses": [{"ip": ip} for ip in pods], "ports": [{"name": "http", "port": port}]}]})
+    say("created the seed's LoadBalancer Services: hackazon (1 pod), kuard (2 pods)")
+    port = _free_port()
+    cfg = _write_config(workdir=workdir, kubeconfig=kubeconfig, controller=emu.url, port=port)
+    log_path = workdir / "akod.log"
+    say(f"starting: akod run --config {cfg}")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "akod", "run", "--config", str(cfg)],
+                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        status = await _wait_in_sync(proc=proc, port=port, timeout=60)
+        print()
+        print(summary(status))
+        print()
+        routes = (await avi.one("vrfcontext", "VRF_AZ1")).get("static_routes") or []
+        rows = [[r["route_id"], f"{r['prefix']['ip_addr']['addr']}/{r['prefix']['mask']}", r["next_hop"]["addr"],
+                 ",".join(f"{lb['key']}={lb.get('value', '')}" for lb in r.get("labels") or []) or "-"]
+                for r in routes]
+        say("static routes in VRF VRF_AZ1 on the controller")
+        print(table(rows, header=["route_id", "prefix", "next hop", "labels"]))
+        print()
+        for line in log_path.read_text().splitlines():
+            if "Setting VRF" in line or "Number of static routes" in line:
+                print("    log: " + line)
+        print()
+        say("virtual services on the controller, and the Services' EXTERNAL-IP in Kubernetes")
+        rows = []
+        for name, _, _ in SEED_SERVICES:
+            vs_name = f"S1-AZ1--default-{name}"
+            vsvip = await avi.one("vsvip", vs_name)
+            vip = ",".join(v["ip_address"]["addr"] for v in vsvip.get("vip") or [] if v.get("ip_address"))
+            pools = (await avi.call("GET", f"/api/pool?name.contains={vs_name}-"))["results"]
+            members = " ".join(f"{s['ip']['addr']}:{s['port']}" for p in pools for s in p.get("servers") or [])
+            svc = await core.read_namespaced_service(name, "default")
+            ingress = svc.status.load_balancer.ingress or []
+            external = ",".join(f"{i.ip} ({i.hostname})" for i in ingress)
+            rows.append([vs_name, vip, members, external])
+        print(table(rows, header=["virtual service", "VIP", "pool members", "EXTERNAL-IP (hostname)"]))
+    finally:
+        code = await _stop(proc)
+    say(f"akod stopped (exit {code}); config, state.db and akod.log are in {workdir}")
+    return 0 if code == 0 else 1
+
+
+async def _stop(proc: subprocess.Popen[bytes], *, timeout: float = 15.0) -> int:
+    """SIGTERM, then wait without blocking the loop (the emulator runs in this process)."""
+    proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            return proc.wait()
+        await asyncio.sleep(0.05)
+    return int(proc.returncode)
 
 
 class _Avi:
