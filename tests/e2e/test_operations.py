@@ -8,15 +8,11 @@ from pathlib import Path
 
 from tests.e2e.conftest import Controller, Nodes, hops
 from tests.e2e.harness import akod_cli, eventually
-from tests.e2e.test_static_routes import SEED_HOPS, routes_become
+from tests.e2e.test_static_routes import SEED_HOPS, routes_become, seeded_daemon
 
 
 async def test_status_and_state_commands_show_the_running_daemon(controller, nodes: Nodes, make_daemon) -> None:
-    await nodes.seed()
-    akod = make_daemon()
-    akod.start()
-    await akod.wait_in_sync()
-    await routes_become(controller, SEED_HOPS)
+    akod = await seeded_daemon(controller, nodes, make_daemon)
     summary = akod_cli("status", "--url", akod.url)
     assert summary.returncode == 0, summary.stdout + summary.stderr
     assert "ready" in summary.stdout and "VRF_AZ1" in summary.stdout and "3 static routes" in summary.stdout
@@ -61,11 +57,7 @@ async def test_cleanup_removes_only_this_clusters_routes(controller: Controller,
     hand = {"route_id": "hand-made-1", "prefix": {"ip_addr": {"addr": "192.168.50.0", "type": "V4"}, "mask": 24},
             "next_hop": {"addr": "10.10.25.1", "type": "V4"}}
     await controller.add_route(hand)
-    await nodes.seed()
-    akod = make_daemon()
-    akod.start()
-    await akod.wait_in_sync()
-    await routes_become(controller, SEED_HOPS)
+    akod = await seeded_daemon(controller, nodes, make_daemon)
     assert akod.stop() == 0
     dry = akod_cli("cleanup", "--config", str(akod.config))
     assert dry.returncode == 0 and "would remove 3" in dry.stdout

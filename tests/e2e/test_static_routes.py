@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Any
 
 from tests.e2e.conftest import SEED_NODES, Controller, Nodes, hops, ours
 from tests.e2e.harness import eventually
@@ -25,6 +26,16 @@ async def routes_become(controller: Controller, expected: dict[str, str], *, tim
         return (routes,) if hops(routes) == expected else False
 
     return (await eventually(probe, timeout=timeout, what=f"routes {expected}"))[0]
+
+
+async def seeded_daemon(controller: Controller, nodes: Nodes, make_daemon) -> Any:
+    """The seed's three nodes, akod started on them, in sync with their three routes."""
+    await nodes.seed()
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    await routes_become(controller, SEED_HOPS)
+    return akod
 
 
 async def test_seed_topology_gives_three_routes_and_keeps_foreign_routes(controller, nodes: Nodes, make_daemon) -> None:
@@ -48,11 +59,7 @@ async def test_seed_topology_gives_three_routes_and_keeps_foreign_routes(control
 
 
 async def test_routes_follow_cidr_changes_and_node_deletion(controller, nodes: Nodes, make_daemon) -> None:
-    await nodes.seed()
-    akod = make_daemon()
-    akod.start()
-    await akod.wait_in_sync()
-    await routes_become(controller, SEED_HOPS)
+    akod = await seeded_daemon(controller, nodes, make_daemon)
     await nodes.set_cidr_annotation("site1-az1-k8s-worker01", "10.44.1.0/24")
     moved = dict(SEED_HOPS)
     del moved["10.34.1.0/24"]
@@ -66,11 +73,7 @@ async def test_routes_follow_cidr_changes_and_node_deletion(controller, nodes: N
 
 async def test_nodes_added_or_deleted_while_stopped_are_picked_up_at_start(controller, nodes: Nodes,
                                                                            make_daemon) -> None:
-    await nodes.seed()
-    akod = make_daemon()
-    akod.start()
-    await akod.wait_in_sync()
-    await routes_become(controller, SEED_HOPS)
+    akod = await seeded_daemon(controller, nodes, make_daemon)
     assert akod.stop() == 0
     await nodes.create("site1-az1-k8s-worker03", ip="10.10.30.14", cidrs=["10.34.3.0/24"])
     await nodes.delete("site1-az1-k8s-worker01")
@@ -84,11 +87,7 @@ async def test_nodes_added_or_deleted_while_stopped_are_picked_up_at_start(contr
 
 async def test_restart_with_nothing_changed_writes_nothing_and_resumes_the_watch(controller, nodes: Nodes,
                                                                                  make_daemon) -> None:
-    await nodes.seed()
-    akod = make_daemon()
-    akod.start()
-    await akod.wait_in_sync()
-    await routes_become(controller, SEED_HOPS)
+    akod = await seeded_daemon(controller, nodes, make_daemon)
     before = await akod.status()
     rv = before["kubernetes"]["watches"]["nodes"]["resource_version"]
     assert akod.stop() == 0
@@ -103,11 +102,7 @@ async def test_restart_with_nothing_changed_writes_nothing_and_resumes_the_watch
 
 
 async def test_kill_9_during_a_route_write_converges_after_restart(controller, nodes: Nodes, make_daemon) -> None:
-    await nodes.seed()
-    akod = make_daemon()
-    akod.start()
-    await akod.wait_in_sync()
-    await routes_become(controller, SEED_HOPS)
+    akod = await seeded_daemon(controller, nodes, make_daemon)
     await controller.faults({"latency_ms": {"write": 3000, "read": 0}})
     await nodes.create("site1-az1-k8s-worker03", ip="10.10.30.14", cidrs=["10.34.3.0/24"])
 
@@ -192,11 +187,7 @@ async def _no_errors(akod) -> bool:
 
 
 async def test_sigterm_exits_zero_quickly_and_sighup_reloads(controller, nodes: Nodes, make_daemon) -> None:
-    await nodes.seed()
-    akod = make_daemon()
-    akod.start()
-    await akod.wait_in_sync()
-    await routes_become(controller, SEED_HOPS)
+    akod = await seeded_daemon(controller, nodes, make_daemon)
     akod.write_config(routes_disabled=True)
     akod.signal(signal.SIGHUP)
     await routes_become(controller, {})
@@ -209,11 +200,7 @@ async def test_sigterm_exits_zero_quickly_and_sighup_reloads(controller, nodes: 
 
 async def test_a_node_deleted_while_stopped_and_compacted_away_is_found_by_the_410_relist(
         controller, nodes: Nodes, make_daemon, kube_apiserver) -> None:
-    await nodes.seed()
-    akod = make_daemon()
-    akod.start()
-    await akod.wait_in_sync()
-    await routes_become(controller, SEED_HOPS)
+    akod = await seeded_daemon(controller, nodes, make_daemon)
     assert akod.stop() == 0
     await nodes.delete("site1-az1-k8s-worker02")
     kube_apiserver.compact_etcd()  # the stored cursor is now older than etcd's history: 410 Gone
