@@ -46,6 +46,9 @@ async def status(request: web.Request) -> web.Response:
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
+    for resource, watch in rt.watches.items():
+        rt.telemetry.watch_restarts.labels(resource=resource).set(watch.restarts)
+        rt.telemetry.watch_relists.labels(resource=resource).set(watch.relists)
     body = generate_latest(rt.telemetry.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -28,10 +28,11 @@ class Telemetry:
                                       registry=self.registry)
         self.sync_failures = Counter("akod_sync_failures", "Key syncs that failed and will be retried", ["kind"],
                                      registry=self.registry)
-        self.watch_restarts = Counter("akod_watch_restarts", "Watch connections re-established", ["resource"],
-                                      registry=self.registry)
-        self.watch_relists = Counter("akod_watch_relists", "Full relists (first start or 410 Gone)", ["resource"],
-                                     registry=self.registry)
+        # Gauges set from the watches' own counters when /metrics is read (they only ever grow).
+        self.watch_restarts = Gauge("akod_watch_restarts", "Watch connections re-established since start",
+                                    ["resource"], registry=self.registry)
+        self.watch_relists = Gauge("akod_watch_relists", "Full relists since start (first start or 410 Gone)",
+                                   ["resource"], registry=self.registry)
         self.object_errors = Gauge("akod_object_errors", "Kubernetes objects with a translation error",
                                    registry=self.registry)
         self.api_calls_by_method: TallyCounter[str] = TallyCounter()

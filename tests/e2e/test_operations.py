@@ -31,6 +31,7 @@ async def test_status_and_state_commands_show_the_running_daemon(controller, nod
     assert journal and all(j["state"] == "done" for j in journal if j["op"] == "PUT")
     code, metrics = await akod.get("/metrics")
     assert code == 200 and "akod_avi_calls_total" in metrics and "akod_sync_queue_depth" in metrics
+    assert 'akod_watch_relists{resource="nodes"} 1.0' in metrics
     assert akod.stop() == 0
     nobody = akod_cli("status", "--url", akod.url)
     assert nobody.returncode == 3
