@@ -145,3 +145,15 @@ async def test_the_password_never_leaves_the_credential(nodes: Nodes, tmp_path: 
     finally:
         akod.close()
         emu.close()
+
+
+async def test_check_reaches_both_sides_and_names_what_is_wrong(controller: Controller, nodes: Nodes,
+                                                                make_daemon) -> None:
+    akod = make_daemon()
+    good = akod_cli("check", "--config", str(akod.config))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "VRF VRF_AZ1" in good.stdout
+    akod.config.write_text(akod.config.read_text().replace("AVI_FRONTEND_3025", "NO_SUCH_NETWORK"))
+    bad = akod_cli("check", "--config", str(akod.config))
+    assert bad.returncode == 3, bad.stdout + bad.stderr
+    assert "[network] vip_networks[0].name" in bad.stderr and "NO_SUCH_NETWORK" in bad.stderr
