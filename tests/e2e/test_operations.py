@@ -157,3 +157,20 @@ async def test_check_reaches_both_sides_and_names_what_is_wrong(controller: Cont
     bad = akod_cli("check", "--config", str(akod.config))
     assert bad.returncode == 3, bad.stdout + bad.stderr
     assert "[network] vip_networks[0].name" in bad.stderr and "NO_SUCH_NETWORK" in bad.stderr
+
+
+async def test_status_endpoint_on_a_unix_socket(controller: Controller, nodes: Nodes, make_daemon,
+                                                tmp_path: Path) -> None:
+    sock = tmp_path / "status.sock"
+    akod = make_daemon()
+    akod.config.write_text(akod.config.read_text().replace(f'listen = "127.0.0.1:{akod.port}"',
+                                                           f'listen = "unix:{sock}"'))
+    akod.start()
+
+    async def answers() -> bool:
+        akod.assert_running()
+        result = akod_cli("status", "--config", str(akod.config), "--json")
+        return result.returncode == 0 and json.loads(result.stdout)["ready"]
+
+    await eventually(answers, timeout=30, what="akod status over the unix socket")
+    assert akod.stop() == 0
