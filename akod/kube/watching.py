@@ -202,6 +202,7 @@ async def run_watch(
             failures = 0
         except _Gone:
             log.info("the %s watch cursor %s is too old (410 Gone): listing again", spec.resource, rv)
+            state.synced = False  # until the relist below has brought the store up to date
             rv = ""
         except asyncio.CancelledError:
             raise
