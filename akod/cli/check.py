@@ -33,7 +33,7 @@ def check(*, config_path: Path, offline: bool) -> int:
 
 async def _online(settings: Settings, password: str) -> list[str]:
     from akod.kube import open_api_client
-    from akod.sync.discovery import ControllerMismatch, _cluster_label, discover, routes_enabled
+    from akod.sync.discovery import ControllerMismatch, se_group_owner, discover, routes_enabled
 
     problems: list[str] = []
     try:
@@ -52,7 +52,7 @@ async def _online(settings: Settings, password: str) -> list[str]:
             print(f"VRF {ctx.vrf} (from {ctx.vrf_source})")
             if routes_enabled(settings):
                 seg = await client.get(f"/api/serviceenginegroup/{ctx.se_group_uuid}", tenant="admin")
-                owner = _cluster_label(seg)
+                owner = se_group_owner(seg)
                 if owner not in (None, settings.cluster.name):
                     problems.append(f"[controller] se_group: SE group '{settings.controller.se_group}' is labelled "
                                     f"clustername={owner}, another cluster's")

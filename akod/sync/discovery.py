@@ -94,7 +94,7 @@ async def discover(*, client: AviClient, settings: Settings, label_se_group: boo
     )
 
 
-def _cluster_label(seg: dict[str, Any]) -> str | None:
+def se_group_owner(seg: dict[str, Any]) -> str | None:
     for label in seg.get("labels") or []:
         if label.get("key") == CLUSTER_LABEL:
             return str(label.get("value", ""))
@@ -103,7 +103,7 @@ def _cluster_label(seg: dict[str, Any]) -> str | None:
 
 async def ensure_se_group_label(*, client: AviClient, seg: dict[str, Any], cluster: str) -> dict[str, Any]:
     for _ in range(5):
-        owner = _cluster_label(seg)
+        owner = se_group_owner(seg)
         if owner == cluster:
             return seg
         if owner is not None:

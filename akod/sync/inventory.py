@@ -10,8 +10,6 @@ checksums afterwards costs nothing, which is how a restart with nothing changed 
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 from akod.avi import AviClient
 from akod.model.objects import checksum_field, stored_checksum
 from akod.store import Applied, Store

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubernetes_asyncio.client import ApiClient
@@ -329,6 +329,3 @@ def _field_for(exc: ObjectRejected) -> str:
         return "spec.ports"
     return "metadata.name"
 
-
-def all_l4_keys(keys: Iterable[str]) -> list[str]:
-    return [k for k in keys if k.startswith(f"{KIND}:")]

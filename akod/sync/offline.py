@@ -25,7 +25,7 @@ from akod.model.observed import Observed
 from akod.model.objects import RANK
 from akod.model.problems import Problem
 from akod.model.routes import CLUSTER_LABEL, RouteDiff, diff_routes, is_ours, plan_routes
-from akod.sync.discovery import ADMIN, ControllerContext, discover, routes_enabled
+from akod.sync.discovery import ADMIN, ControllerContext, discover, routes_enabled, se_group_owner
 from akod.sync.inventory import controller_inventory
 from akod.sync.l4sync import l4_context
 
@@ -132,7 +132,7 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
     label = False
     if routes_enabled(settings):
         seg = await client.get(f"/api/serviceenginegroup/{ctx.se_group_uuid}", tenant=ADMIN)
-        label = not any(lb.get("key") == CLUSTER_LABEL and lb.get("value") == cluster for lb in seg.get("labels") or [])
+        label = se_group_owner(seg) != cluster
     objects, l4_problems = await plan_l4(settings=settings, ctx=ctx, client=client, kube_api=kube_api)
     return Plan(context=ctx, routes=diff, label_se_group=label, problems=[*route_plan.problems, *l4_problems],
                 objects=objects)
@@ -173,7 +173,7 @@ async def _cleanup_routes(*, settings: Settings, client: AviClient, ctx: Control
         ours = [r for r in routes if is_ours(r, cluster=cluster)]
         seg = await client.get(f"/api/serviceenginegroup/{ctx.se_group_uuid}", tenant=ADMIN)
         labels = seg.get("labels") or []
-        labelled = any(lb.get("key") == CLUSTER_LABEL and lb.get("value") == cluster for lb in labels)
+        labelled = se_group_owner(seg) == cluster
         if not apply or (not ours and not labelled):
             return CleanupResult(vrf=ctx.vrf, routes=ours, se_group_label=labelled, done=not ours and not labelled)
         try:
