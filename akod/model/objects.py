@@ -51,10 +51,13 @@ def for_api_version(payload: dict[str, Any], version: tuple[int, ...]) -> dict[s
 
 @dataclass(frozen=True, slots=True)
 class AviObject:
+    """One desired object. Its body is not changed once built: the checksum is computed once."""
+
     obj_type: str
     tenant: str
     name: str
     body: dict[str, Any] = field(hash=False, compare=False)
+    _checksum: str = field(default="", init=False, repr=False, hash=False, compare=False)
 
     @property
     def rank(self) -> int:
@@ -62,7 +65,10 @@ class AviObject:
 
     @property
     def checksum(self) -> str:
-        return checksum({k: v for k, v in self.body.items() if k != checksum_field(self.obj_type)})
+        if not self._checksum:
+            value = checksum({k: v for k, v in self.body.items() if k != checksum_field(self.obj_type)})
+            object.__setattr__(self, "_checksum", value)  # a cache of a pure function of the body
+        return self._checksum
 
     def payload(self) -> dict[str, Any]:
         """The body to send: with the checksum in the type's checksum field."""
