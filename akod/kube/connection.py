@@ -7,11 +7,16 @@ and refreshed tokens have no business on disk.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from aiohttp.helpers import basicauth_from_netrc, netrc_from_env, proxies_from_env
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient
+
+log = logging.getLogger("akod.kube")
 
 
 def resolve_kubeconfig(*, configured: str, environ: dict[str, str] | None = None) -> str:
@@ -27,6 +32,35 @@ async def open_api_client(*, kubeconfig: str, context: str = "") -> ApiClient:
     path = resolve_kubeconfig(configured=kubeconfig)
     if not Path(path).is_file():
         raise FileNotFoundError(f"kubeconfig {path} does not exist ([cluster] kubeconfig, $KUBECONFIG or ~/.kube/config)")
-    return await kube_config.new_client_from_config(
+    api = await kube_config.new_client_from_config(
         config_file=path, context=context or None, persist_config=False
     )
+    _skip_env_lookups_when_empty(api)
+    return api
+
+
+def _skip_env_lookups_when_empty(api: ApiClient) -> None:
+    """Turn off aiohttp's per-request proxy and netrc look-ups when the environment has neither.
+
+    kubernetes-asyncio opens its session with `trust_env=True`, so every request to the apiserver
+    looks up the proxy environment and ~/.netrc in a thread (two executor hops per call, three
+    calls per Service synced). When no proxy variable is set and no netrc entry names the
+    apiserver, those look-ups can only find nothing, so skipping them changes no request.
+    """
+    session = getattr(getattr(api, "rest_client", None), "pool_manager", None)
+    if session is None or not getattr(session, "_trust_env", False):
+        return
+    host = urlsplit(str(api.configuration.host)).hostname or ""
+    if proxies_from_env():
+        return
+    try:
+        basicauth_from_netrc(netrc_from_env(), host)
+    except LookupError:
+        pass  # no netrc, or no entry for the apiserver
+    except Exception as exc:  # noqa: BLE001 - an unreadable netrc: leave aiohttp's behaviour alone
+        log.debug("netrc not usable (%s); keeping the per-request look-ups", exc)
+        return
+    else:
+        return  # an entry names the apiserver: let aiohttp keep using it
+    session._trust_env = False
+

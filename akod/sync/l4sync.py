@@ -15,6 +15,7 @@ cleared.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -284,16 +285,22 @@ class L4Sync:
         ns, name = str(body["namespace"]), str(body["name"])
         ingress = [{"ip": ip, **({"hostname": fqdn} if fqdn else {})} for ip in vips]
         fqdn_map = {fqdn: vs_uuid} if fqdn and vs_uuid else {}
+        current = json.loads(body["fqdn_map"]) if body.get("fqdn_map") else {}
         try:
             if body.get("lb_ingress") != ingress:
                 await patch_service_lb_status(api=self._kube_api, namespace=ns, name=name, ingress=ingress)
-                if ingress:
-                    await post_event(api=self._kube_api, obj=ObjectRef(kind="Service", namespace=ns, name=name),
-                                     uid=str(body.get("uid", "")), reason="Synced", warning=False,
-                                     message=f"Added virtualservice {vs_name} for {name} with VIP {', '.join(vips)}")
-            current = json.loads(body["fqdn_map"]) if body.get("fqdn_map") else {}
+            # The Event and the annotation go at once: one round trip to the apiserver less per
+            # Service. (The status and the annotation are both writes of the Service: made at
+            # once, one of them fails with 409 Conflict, so they stay one after the other.)
+            calls = []
+            if body.get("lb_ingress") != ingress and ingress:
+                calls.append(post_event(api=self._kube_api, obj=ObjectRef(kind="Service", namespace=ns, name=name),
+                                        uid=str(body.get("uid", "")), reason="Synced", warning=False,
+                                        message=f"Added virtualservice {vs_name} for {name} with VIP "
+                                                f"{', '.join(vips)}"))
             if current != fqdn_map:
-                await patch_service_fqdn_map(api=self._kube_api, namespace=ns, name=name, fqdn_map=fqdn_map)
+                calls.append(patch_service_fqdn_map(api=self._kube_api, namespace=ns, name=name, fqdn_map=fqdn_map))
+            await asyncio.gather(*calls)  # post_event never raises: it logs and drops its errors
         except ApiException as exc:
             if exc.status != 404:  # a Service deleted meanwhile needs no status
                 raise
