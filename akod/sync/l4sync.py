@@ -131,12 +131,25 @@ class L4Sync:
         self.index = L4Index()
         self._problem_holders: dict[str, set[SvcId]] = {}
         self.ready = False  # events before boot only update the index; boot marks every key
+        self._contexts: dict[str, tuple[Settings, ControllerContext, L4Context]] = {}
 
     def _ctx(self) -> L4Context | None:
         ctx = self._context()
         if ctx is None:
             return None
-        return l4_context(settings=self._settings(), ctx=ctx, controller_version=self._controller_version())
+        return self._l4_context(ctx=ctx, controller_version=self._controller_version())
+
+    def _l4_context(self, *, ctx: ControllerContext, controller_version: str) -> L4Context:
+        """`l4_context(...)`, built again only when the settings object or the context changed."""
+        settings = self._settings()
+        memo = self._contexts.get(controller_version)
+        if memo is not None and memo[0] is settings and memo[1] == ctx:
+            return memo[2]
+        value = l4_context(settings=settings, ctx=ctx, controller_version=controller_version)
+        if len(self._contexts) > 4:
+            self._contexts.clear()
+        self._contexts[controller_version] = (settings, ctx, value)
+        return value
 
     # -- routing events to keys ------------------------------------------------------------------
 
@@ -170,7 +183,7 @@ class L4Sync:
         return sorted(self.index.members) + clear
 
     def _key_for(self, body: dict[str, Any]) -> str | None:
-        ctx = l4_context(settings=self._settings(), ctx=self._context() or NO_CONTEXT, controller_version="")
+        ctx = self._l4_context(ctx=self._context() or NO_CONTEXT, controller_version="")
         labels = self.index.namespace_labels.get(str(body.get("namespace", "")))
         return l4_key(service=body, namespace_labels=labels, ctx=ctx)
 
