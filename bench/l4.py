@@ -91,6 +91,7 @@ class AkodRun:
     warm_exit: int = -1
     cold_cpu: dict[str, float] = field(default_factory=dict)
     cold_emulator_cpu: float = 0.0
+    cold_kube_cpu: float = 0.0  # kube-apiserver + etcd, during the cold sync
     cold_load: dict[str, float] = field(default_factory=dict)
     startup_s: float = 0.0  # process start -> first write to the controller
     write_span_s: float = 0.0  # first -> last write
@@ -176,6 +177,8 @@ async def run_akod(*, akod: Akod, emulator: Emulator, kube: Kube, namespace: str
     run = AkodRun()
     before = await emulator.stats()
     emu_cpu = process_cpu(emulator.proc.pid)["total"]
+    kube_pids = [p for p in pids if p not in (os.getpid(), emulator.proc.pid)]
+    kube_cpu = sum(process_cpu(p)["total"] for p in kube_pids)
     machine = MachineCpu(pids)
     started_epoch = time.time()
     akod.start()
@@ -189,6 +192,7 @@ async def run_akod(*, akod: Akod, emulator: Emulator, kube: Kube, namespace: str
             run.startup_s = min(stamps) - started_epoch
             run.write_span_s = max(stamps) - min(stamps)
         run.cold_emulator_cpu = process_cpu(emulator.proc.pid)["total"] - emu_cpu
+        run.cold_kube_cpu = sum(process_cpu(p)["total"] for p in kube_pids) - kube_cpu
         after = await emulator.stats()
         run.cold_writes = writes_of(after) - writes_of(before)
         run.cold_reads = reads_of(after) - reads_of(before)
@@ -481,7 +485,7 @@ def print_report(*, args: argparse.Namespace, akod_runs: list[tuple[int, AkodRun
         rows.append((f"round {r} ({order[r]}): akod cold sync", f"{a.cold_s:.2f} s",
                      f"CPU: akod {a.cold_cpu.get('total', 0):.1f} s (main thread {a.cold_cpu.get('main', 0):.1f}, "
                      f"sqlite/other threads {a.cold_cpu.get('other threads', 0):.1f}), "
-                     f"emulator {a.cold_emulator_cpu:.1f} s"))
+                     f"emulator {a.cold_emulator_cpu:.1f} s, kube-apiserver + etcd {a.cold_kube_cpu:.1f} s"))
         rows.append((f"round {r}: akod start -> first write, first -> last write",
                      f"{a.startup_s:.2f} s + {a.write_span_s:.2f} s", ""))
         rows.append((f"round {r} ({order[r]}): baseline (bare aiohttp)", f"{b.seconds:.2f} s",
