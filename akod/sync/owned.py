@@ -19,6 +19,7 @@ else propagates and the engine retries the key with backoff.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -233,6 +234,7 @@ def _cksum_of(body: dict[str, Any], obj_type: str) -> str:
     return stored_checksum(obj_type, body)
 
 
+@functools.lru_cache(maxsize=16)
 def _version_tuple(version: str | None) -> tuple[int, ...]:
     try:
         return tuple(int(p) for p in (version or "").split(".")[:3])
