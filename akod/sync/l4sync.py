@@ -15,7 +15,6 @@ cleared.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import logging
@@ -27,7 +26,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from akod.config import Settings
 from akod.kube import post_event
-from akod.kube.status import patch_service_fqdn_map, patch_service_lb_status
+from akod.kube.status import patch_service_fqdn_map, patch_service_lb_status, patch_service_status_and_fqdn_map
 from akod.model.l4 import L4Context, l4_key, translate_l4
 from akod.model.observed import Observed
 from akod.model.problems import ObjectRef, Problem
@@ -300,19 +299,17 @@ class L4Sync:
         current = json.loads(body["fqdn_map"]) if body.get("fqdn_map") else {}
         try:
             if body.get("lb_ingress") != ingress:
-                await patch_service_lb_status(api=self._kube_api, namespace=ns, name=name, ingress=ingress)
-            # The Event and the annotation go at once: one round trip to the apiserver less per
-            # Service. (The status and the annotation are both writes of the Service: made at
-            # once, one of them fails with 409 Conflict, so they stay one after the other.)
-            calls = []
-            if body.get("lb_ingress") != ingress and ingress:
-                calls.append(post_event(api=self._kube_api, obj=ObjectRef(kind="Service", namespace=ns, name=name),
-                                        uid=str(body.get("uid", "")), reason="Synced", warning=False,
-                                        message=f"Added virtualservice {vs_name} for {name} with VIP "
-                                                f"{', '.join(vips)}"))
-            if current != fqdn_map:
-                calls.append(patch_service_fqdn_map(api=self._kube_api, namespace=ns, name=name, fqdn_map=fqdn_map))
-            await asyncio.gather(*calls)  # post_event never raises: it logs and drops its errors
+                if current != fqdn_map:  # both: one write of the Service, not two
+                    await patch_service_status_and_fqdn_map(api=self._kube_api, namespace=ns, name=name,
+                                                            ingress=ingress, fqdn_map=fqdn_map)
+                else:
+                    await patch_service_lb_status(api=self._kube_api, namespace=ns, name=name, ingress=ingress)
+                if ingress:
+                    await post_event(api=self._kube_api, obj=ObjectRef(kind="Service", namespace=ns, name=name),
+                                     uid=str(body.get("uid", "")), reason="Synced", warning=False,
+                                     message=f"Added virtualservice {vs_name} for {name} with VIP {', '.join(vips)}")
+            elif current != fqdn_map:
+                await patch_service_fqdn_map(api=self._kube_api, namespace=ns, name=name, fqdn_map=fqdn_map)
         except ApiException as exc:
             if exc.status != 404:  # a Service deleted meanwhile needs no status
                 raise
@@ -327,9 +324,12 @@ class L4Sync:
             return
         await self._reporter.replace(kind="Service", problems=[], names={(ns, name)})
         try:
-            if body.get("lb_ingress"):
+            if body.get("lb_ingress") and body.get("fqdn_map"):
+                await patch_service_status_and_fqdn_map(api=self._kube_api, namespace=ns, name=name, ingress=[],
+                                                        fqdn_map=None)
+            elif body.get("lb_ingress"):
                 await patch_service_lb_status(api=self._kube_api, namespace=ns, name=name, ingress=[])
-            if body.get("fqdn_map"):
+            elif body.get("fqdn_map"):
                 await patch_service_fqdn_map(api=self._kube_api, namespace=ns, name=name, fqdn_map=None)
         except ApiException as exc:
             if exc.status != 404:
