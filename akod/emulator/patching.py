@@ -13,7 +13,9 @@ and the value given is a non-empty object, the operation recurses the way a prot
 `add` appends to the nested lists and sets the nested scalars (creating the object if absent),
 `delete` removes the matching entries from the nested lists and unsets the nested scalars named.
 An empty object or `null` keeps the depth-1 meaning (`add` sets, `delete` unsets), and
-`replace` always sets the whole field.
+`replace` always sets the whole field. One PATCH may carry all three operations; they run in
+the order add, replace, delete, so an entry both added and deleted (same name) ends up deleted,
+and checks such as unique rule indexes apply only to the final body.
 
 Entries in the operations are normalised with the same validator as full bodies (refs resolved,
 types coerced) before they are matched or merged; the merged body is then validated again as a

@@ -247,3 +247,20 @@ async def test_a_rule_added_without_an_index_is_refused(avi: Any) -> None:
 
     assert answer.status == 400
     assert "http_request_policy.rules[1].index" in answer.body["error"]
+
+
+async def test_one_patch_can_add_some_rules_delete_others_and_replace_a_field(avi: Any) -> None:
+    shard = await policy_set(avi, [switching_rule(f"h{i}.com|old|0", i, f"h{i}.com", "/") for i in range(3)])
+
+    answer = await avi.patch(f"/api/httppolicyset/{shard['uuid']}", {
+        "replace": {"cloud_config_cksum": "42"},
+        "add": {"http_request_policy": {"rules": [switching_rule("h1.com|new|0", 3, "h1.com", "/v2")]}},
+        "delete": {"http_request_policy": {"rules": [{"name": "h1.com|old|0"}]}},
+    })
+
+    assert answer.status == 200, answer.text
+    rules = answer.body["http_request_policy"]["rules"]
+    assert [(r["name"], r["index"]) for r in rules] == [
+        ("h0.com|old|0", 0), ("h2.com|old|0", 2), ("h1.com|new|0", 3),
+    ]
+    assert answer.body["cloud_config_cksum"] == "42"
