@@ -4,6 +4,17 @@ A translation returns `AviObject`s; the sync layer diffs them against what was a
 them in `RANK` order (children before the parents that refer to them), deleting in the reverse
 order. Each object's checksum is computed over its body and stored on the controller in the
 type's checksum field, so that the applied state can be rebuilt from the controller alone.
+
+An `sslkeyandcertificate` has no free-text field to carry the checksum, so it travels as a marker
+`{key: "akod-cksum", values: [<hex>]}`. Markers only exist from API 20.1.5 on (`for_api_version`
+drops them below): against an older controller the stored checksum reads as "", which forces a
+rewrite of the certificate whenever the applied state is rebuilt from the controller.
+
+Some fields must reach the controller but never the state database: the private key of a
+certificate. They live in `AviObject.secret`, which `payload()` merges into the body sent and
+which stays out of `body`, `stored_body()`, equality and the checksum. (The key cannot change
+without the certificate changing, so the checksum of the certificate alone still detects a
+rotation.)
 """
 
 from __future__ import annotations
@@ -23,10 +34,15 @@ RANK = {
     "l4policyset": 5,
     "virtualservice": 9,
 }
+# A child virtual service refers to its parent: written after it (and removed before it).
+VH_CHILD_RANK = 10
 # The field that carries akod's checksum on the controller. An L4 policy set has no checksum field
 # (AKO recomputes one from its rules), so akod keeps it in `description` as "akod-cksum:<hex>".
 CHECKSUM_FIELD = {"vsvip": "vsvip_cloud_config_cksum", "l4policyset": "description"}
 CHECKSUM_PREFIX = {"l4policyset": "akod-cksum:"}
+# Types without any free-text field: the checksum is a marker with this key.
+CHECKSUM_MARKER = "akod-cksum"
+MARKER_CHECKSUM_TYPES = frozenset({"sslkeyandcertificate"})
 # Fields that a controller older than the given API version does not know: left out of writes.
 NEWER_FIELDS = {"markers": (20, 1, 5)}
 
@@ -37,6 +53,11 @@ def checksum_field(obj_type: str) -> str:
 
 def stored_checksum(obj_type: str, body: dict[str, Any]) -> str:
     """The checksum akod stored on a controller object ("" when there is none)."""
+    if obj_type in MARKER_CHECKSUM_TYPES:
+        for marker in body.get("markers") or ():
+            if isinstance(marker, dict) and marker.get("key") == CHECKSUM_MARKER and marker.get("values"):
+                return str(marker["values"][0])
+        return ""  # no marker: written by someone else, or hidden by a controller older than 20.1.5
     value = str(body.get(checksum_field(obj_type)) or "")
     prefix = CHECKSUM_PREFIX.get(obj_type, "")
     if prefix:
@@ -55,19 +76,32 @@ class AviObject:
     tenant: str
     name: str
     body: dict[str, Any] = field(hash=False, compare=False)
+    secret: dict[str, Any] = field(default_factory=dict, hash=False, compare=False, repr=False)
 
     @property
     def rank(self) -> int:
+        if self.obj_type == "virtualservice" and self.body.get("type") == "VS_TYPE_VH_CHILD":
+            return VH_CHILD_RANK
         return RANK.get(self.obj_type, 8)
 
     @property
     def checksum(self) -> str:
+        if self.obj_type in MARKER_CHECKSUM_TYPES:
+            markers = [m for m in self.body.get("markers") or () if m.get("key") != CHECKSUM_MARKER]
+            return checksum({**self.body, "markers": markers})
         return checksum({k: v for k, v in self.body.items() if k != checksum_field(self.obj_type)})
 
-    def payload(self) -> dict[str, Any]:
-        """The body to send: with the checksum in the type's checksum field."""
+    def stored_body(self) -> dict[str, Any]:
+        """What may be kept (state database, logs): the payload without `secret`."""
+        if self.obj_type in MARKER_CHECKSUM_TYPES:
+            markers = [m for m in self.body.get("markers") or () if m.get("key") != CHECKSUM_MARKER]
+            return {**self.body, "markers": [*markers, {"key": CHECKSUM_MARKER, "values": [self.checksum]}]}
         value = CHECKSUM_PREFIX.get(self.obj_type, "") + self.checksum
         return {**self.body, checksum_field(self.obj_type): value}
+
+    def payload(self) -> dict[str, Any]:
+        """The body to send: with the checksum in the type's checksum field (or marker) and `secret`."""
+        return {**self.stored_body(), **self.secret}
 
 
 def name_ref(obj_type: str, name: str) -> str:
