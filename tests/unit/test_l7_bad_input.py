@@ -184,3 +184,14 @@ def test_a_bad_secret_of_one_ingress_does_not_unserve_the_host_of_another() -> N
     assert problems(result) == [("newer", "spec.tls[0].secretName", "SecretInvalid")]
     assert result.served[("default", "older")] == (("foo.com", "cluster--foo.com"),)
     assert result.served[("default", "newer")] == ()
+
+
+def test_a_problem_of_no_host_is_reported_once_by_the_first_key_of_the_ingress() -> None:
+    ing = ingress("two-shards", rule("foo.com", path("/", "good", 80)), rule("bar.com", path("/", "good", 80)),
+                  default_backend={"service": "good", "port_number": 80, "port_name": ""})
+    first = translate([ing], services=SERVICES, host="foo.com")  # l7:cluster--Shared-L7-0
+    second = translate([ing], services=SERVICES, host="bar.com")  # l7:cluster--Shared-L7-1
+    assert problems(first) == [("two-shards", "spec.defaultBackend", "DefaultBackendNotServed")]
+    assert second.problems == ()
+    assert first.served[("default", "two-shards")] == (("foo.com", SHARD0),)
+    assert second.served[("default", "two-shards")] == (("bar.com", "cluster--Shared-L7-1"),)
