@@ -38,6 +38,13 @@ async def patch_ingress_lb_status(*, api: ApiClient, namespace: str, name: str,
                                                                             _preload_content=False))
 
 
+async def patch_ingress_fqdn_map(*, api: ApiClient, namespace: str, name: str,
+                                 fqdn_map: Mapping[str, str] | None) -> None:
+    value = json.dumps(dict(fqdn_map), sort_keys=True) if fqdn_map else None
+    await _discard(await NetworkingV1Api(api).patch_namespaced_ingress(name, namespace, {"metadata": {"annotations": {
+        FQDN_MAP_ANNOTATION: value}}}, _preload_content=False))
+
+
 async def _discard(resp: Any) -> None:
     """Read and drop an answer: deserialising it into models costs more than the call itself."""
     await resp.read()

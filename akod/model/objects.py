@@ -5,10 +5,10 @@ them in `RANK` order (children before the parents that refer to them), deleting 
 order. Each object's checksum is computed over its body and stored on the controller in the
 type's checksum field, so that the applied state can be rebuilt from the controller alone.
 
-An `sslkeyandcertificate` has no free-text field to carry the checksum, so it travels as a marker
-`{key: "akod-cksum", values: [<hex>]}`. Markers only exist from API 20.1.5 on (`for_api_version`
-drops them below): against an older controller the stored checksum reads as "", which forces a
-rewrite of the certificate whenever the applied state is rebuilt from the controller.
+An `sslkeyandcertificate` has no field to carry a checksum (no description; markers exist only
+from API 20.1.5 on, and a certificate's other fields are fixed), so its checksum is computed from
+what the controller gives back anyway: its type and the certificate itself (PEM, whitespace
+normalised). A rotation changes it; a restart reads the same value back and writes nothing.
 
 Some fields must reach the controller but never the state database: the private key of a
 certificate. They live in `AviObject.secret`, which `payload()` merges into the body sent and
@@ -40,9 +40,8 @@ VH_CHILD_RANK = 10
 # (AKO recomputes one from its rules), so akod keeps it in `description` as "akod-cksum:<hex>".
 CHECKSUM_FIELD = {"vsvip": "vsvip_cloud_config_cksum", "l4policyset": "description"}
 CHECKSUM_PREFIX = {"l4policyset": "akod-cksum:"}
-# Types without any free-text field: the checksum is a marker with this key.
-CHECKSUM_MARKER = "akod-cksum"
-MARKER_CHECKSUM_TYPES = frozenset({"sslkeyandcertificate"})
+# Types without a field for the checksum: it is computed from the content the controller returns.
+CONTENT_CHECKSUM_TYPES = frozenset({"sslkeyandcertificate"})
 # Fields that a controller older than the given API version does not know: left out of writes.
 NEWER_FIELDS = {"markers": (20, 1, 5)}
 
@@ -53,16 +52,21 @@ def checksum_field(obj_type: str) -> str:
 
 def stored_checksum(obj_type: str, body: dict[str, Any]) -> str:
     """The checksum akod stored on a controller object ("" when there is none)."""
-    if obj_type in MARKER_CHECKSUM_TYPES:
-        for marker in body.get("markers") or ():
-            if isinstance(marker, dict) and marker.get("key") == CHECKSUM_MARKER and marker.get("values"):
-                return str(marker["values"][0])
-        return ""  # no marker: written by someone else, or hidden by a controller older than 20.1.5
+    if obj_type in CONTENT_CHECKSUM_TYPES:
+        identity = _certificate_identity(body)
+        return checksum(identity) if identity["certificate"] else ""
     value = str(body.get(checksum_field(obj_type)) or "")
     prefix = CHECKSUM_PREFIX.get(obj_type, "")
     if prefix:
         return value[len(prefix):] if value.startswith(prefix) else ""
     return value
+
+
+def _certificate_identity(body: dict[str, Any]) -> dict[str, str]:
+    """What makes a certificate object what it is: its type and its PEM (whitespace normalised)."""
+    pem = str((body.get("certificate") or {}).get("certificate") or "")
+    lines = [line.strip() for line in pem.strip().splitlines() if line.strip()]
+    return {"type": str(body.get("type") or ""), "certificate": "\n".join(lines)}
 
 
 def for_api_version(payload: dict[str, Any], version: tuple[int, ...]) -> dict[str, Any]:
@@ -86,21 +90,19 @@ class AviObject:
 
     @property
     def checksum(self) -> str:
-        if self.obj_type in MARKER_CHECKSUM_TYPES:
-            markers = [m for m in self.body.get("markers") or () if m.get("key") != CHECKSUM_MARKER]
-            return checksum({**self.body, "markers": markers})
+        if self.obj_type in CONTENT_CHECKSUM_TYPES:
+            return checksum(_certificate_identity(self.body))
         return checksum({k: v for k, v in self.body.items() if k != checksum_field(self.obj_type)})
 
     def stored_body(self) -> dict[str, Any]:
         """What may be kept (state database, logs): the payload without `secret`."""
-        if self.obj_type in MARKER_CHECKSUM_TYPES:
-            markers = [m for m in self.body.get("markers") or () if m.get("key") != CHECKSUM_MARKER]
-            return {**self.body, "markers": [*markers, {"key": CHECKSUM_MARKER, "values": [self.checksum]}]}
+        if self.obj_type in CONTENT_CHECKSUM_TYPES:
+            return dict(self.body)
         value = CHECKSUM_PREFIX.get(self.obj_type, "") + self.checksum
         return {**self.body, checksum_field(self.obj_type): value}
 
     def payload(self) -> dict[str, Any]:
-        """The body to send: with the checksum in the type's checksum field (or marker) and `secret`."""
+        """The body to send: with the checksum in the type's checksum field and `secret`."""
         return {**self.stored_body(), **self.secret}
 
 

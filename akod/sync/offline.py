@@ -22,12 +22,12 @@ from akod.kube.apis import endpoint_slices_served
 from akod.kube.trimming import trim_endpoint_slice, trim_endpoints, trim_namespace, trim_service
 from akod.model.l4 import l4_key, translate_l4
 from akod.model.observed import Observed
-from akod.model.objects import RANK
 from akod.model.problems import Problem
 from akod.model.routes import CLUSTER_LABEL, RouteDiff, diff_routes, is_ours, plan_routes
 from akod.sync.discovery import ADMIN, ControllerContext, discover, routes_enabled, se_group_owner
 from akod.sync.inventory import controller_inventory
 from akod.sync.l4sync import l4_context
+from akod.sync.owned import removal_order
 
 log = logging.getLogger("akod.sync")
 
@@ -153,7 +153,7 @@ async def cleanup(*, settings: Settings, client: AviClient, apply: bool) -> Clea
     cluster = settings.cluster.name
     inventory = await controller_inventory(client=client, cluster=cluster, cloud=settings.controller.cloud,
                                            tenant=settings.controller.tenant)
-    objects = sorted(inventory, key=lambda a: (RANK.get(a.obj_type, 8), a.name), reverse=True)
+    objects = sorted(inventory, key=removal_order, reverse=True)
     if apply:
         for obj in objects:
             await client.delete(obj.obj_type, obj.uuid, tenant=obj.tenant)
