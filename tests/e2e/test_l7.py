@@ -435,3 +435,32 @@ async def test_restart_with_nothing_changed_writes_nothing(
 
 async def _has_status(ingresses: Ingresses, name: str) -> bool:
     return bool(await ingresses.status("default", name))
+
+
+async def test_plan_shows_the_l7_objects_and_cleanup_removes_them_children_first(
+        controller, nodes: Nodes, services, ingresses: Ingresses, make_daemon) -> None:
+    from tests.e2e.harness import akod_cli
+
+    await seed_apps(services, nodes)
+    cert, key = make_cert(KUARD)
+    await ingresses.secret("default", "kuard-tls", cert=cert, key=key)
+    await ingresses.create("default", "hackazon", rules=[rule(HACK, path("/", "hackazon", 80))])
+    await ingresses.create("default", "kuard", rules=[rule(KUARD, path("/", "kuard", 8080))],
+                           tls=[([KUARD], "kuard-tls")])
+    akod = make_daemon()
+    plan = akod_cli("plan", "--config", str(akod.config))
+    assert plan.returncode == 10, plan.stdout + plan.stderr
+    for line in (f"create virtualservice {shard(KUARD)}", f"create virtualservice {C}--{KUARD}",
+                 f"create sslkeyandcertificate {C}--{KUARD}", f"create pool {C}--{HACK}_-default-hackazon",
+                 f"create httppolicyset {C}--default-{KUARD}"):
+        assert line in plan.stdout, plan.stdout
+    assert "PRIVATE KEY" not in plan.stdout + plan.stderr
+    akod.start()
+    await akod.wait_in_sync()
+    assert akod.stop() == 0
+    again = akod_cli("plan", "--config", str(akod.config))
+    assert again.returncode == 0, again.stdout + again.stderr
+    done = akod_cli("cleanup", "--config", str(akod.config), "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for obj_type in ("virtualservice", "vsvip", "pool", "poolgroup", "httppolicyset", "sslkeyandcertificate"):
+        assert await controller.names(obj_type) == [], obj_type
