@@ -109,6 +109,13 @@ async def test_seed_ingresses_route_hackazon_plain_and_kuard_through_its_sni_chi
     fqdn_map = json.loads(ing.metadata.annotations["ako.vmware.com/host-fqdn-vs-uuid-map"])
     child = await controller.one("virtualservice", f"{C}--{KUARD}")
     assert fqdn_map == {KUARD: child["uuid"]}
+    code, objects = await akod.get("/objects?kind=Ingress&namespace=default&name=kuard")
+    assert code == 200, objects
+    (entry,) = objects["objects"]
+    assert entry["keys"] == [f"l7:{shard(KUARD)}"] and entry["hosts"] == [{"host": KUARD, "vip": kuard_vip}]
+    made = {(o["type"], o["name"]): o["state"] for o in entry["avi_objects"]}
+    assert made[("virtualservice", f"{C}--{KUARD}")] == "applied"
+    assert made[("sslkeyandcertificate", f"{C}--{KUARD}")] == "applied"
     # The key never leaves the process: not in the state database, not in the status endpoint.
     assert "PRIVATE KEY" not in akod.state_db_dump()
     assert "PRIVATE KEY" not in json.dumps(await akod.status())
