@@ -33,7 +33,14 @@ from akod.config import Settings
 from akod.kube import post_event
 from akod.kube.status import patch_ingress_fqdn_map, patch_ingress_lb_status
 from akod.model.checksums import checksum
-from akod.model.l7 import L7_KEY_PREFIX, L7Context, ingress_accepted, keys_of_ingress, translate_l7
+from akod.model.l7 import (
+    L7_KEY_PREFIX,
+    L7Context,
+    hostless_problems,
+    ingress_accepted,
+    keys_of_ingress,
+    translate_l7,
+)
 from akod.model.observed import Observed
 from akod.model.problems import ObjectRef, Problem
 from akod.store import Store
@@ -80,6 +87,7 @@ class L7Index:
         self.members: dict[str, set[IngId]] = {}
         self.fingerprint: dict[IngId, str] = {}
         self.users: dict[tuple[str, str], set[IngId]] = {}  # Service or Secret (ns, name) -> Ingresses
+        self.hostless: dict[IngId, tuple[Problem, ...]] = {}  # ours, but no host to serve: no key reports it
 
     def assign(self, ing: IngId, keys: frozenset[str]) -> frozenset[str]:
         old = self.keys_of.pop(ing, frozenset())
@@ -121,7 +129,7 @@ class L7Sync:
         self.index = L7Index()
         self.served: dict[str, Served] = {}
         self._shelled: set[str] = set()  # keys whose shared VS exists: kept even with no host left
-        self._problem_holders: dict[str, set[IngId]] = {}
+        self._problems: dict[str, dict[IngId, list[Problem]]] = {}  # key -> Ingress -> its problems there
         self.ready = False
 
     def context(self, ctx: ControllerContext | None = None, *, version: str = "") -> L7Context:
@@ -147,6 +155,10 @@ class L7Sync:
         labels = self._l4.namespace_labels.get(ing[0])
         ours = ingress_accepted(ingress=body, classes=self.index.classes, namespace_labels=labels, ctx=ctx)
         keys = keys_of_ingress(ingress=body, ctx=ctx) if ours else frozenset()
+        if ours and not keys:
+            self.index.hostless[ing] = hostless_problems(ingress=body, ctx=ctx)
+        else:
+            self.index.hostless.pop(ing, None)
         fingerprint = _fingerprint(body)
         if self.index.keys_of.get(ing, frozenset()) == keys and self.index.fingerprint.get(ing) == fingerprint:
             return None
@@ -162,6 +174,8 @@ class L7Sync:
             old, new = change
             for key in old | new:
                 await self._mark_if_ready(key)
+            if not new:  # no key will report on it: say why it is not served (or that nothing is wrong)
+                await self._report_hostless((obj.namespace, obj.name))
             if not new and old and (obj.body.get("lb_ingress") or obj.body.get("fqdn_map")):
                 await self._mark_if_ready(f"{CLEAR}:{obj.namespace}/{obj.name}")
         for obj in deleted:
@@ -169,8 +183,10 @@ class L7Sync:
             self.index.ingresses.pop(ing, None)
             self.index.fingerprint.pop(ing, None)
             self.index.link(ing, None)
+            self.index.hostless.pop(ing, None)
             for key in self.index.assign(ing, frozenset()):
                 await self._mark_if_ready(key)
+            await self._report_hostless(ing)
 
     async def reassign_all(self, namespaces: Iterable[str] | None = None) -> None:
         """Re-evaluate which Ingresses are ours (classes, namespace labels or the config changed)."""
@@ -223,6 +239,8 @@ class L7Sync:
         shells = {f"{L7_KEY_PREFIX}{a.name}" for a in await self._store.all_applied(obj_type="virtualservice")
                   if a.name.startswith(f"{cluster}{SHARED}")}
         self._shelled |= shells
+        for ing in list(self.index.hostless):
+            await self._report_hostless(ing)
         clear = [f"{CLEAR}:{ns}/{name}" for (ns, name), body in sorted(self.index.ingresses.items())
                  if not self.index.keys_of.get((ns, name)) and body.get("fqdn_map")]
         return sorted(set(self.index.members) | shells) + clear
@@ -248,19 +266,17 @@ class L7Sync:
                 self._shelled.add(key)
         result = translate_l7(key=key, ingresses=ingresses, services=services, endpoints=endpoints, nodes=nodes,
                               secrets=secrets, ctx=ctx, keep_shell=key in self._shelled)
-        holders = self._problem_holders.get(key, set()) | set(members)
-        self._problem_holders[key] = {(p.obj.namespace, p.obj.name) for p in result.problems}
         try:
             applied = await self._owned.apply(key=key, objects=result.objects)
         except ObjectRejected as exc:
+            concerned = [m for m in members if _concerns(exc.obj.name, self.index.ingresses.get(m))] or members
             rejected = [Problem(obj=ObjectRef(kind="Ingress", namespace=ns, name=name), field="spec",
                                 reason="ControllerRejected",
                                 message=f"the controller refused {exc.obj.obj_type} {exc.obj.name}: {exc.error.message}")
-                        for ns, name in members if _concerns(exc.obj.name, self.index.ingresses.get((ns, name)))]
-            self._problem_holders[key] |= {(p.obj.namespace, p.obj.name) for p in rejected}
-            await self._reporter.replace(kind="Ingress", problems=[*result.problems, *rejected], names=holders)
+                        for ns, name in concerned]
+            await self._report(key=key, members=members, problems=[*result.problems, *rejected])
             raise
-        await self._reporter.replace(kind="Ingress", problems=result.problems, names=holders)
+        await self._report(key=key, members=members, problems=result.problems)
         if any(o.obj_type == "virtualservice" and o.name == result.vs_name for o in result.objects):
             self._shelled.add(key)
         vsvip = next((a for (t, _, n), a in applied.items() if t == "vsvip" and n == result.vs_name), None)
@@ -271,6 +287,20 @@ class L7Sync:
                             for ing, hosts in result.served.items()}
         for ing in sorted(before | set(self.served[key]) | set(members)):
             await self._write_status(ing)
+
+    async def _report_hostless(self, ing: IngId) -> None:
+        if self.ready:
+            await self._reporter.replace(kind="Ingress", problems=self.index.hostless.get(ing, ()), names={ing})
+
+    async def _report(self, *, key: str, members: Sequence[IngId], problems: Sequence[Problem]) -> None:
+        """Show each Ingress's problems from all the keys it spans (one key's sync must not hide another's)."""
+        mine: dict[IngId, list[Problem]] = {}
+        for p in problems:
+            mine.setdefault((p.obj.namespace, p.obj.name), []).append(p)
+        names = set(self._problems.get(key, {})) | set(members) | set(mine)
+        self._problems[key] = mine
+        combined = [p for ing in sorted(names) for per_key in self._problems.values() for p in per_key.get(ing, ())]
+        await self._reporter.replace(kind="Ingress", problems=list(dict.fromkeys(combined)), names=names)
 
     async def _write_status(self, ing: IngId) -> None:
         body = self.index.ingresses.get(ing)

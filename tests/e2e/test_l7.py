@@ -471,3 +471,19 @@ async def test_plan_shows_the_l7_objects_and_cleanup_removes_them_children_first
     assert done.returncode == 0, done.stdout + done.stderr
     for obj_type in ("virtualservice", "vsvip", "pool", "poolgroup", "httppolicyset", "sslkeyandcertificate"):
         assert await controller.names(obj_type) == [], obj_type
+
+
+async def test_a_rule_without_host_is_served_on_the_default_domain(
+        controller, nodes: Nodes, services, ingresses: Ingresses, make_daemon) -> None:
+    await seed_apps(services, nodes)
+    await ingresses.create("default", "nohost", rules=[rule(None, path("/", "hackazon", 80))])
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    host = "nohost.default.avi.iberia.local"
+    vip = await vip_of(controller, shard(host))
+    answer = await routed(controller, vip=vip, port=80, host=host)
+    assert servers(answer) == [("10.34.1.10", 80)]
+    await eventually(lambda: _equals(lambda: ingresses.status("default", "nohost"), [{"hostname": host, "ip": vip}]),
+                     what="the status with the generated host")
+    assert akod.stop() == 0
