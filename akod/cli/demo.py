@@ -143,7 +143,8 @@ async def _create_ingresses(*, core: Any, net: Any) -> None:
             cert, key = self_signed(host)
             await core.create_namespaced_secret("default", {
                 "metadata": {"name": f"{name}-tls"}, "type": "kubernetes.io/tls",
-                "data": {"tls.crt": base64.b64encode(cert).decode(), "tls.key": base64.b64encode(key).decode()}})
+                "data": {"tls.crt": base64.b64encode(cert.encode()).decode(),
+                         "tls.key": base64.b64encode(key.encode()).decode()}})
             spec["tls"] = [{"hosts": [host], "secretName": f"{name}-tls"}]
         await net.create_namespaced_ingress("default", {"metadata": {"name": name}, "spec": spec})
 

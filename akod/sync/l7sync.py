@@ -21,17 +21,13 @@ store keeps a digest of each.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kubernetes_asyncio.client import ApiClient
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from akod.config import Settings
-from akod.kube import post_event
-from akod.kube.status import patch_ingress_fqdn_map, patch_ingress_lb_status
 from akod.model.checksums import checksum
 from akod.model.l7 import (
     L7_KEY_PREFIX,
@@ -48,6 +44,7 @@ from akod.sync.discovery import ControllerContext
 from akod.sync.l4sync import NO_CONTEXT, L4Index, l4_context
 from akod.sync.owned import ObjectRejected, OwnedSync
 from akod.sync.reporting import ProblemReporter
+from akod.sync.writeback import write_back
 
 log = logging.getLogger("akod.sync")
 KIND = L7_KEY_PREFIX.rstrip(":")
@@ -313,20 +310,9 @@ class L7Sync:
         ingress = [{"ip": ip, "hostname": host} for host, ip, _ in served if ip]
         fqdn_map = {host: uuid for host, _, uuid in served if uuid}
         ns, name = ing
-        try:
-            if (body.get("lb_ingress") or []) != ingress:
-                await patch_ingress_lb_status(api=self._kube_api, namespace=ns, name=name, ingress=ingress)
-                if ingress:
-                    hosts = ", ".join(e["hostname"] for e in ingress)
-                    await post_event(api=self._kube_api, obj=ObjectRef(kind="Ingress", namespace=ns, name=name),
-                                     uid=str(body.get("uid", "")), reason="Synced", warning=False,
-                                     message=f"Added virtualservice for {name}: {hosts}")
-            current = json.loads(body["fqdn_map"]) if body.get("fqdn_map") else {}
-            if current != fqdn_map:
-                await patch_ingress_fqdn_map(api=self._kube_api, namespace=ns, name=name, fqdn_map=fqdn_map or None)
-        except ApiException as exc:
-            if exc.status != 404:  # an Ingress deleted meanwhile needs no status
-                raise
+        hosts = ", ".join(e["hostname"] for e in ingress)
+        await write_back(api=self._kube_api, obj=ObjectRef(kind="Ingress", namespace=ns, name=name), body=body,
+                         ingress=ingress, fqdn_map=fqdn_map, event=f"Added virtualservice for {name}: {hosts}")
 
     async def clear(self, key: str) -> None:
         """`l7clear:<ns>/<name>`: an Ingress that is no longer ours loses the status we wrote."""
@@ -337,14 +323,8 @@ class L7Sync:
         if body is None:
             return
         await self._reporter.replace(kind="Ingress", problems=[], names={(ns, name)})
-        try:
-            if body.get("lb_ingress"):
-                await patch_ingress_lb_status(api=self._kube_api, namespace=ns, name=name, ingress=[])
-            if body.get("fqdn_map"):
-                await patch_ingress_fqdn_map(api=self._kube_api, namespace=ns, name=name, fqdn_map=None)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        await write_back(api=self._kube_api, obj=ObjectRef(kind="Ingress", namespace=ns, name=name), body=body,
+                         ingress=[], fqdn_map={})
 
 
 def _concerns(obj_name: str, body: dict[str, Any] | None) -> bool:

@@ -93,6 +93,18 @@ async def _list(list_fn: Any, trim: Any, **kwargs: Any) -> list[Observed]:
     return [trim(item) for item in data.get("items") or []]
 
 
+async def _endpoint_bodies(kube_api: ApiClient) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(namespace, Service) -> its trimmed EndpointSlices, or core v1 Endpoints where there are none."""
+    if await endpoint_slices_served(kube_api):
+        found = await _list(DiscoveryV1Api(kube_api).list_endpoint_slice_for_all_namespaces, trim_endpoint_slice)
+    else:
+        found = await _list(CoreV1Api(kube_api).list_endpoints_for_all_namespaces, trim_endpoints)
+    endpoints: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for ep in found:
+        endpoints.setdefault((ep.namespace, str(ep.body.get("service"))), []).append(ep.body)
+    return endpoints
+
+
 async def list_node_bodies(kube_api: ApiClient) -> list[dict[str, Any]]:
     return [o.body for o in await _list(CoreV1Api(kube_api).list_node, trim_node)]
 
@@ -103,13 +115,7 @@ async def plan_l4(*, settings: Settings, ctx: ControllerContext, client: AviClie
     core = CoreV1Api(kube_api)
     namespaces = {o.name: dict(o.body.get("labels") or {}) for o in await _list(core.list_namespace, trim_namespace)}
     services = await _list(core.list_service_for_all_namespaces, trim_service)
-    endpoints: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    if await endpoint_slices_served(kube_api):
-        found = await _list(DiscoveryV1Api(kube_api).list_endpoint_slice_for_all_namespaces, trim_endpoint_slice)
-    else:
-        found = await _list(core.list_endpoints_for_all_namespaces, trim_endpoints)
-    for ep in found:
-        endpoints.setdefault((ep.namespace, str(ep.body.get("service"))), []).append(ep.body)
+    endpoints = await _endpoint_bodies(kube_api)
     nodes = await list_node_bodies(kube_api)
     l4ctx = l4_context(settings=settings, ctx=ctx, controller_version=client.controller_version or "")
     keys: dict[str, list[Observed]] = {}
@@ -139,13 +145,7 @@ async def plan_l7(*, settings: Settings, ctx: ControllerContext, client: AviClie
     secrets = {(o.namespace, o.name): o for o in await _list(core.list_secret_for_all_namespaces, trim_secret,
                                                               field_selector="type=kubernetes.io/tls")}
     services = {(o.namespace, o.name): o.body for o in await _list(core.list_service_for_all_namespaces, trim_service)}
-    endpoints: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    if await endpoint_slices_served(kube_api):
-        found = await _list(DiscoveryV1Api(kube_api).list_endpoint_slice_for_all_namespaces, trim_endpoint_slice)
-    else:
-        found = await _list(core.list_endpoints_for_all_namespaces, trim_endpoints)
-    for ep in found:
-        endpoints.setdefault((ep.namespace, str(ep.body.get("service"))), []).append(ep.body)
+    endpoints = await _endpoint_bodies(kube_api)
     nodes = await list_node_bodies(kube_api)
     l7ctx = L7Context(l4=l4_context(settings=settings, ctx=ctx, controller_version=client.controller_version or ""),
                       shards=settings.l7.shard_count, default_ing_controller=settings.l7.default_ing_controller,

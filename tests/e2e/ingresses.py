@@ -8,30 +8,20 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
+
+from akod.devenv.certs import self_signed
 
 AVI_CLASS = "avi-lb"
 
 
 def make_cert(host: str, *, days: int = 30, expired: bool = False) -> tuple[str, str]:
-    """A self-signed certificate for `host` and its key, both PEM."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    """A self-signed certificate for `host` and its key, both PEM (expired: ended yesterday)."""
     now = dt.datetime.now(dt.timezone.utc)
-    start, end = (now - dt.timedelta(days=10), now - dt.timedelta(days=1)) if expired else \
-        (now - dt.timedelta(minutes=5), now + dt.timedelta(days=days))
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+    if expired:
+        return self_signed(host, valid_from=now - dt.timedelta(days=10), valid_to=now - dt.timedelta(days=1))
+    return self_signed(host, valid_to=now + dt.timedelta(days=days))
 
 
 def path(p: str, service: str, port: int | str, *, path_type: str = "Prefix") -> dict[str, Any]:

@@ -14,11 +14,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
-
+from akod.devenv.certs import self_signed
 from akod.model.l7 import L7Context, L7Result, keys_of_ingress, shard_key, translate_l7
 from akod.model.objects import AviObject
 from akod.model.observed import Observed
@@ -33,22 +29,10 @@ AKO = L7Context(l4=replace(L4_CTX, cluster="cluster", vrf="", vip_network="", vi
 # -- certificates ------------------------------------------------------------------------------------------
 
 
-def _pem_key(key: Any) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
-
-
 def make_pair(host: str, *, valid_from: dt.datetime, valid_to: dt.datetime, rsa_key: bool = False,
               serial: int = 1) -> tuple[str, str]:
     """A self-signed (certificate PEM, key PEM) for `host`."""
-    key: Any = rsa.generate_private_key(public_exponent=65537, key_size=2048) if rsa_key \
-        else ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(serial).not_valid_before(valid_from).not_valid_after(valid_to)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key)
+    return self_signed(host, valid_from=valid_from, valid_to=valid_to, rsa_key=rsa_key, serial=serial)
 
 
 @functools.cache
