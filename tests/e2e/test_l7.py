@@ -67,14 +67,19 @@ async def seed_apps(services, nodes: Nodes) -> None:
                           svc_type="ClusterIP")
 
 
-async def test_seed_ingresses_route_hackazon_plain_and_kuard_through_its_sni_child(
-        controller, nodes: Nodes, services, ingresses: Ingresses, make_daemon) -> None:
+async def seed_ingresses(services, nodes: Nodes, ingresses: Ingresses) -> None:
+    """The seed's apps behind two Ingresses: hackazon over HTTP, kuard over TLS (Secret kuard-tls)."""
     await seed_apps(services, nodes)
     cert, key = make_cert(KUARD)
     await ingresses.secret("default", "kuard-tls", cert=cert, key=key)
     await ingresses.create("default", "hackazon", rules=[rule(HACK, path("/", "hackazon", 80))])
     await ingresses.create("default", "kuard", rules=[rule(KUARD, path("/", "kuard", 8080))],
                            tls=[([KUARD], "kuard-tls")])
+
+
+async def test_seed_ingresses_route_hackazon_plain_and_kuard_through_its_sni_child(
+        controller, nodes: Nodes, services, ingresses: Ingresses, make_daemon) -> None:
+    await seed_ingresses(services, nodes, ingresses)
     akod = make_daemon()
     akod.start()
     await akod.wait_in_sync()
@@ -421,12 +426,7 @@ async def test_kill_9_while_creating_50_ingresses_leaves_exact_objects(
 
 async def test_restart_with_nothing_changed_writes_nothing(
         controller, nodes: Nodes, services, ingresses: Ingresses, make_daemon) -> None:
-    await seed_apps(services, nodes)
-    cert, key = make_cert(KUARD)
-    await ingresses.secret("default", "kuard-tls", cert=cert, key=key)
-    await ingresses.create("default", "hackazon", rules=[rule(HACK, path("/", "hackazon", 80))])
-    await ingresses.create("default", "kuard", rules=[rule(KUARD, path("/", "kuard", 8080))],
-                           tls=[([KUARD], "kuard-tls")])
+    await seed_ingresses(services, nodes, ingresses)
     akod = make_daemon()
     akod.start()
     await akod.wait_in_sync()
@@ -448,12 +448,7 @@ async def test_plan_shows_the_l7_objects_and_cleanup_removes_them_children_first
         controller, nodes: Nodes, services, ingresses: Ingresses, make_daemon) -> None:
     from tests.e2e.harness import akod_cli
 
-    await seed_apps(services, nodes)
-    cert, key = make_cert(KUARD)
-    await ingresses.secret("default", "kuard-tls", cert=cert, key=key)
-    await ingresses.create("default", "hackazon", rules=[rule(HACK, path("/", "hackazon", 80))])
-    await ingresses.create("default", "kuard", rules=[rule(KUARD, path("/", "kuard", 8080))],
-                           tls=[([KUARD], "kuard-tls")])
+    await seed_ingresses(services, nodes, ingresses)
     akod = make_daemon()
     plan = akod_cli("plan", "--config", str(akod.config))
     assert plan.returncode == 10, plan.stdout + plan.stderr
