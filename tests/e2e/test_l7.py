@@ -440,8 +440,8 @@ async def test_restart_with_nothing_changed_writes_nothing(
     assert akod.stop() == 0
 
 
-async def _has_status(ingresses: Ingresses, name: str) -> bool:
-    return bool(await ingresses.status("default", name))
+async def _has_status(ingresses: Ingresses, name: str, ns: str = "default") -> bool:
+    return bool(await ingresses.status(ns, name))
 
 
 async def test_plan_shows_the_l7_objects_and_cleanup_removes_them_children_first(
@@ -481,4 +481,38 @@ async def test_a_rule_without_host_is_served_on_the_default_domain(
     assert servers(answer) == [("10.34.1.10", 80)]
     await eventually(lambda: _equals(lambda: ingresses.status("default", "nohost"), [{"hostname": host, "ip": vip}]),
                      what="the status with the generated host")
+    assert akod.stop() == 0
+
+
+async def test_namespace_label_removed_unserves_the_ingress_and_restored_serves_it_again(
+        controller, nodes: Nodes, services, ingresses: Ingresses, make_daemon, kube_client) -> None:
+    import secrets
+
+    from kubernetes_asyncio import client as k8s
+
+    core = k8s.CoreV1Api(kube_client)
+    ns = f"team-{secrets.token_hex(3)}"
+    await core.create_namespace({"metadata": {"name": ns, "labels": {"avi": "yes"}}})
+    await services.create(ns, "web", ports=[(80, "TCP")], endpoints=["10.34.1.10"], svc_type="ClusterIP")
+    await services.create("default", "web", ports=[(80, "TCP")], endpoints=["10.34.1.11"], svc_type="ClusterIP")
+    host, outside = "team.avi.iberia.local", "outside.avi.iberia.local"
+    await ingresses.create(ns, "web", rules=[rule(host, path("/", "web", 80))])
+    await ingresses.create("default", "web", rules=[rule(outside, path("/", "web", 80))])
+    akod = make_daemon(extra_config='[namespaces]\nselector = { key = "avi", value = "yes" }\n')
+    akod.start()
+    await akod.wait_in_sync()
+    vip = await vip_of(controller, shard(host))
+    pool = f"{C}--{host}_-{ns}-web"
+    await routed(controller, vip=vip, port=80, host=host)
+    assert await controller.names("pool", contains=outside) == []
+    await eventually(lambda: _has_status(ingresses, "web", ns), what="the status")
+
+    await core.patch_namespace(ns, {"metadata": {"labels": {"avi": None}}})
+    await eventually(lambda: _equals(lambda: controller.names("pool", contains=host), []), what="the pool removed")
+    await routed(controller, vip=vip, port=80, host=host, check=not_served)
+    await eventually(lambda: _equals(lambda: ingresses.status(ns, "web"), []), what="the status cleared")
+
+    await core.patch_namespace(ns, {"metadata": {"labels": {"avi": "yes"}}})
+    await eventually(lambda: _equals(lambda: controller.names("pool", contains=host), [pool]), what="the pool back")
+    await routed(controller, vip=vip, port=80, host=host)
     assert akod.stop() == 0
