@@ -29,6 +29,7 @@ test: $(STAMP) k8s lint
 
 bench: $(STAMP) k8s
 	$(PY) -m bench.l4
+	$(PY) -m bench.l7
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,9 +1,11 @@
 """`akod demo`: the seed scenario on this machine, end to end, with a readable summary.
 
 It starts a real kube-apiserver + etcd (built once from Debian packages and cached), the Avi
-controller emulator with the seed fixtures, creates the seed's three Nodes, runs `akod run` as a
-separate process exactly as systemd would, waits until it is in sync, and prints the static
-routes it made in VRF_AZ1 next to a hand-made route it left alone. Everything is torn down at the
+controller emulator with the seed fixtures, creates the seed's three Nodes, its two LoadBalancer
+Services and two Ingresses (hackazon over plain HTTP, kuard over TLS with a certificate made on
+the spot), runs `akod run` as a separate process exactly as systemd would, waits until it is in
+sync, and prints the static routes it made in VRF_AZ1 next to a hand-made route it left alone, the
+Services' VIPs, and how the controller's data plane would route each Ingress host. Everything is torn down at the
 end; the config, state database and daemon log stay in a temporary folder for a look.
 """
 
@@ -32,6 +34,7 @@ SEED_NODES = [
     ("site1-az1-k8s-worker02", "10.10.30.13", "10.34.2.0/24"),
 ]
 SEED_SERVICES = [("hackazon", 80, ["10.34.1.10"]), ("kuard", 8080, ["10.34.1.11", "10.34.2.12"])]
+SEED_INGRESSES = [("hackazon", "hackazon.avi.iberia.local", 80, False), ("kuard", "kuard.avi.iberia.local", 8080, True)]
 HAND_MADE = {"route_id": "hand-made-1", "prefix": {"ip_addr": {"addr": "192.168.50.0", "type": "V4"}, "mask": 24},
              "next_hop": {"addr": "10.10.25.1", "type": "V4"}}
 
@@ -64,10 +67,11 @@ async def _demo(*, workdir: Path, kubeconfig: Path) -> int:
         api = await config.new_client_from_config(config_file=str(kubeconfig), persist_config=False)
         async with api:
             core = client.CoreV1Api(api)
-            return await _run(workdir=workdir, kubeconfig=kubeconfig, emu=emu, avi=avi, core=core)
+            return await _run(workdir=workdir, kubeconfig=kubeconfig, emu=emu, avi=avi, core=core,
+                              net=client.NetworkingV1Api(api))
 
 
-async def _run(*, workdir: Path, kubeconfig: Path, emu: Any, avi: "_Avi", core: Any) -> int:
+async def _run(*, workdir: Path, kubeconfig: Path, emu: Any, avi: "_Avi", core: Any, net: Any) -> int:
     for name, ip, cidr in SEED_NODES:
         await core.create_node({"metadata": {"name": name}, "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}})
         await core.patch_node_status(name, {"status": {"addresses": [{"type": "InternalIP", "address": ip}]}})
@@ -80,6 +84,8 @@ async def _run(*, workdir: Path, kubeconfig: Path, emu: Any, avi: "_Avi", core: 
             "metadata": {"name": name},
             "subsets": [{"addresses": [{"ip": ip} for ip in pods], "ports": [{"name": "http", "port": port}]}]})
     say("created the seed's LoadBalancer Services: hackazon (1 pod), kuard (2 pods)")
+    await _create_ingresses(core=core, net=net)
+    say("created the Ingresses: hackazon.avi.iberia.local (HTTP), kuard.avi.iberia.local (TLS, Secret kuard-tls)")
     port = _free_port()
     cfg = _write_config(workdir=workdir, kubeconfig=kubeconfig, controller=emu.url, port=port)
     log_path = workdir / "akod.log"
@@ -116,10 +122,52 @@ async def _run(*, workdir: Path, kubeconfig: Path, emu: Any, avi: "_Avi", core: 
             external = ",".join(f"{i.ip} ({i.hostname})" for i in ingress)
             rows.append([vs_name, vip, members, external])
         print(table(rows, header=["virtual service", "VIP", "pool members", "EXTERNAL-IP (hostname)"]))
+        print()
+        say("Ingress hosts: how the controller's data plane routes them (the emulator's /_emulator/route)")
+        print(table(await _ingress_rows(avi=avi, net=net),
+                    header=["Ingress status (host, VIP)", "request", "served by", "pool members / redirect"]))
     finally:
         code = await _stop(proc)
     say(f"akod stopped (exit {code}); config, state.db and akod.log are in {workdir}")
     return 0 if code == 0 else 1
+
+
+async def _create_ingresses(*, core: Any, net: Any) -> None:
+    from akod.devenv.certs import self_signed
+
+    await net.create_ingress_class({"metadata": {"name": "avi-lb"}, "spec": {"controller": "ako.vmware.com/avi-lb"}})
+    for name, host, port, tls in SEED_INGRESSES:
+        spec: dict[str, Any] = {"ingressClassName": "avi-lb", "rules": [{"host": host, "http": {"paths": [
+            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": name, "port": {"number": port}}}}]}}]}
+        if tls:
+            cert, key = self_signed(host)
+            await core.create_namespaced_secret("default", {
+                "metadata": {"name": f"{name}-tls"}, "type": "kubernetes.io/tls",
+                "data": {"tls.crt": base64.b64encode(cert.encode()).decode(),
+                         "tls.key": base64.b64encode(key.encode()).decode()}})
+            spec["tls"] = [{"hosts": [host], "secretName": f"{name}-tls"}]
+        await net.create_namespaced_ingress("default", {"metadata": {"name": name}, "spec": spec})
+
+
+async def _ingress_rows(*, avi: "_Avi", net: Any) -> list[list[str]]:
+    rows = []
+    for name, host, _, tls in SEED_INGRESSES:
+        ing = await net.read_namespaced_ingress(name, "default")
+        entries = (ing.status.load_balancer.ingress or []) if ing.status and ing.status.load_balancer else []
+        shown = ", ".join(f"{e.hostname} {e.ip}" for e in entries) or "(none)"
+        vip = entries[0].ip if entries else ""
+        for port in ((80, 443) if tls else (80,)):
+            answer = await avi.route(vip=vip, port=port, host=host, path="/")
+            if answer.get("redirect"):
+                r = answer["redirect"]
+                served = f"{r.get('status_code')} -> {r.get('protocol')}:{r.get('port')}"
+            else:
+                served = " ".join(f"{s['ip']}:{s['port']}" for s in answer.get("servers") or []) or "-"
+            via = answer.get("vs") or answer.get("reason", "not served")
+            if answer.get("certificate") and port == 443:
+                via += f" (cert {answer['certificate']})"
+            rows.append([shown, f"{'https' if port == 443 else 'http'}://{host}/", via, served])
+    return rows
 
 
 async def _stop(proc: subprocess.Popen[bytes], *, timeout: float = 15.0) -> int:
@@ -145,6 +193,12 @@ class _Avi:
             async with http.request(method, self.url + path, json=body, headers=self.headers) as resp:
                 resp.raise_for_status()
                 return await resp.json(content_type=None)
+
+    async def route(self, **query: Any) -> dict[str, Any]:
+        """The emulator's routing query (it answers 404 with a reason when nothing serves)."""
+        async with aiohttp.ClientSession() as http:
+            async with http.get(self.url + "/_emulator/route", params={k: str(v) for k, v in query.items()}) as resp:
+                return dict(await resp.json(content_type=None))
 
     async def one(self, obj_type: str, name: str) -> dict[str, Any]:
         return (await self.call("GET", f"/api/{obj_type}?name={name}"))["results"][0]

@@ -33,7 +33,7 @@ from akod.daemon.notify import Notifier
 from akod.kube import WatchState, open_api_client, run_watch
 from akod.statusd import StatusServer
 from akod.store import Store
-from akod.daemon.watches import watch_specs
+from akod.daemon.watches import OnChange, watch_specs
 from akod.model.observed import Observed
 from akod.sync.discovery import ControllerMismatch, discover, routes_enabled
 from akod.sync.gc import collect_garbage
@@ -41,6 +41,9 @@ from akod.sync.inventory import rebuild_applied
 from akod.sync.l4sync import CLEAR as L4_CLEAR
 from akod.sync.l4sync import KIND as L4_KIND
 from akod.sync.l4sync import L4Sync
+from akod.sync.l7sync import CLEAR as L7_CLEAR
+from akod.sync.l7sync import KIND as L7_KIND
+from akod.sync.l7sync import L7Sync
 from akod.sync.owned import OwnedSync
 from akod.sync.engine import Engine
 from akod.sync.keyqueue import KeyQueue
@@ -122,13 +125,18 @@ class Daemon:
         l4 = L4Sync(store=store, owned=owned, reporter=reporter, kube_api=kube_api, settings=lambda: self.settings,
                     context=lambda: runtime.context, controller_version=lambda: client.controller_version or "",
                     mark=engine.mark, endpoints_kind=lambda: endpoints_kind)
+        l7 = L7Sync(store=store, owned=owned, reporter=reporter, kube_api=kube_api, settings=lambda: self.settings,
+                    context=lambda: runtime.context, controller_version=lambda: client.controller_version or "",
+                    mark=engine.mark, l4=l4.index)
         runtime = Runtime(settings=s, store=store, telemetry=telemetry, engine=engine, client=client,
-                          routes=route_sync, l4=l4, version=__version__)
+                          routes=route_sync, l4=l4, l7=l7, version=__version__)
         self.runtime = runtime
-        self._owned, self._l4 = owned, l4
+        self._owned, self._l4, self._l7 = owned, l4, l7
         engine.register(kind=ROUTES_KEY, handler=route_sync.sync)
         engine.register(kind=L4_KIND, handler=l4.sync)
         engine.register(kind=L4_CLEAR, handler=l4.clear)
+        engine.register(kind=L7_KIND, handler=l7.sync)
+        engine.register(kind=L7_CLEAR, handler=l7.clear)
         status = StatusServer(runtime=runtime, listen=str(s.status.listen))
         await status.start()
 
@@ -136,15 +144,26 @@ class Daemon:
             if runtime.context is not None:  # before discovery, boot marks the key itself
                 await engine.mark(ROUTES_KEY)
             await l4.on_nodes(upserts, deleted)
+            await l7.on_nodes(upserts, deleted)
+
+        def both(first: OnChange, second: OnChange) -> OnChange:
+            async def handler(upserts: Sequence[Observed], deleted: Sequence[Observed]) -> None:
+                await first(upserts, deleted)
+                await second(upserts, deleted)
+            return handler
 
         await l4.load()
+        await l7.load()
         # What is loaded by now lives as long as the process: keep it out of the collector's
         # full passes, and collect the young generation less often (a sync key allocates many
         # short-lived dicts; the default threshold of 700 made collections a visible cost).
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD_0, *gc.get_threshold()[1:])
-        handlers = {"nodes": nodes_changed, "namespaces": l4.on_namespaces, "services": l4.on_services,
-                    "endpoints": l4.on_endpoints, "endpointslices": l4.on_endpoints}
+        handlers = {"nodes": nodes_changed, "namespaces": both(l4.on_namespaces, l7.on_namespaces),
+                    "services": both(l4.on_services, l7.on_services),
+                    "endpoints": both(l4.on_endpoints, l7.on_endpoints),
+                    "endpointslices": both(l4.on_endpoints, l7.on_endpoints),
+                    "ingressclasses": l7.on_classes, "ingresses": l7.on_ingresses, "secrets": l7.on_secrets}
         self._tasks = []
         for spec in specs:
             runtime.watches[spec.resource] = WatchState()
@@ -210,8 +229,9 @@ class Daemon:
             await asyncio.sleep(0.05)
         await self._reconcile_all(runtime=runtime, client=client)
         runtime.boot_done = True
-        log.info("boot reconcile done: %d static routes in VRF %s, %d L4 virtual services",
-                 runtime.routes.route_count, runtime.context.vrf, len(self._l4.index.members))
+        log.info("boot reconcile done: %d static routes in VRF %s, %d L4 virtual services, %d Ingresses on %d L7 keys",
+                 runtime.routes.route_count, runtime.context.vrf, len(self._l4.index.members),
+                 len(self._l7.index.keys_of), len(self._l7.index.members))
         self._notifier.ready(self._status_line(runtime))
         while True:
             await asyncio.sleep(DRIFT_CHECK_S)
@@ -234,7 +254,8 @@ class Daemon:
         if resolved:
             log.info("resolved %d journal rows left open by the last run, by reading the controller back", resolved)
         self._l4.ready = True
-        keys = self._l4.all_keys()
+        self._l7.ready = True
+        keys = self._l4.all_keys() + await self._l7.all_keys()
         runtime.routes.verify_next = True
         for key in [ROUTES_KEY, *keys]:
             await runtime.engine.mark(key)
@@ -291,6 +312,7 @@ class Daemon:
             log.info("reload: static route sync is now %s", "on" if routes_enabled(live) else "off")
         await self.runtime.engine.mark(ROUTES_KEY)
         await self._l4.reassign_all()
+        await self._l7.reassign_all()
         log.info("configuration reloaded from %s", self._config_path)
         self._notifier.ready(self._status_line(self.runtime))
 

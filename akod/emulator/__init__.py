@@ -9,8 +9,10 @@ controller traffic against it.
 
 How a request flows: `server` (front door: request log, injected `faults`; API guard: `auth`,
 `context`) -> `handlers` / `system` / `testapi` -> `crud` (with `validation` against `schema`,
-refs via `refs`, per-type server behaviour in `typehooks`, VIP addresses in `ipam`, PATCH in
-`patching`) -> `store`; answers are spelled by `render`, collections selected by `query`. The
+refs via `refs`, per-type server behaviour in `typehooks`, checks across entries in
+`constraints`, VIP addresses in `ipam`, PATCH in `patching`) -> `store`; answers are spelled by
+`render`, collections selected by `query`. `dataplane` answers `/_emulator/route`: which pool
+the controller's data plane would send a request to, evaluated from the stored objects. The
 objects a fresh emulator holds come from `fixtures` (`fixtures/seed.json`), the schema from
 `fixtures/schema.json` (compiled by `specgen` from the controller's Swagger files).
 """

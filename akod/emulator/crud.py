@@ -2,10 +2,11 @@
 
 Every write goes through the same steps: decide the object's tenant and cloud, validate the body
 (refs resolved in that tenant and cloud), fill what the controller computes, enforce unique names
-(409), optimistic concurrency on `_last_modified` (412), VIP allocation, then store with a new
-`_last_modified`. Deletes enforce referential integrity (403 naming the referrers) and protect
-system defaults. The HTTP handlers and the fixture loader both call these functions, so fixture
-objects are exactly what a client would have created.
+(409), optimistic concurrency on `_last_modified` (412), checks across entries (`constraints`),
+VIP allocation, then store with a new `_last_modified`. Deletes enforce referential integrity
+(403 naming the referrers) and protect system defaults. The HTTP handlers and the fixture
+loader both call these functions, so fixture objects are exactly what a client would have
+created.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Any
 
-from akod.emulator import typehooks
+from akod.emulator import constraints, typehooks
 from akod.emulator.errors import bad_request, conflict, forbidden, precondition_failed
 from akod.emulator.ipam import Ipam
 from akod.emulator.patching import apply_operations, split_operations
@@ -123,6 +124,7 @@ class Writer:
                 clean["cloud_ref"] = Ref("cloud", cloud.uuid)
             typehooks.complete(store=self.store, obj_type=obj_type, body=clean, tenant=tenant,
                                cloud=cloud_uuid)
+            constraints.check(obj_type=obj_type, model=model, body=clean)
         name = clean.get("name")
         if not isinstance(name, str) or not name:
             if obj_type not in ("systemconfiguration", "controllerproperties"):

@@ -1,11 +1,25 @@
-"""PATCH with `add` / `replace` / `delete` at field depth 1, as the controller documents it.
+"""PATCH with `add` / `replace` / `delete`, as the controller documents it, plus nested merges.
 
 Concurrent edits of one list (static routes of a shared VRF, servers of a pool) are why clients
 PATCH instead of PUT: `add` appends list entries, `delete` removes the entries that match the
 fields given (a static route by `route_id`, a server by `ip` and `port`), `replace` sets a field,
-and a scalar `delete` unsets it. Entries in the operations are normalised with the same
-validator as full bodies (refs resolved, types coerced) before they are matched or merged; the
-merged body is then validated again as a whole by the CRUD layer.
+and a scalar `delete` unsets it.
+
+Object-valued fields are a choice of ours: the reference (avi-api.md 2.5) says the operations
+apply at "field depth of 1", yet incremental rule edits of a large HTTP policy set need to reach
+the list inside an object: `{"add": {"http_request_policy": {"rules": [...]}}}` and
+`{"delete": {"http_request_policy": {"rules": [{"name": "x"}]}}}`. So when the field is an object
+and the value given is a non-empty object, the operation recurses the way a protobuf merge does:
+`add` appends to the nested lists and sets the nested scalars (creating the object if absent),
+`delete` removes the matching entries from the nested lists and unsets the nested scalars named.
+An empty object or `null` keeps the depth-1 meaning (`add` sets, `delete` unsets), and
+`replace` always sets the whole field. One PATCH may carry all three operations; they run in
+the order add, replace, delete, so an entry both added and deleted (same name) ends up deleted,
+and checks such as unique rule indexes apply only to the final body.
+
+Entries in the operations are normalised with the same validator as full bodies (refs resolved,
+types coerced) before they are matched or merged; the merged body is then validated again as a
+whole by the CRUD layer (required fields, defaults, the checks of `constraints`).
 """
 
 from __future__ import annotations
@@ -13,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from akod.emulator.errors import bad_request
-from akod.emulator.schema import Definition
+from akod.emulator.schema import Definition, Field
 from akod.emulator.validation import Validator
 
 OPERATIONS = ("add", "replace", "delete")
@@ -62,15 +76,47 @@ def apply_operations(
             if op == "replace":
                 current[key] = value
             elif op == "add":
-                if field.kind == "array":
-                    current[key] = list(current.get(key) or []) + list(value or [])
-                else:
-                    current[key] = value
-            elif field.kind == "array":
-                current[key] = _without(current.get(key) or [], value or [])
+                _add(normaliser, current, key, field, value)
             else:
-                current.pop(key, None)
+                _delete(normaliser, current, key, field, value)
     return current
+
+
+def _nested(normaliser: Validator, field: Field, value: Any) -> Definition | None:
+    """The definition to recurse into, when `field` is an object and `value` a non-empty one."""
+    if field.kind != "object" or not isinstance(value, dict) or not value:
+        return None
+    return normaliser.schema.definitions.get(field.definition or "")
+
+
+def _add(normaliser: Validator, target: dict[str, Any], key: str, field: Field, value: Any) -> None:
+    definition = _nested(normaliser, field, value)
+    if field.kind == "array":
+        target[key] = list(target.get(key) or []) + list(value or [])
+    elif definition is not None:
+        inner = target.get(key)
+        merged: dict[str, Any] = dict(inner) if isinstance(inner, dict) else {}
+        for sub_key, sub_value in value.items():
+            _add(normaliser, merged, sub_key, definition.fields[sub_key], sub_value)
+        target[key] = merged
+    else:
+        target[key] = value
+
+
+def _delete(normaliser: Validator, target: dict[str, Any], key: str, field: Field, value: Any) -> None:
+    definition = _nested(normaliser, field, value)
+    if field.kind == "array":
+        target[key] = _without(target.get(key) or [], value or [])
+    elif definition is not None:
+        inner = target.get(key)
+        if not isinstance(inner, dict):
+            return  # nothing there to delete from
+        kept = dict(inner)
+        for sub_key, sub_value in value.items():
+            _delete(normaliser, kept, sub_key, definition.fields[sub_key], sub_value)
+        target[key] = kept
+    else:
+        target.pop(key, None)
 
 
 def _without(entries: list[Any], patterns: list[Any]) -> list[Any]:

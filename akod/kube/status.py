@@ -70,6 +70,13 @@ def _fqdn_map_value(fqdn_map: Mapping[str, str] | None) -> str | None:
     return json.dumps(dict(fqdn_map), sort_keys=True) if fqdn_map else None
 
 
+async def patch_ingress_fqdn_map(*, api: ApiClient, namespace: str, name: str,
+                                 fqdn_map: Mapping[str, str] | None) -> None:
+    value = json.dumps(dict(fqdn_map), sort_keys=True) if fqdn_map else None
+    await _discard(await NetworkingV1Api(api).patch_namespaced_ingress(name, namespace, {"metadata": {"annotations": {
+        FQDN_MAP_ANNOTATION: value}}}, _preload_content=False))
+
+
 async def _discard(resp: Any) -> None:
     """Read and drop an answer: deserialising it into models costs more than the call itself."""
     await _read(resp)

@@ -3,13 +3,21 @@
 The state database keeps observed objects so that a restart resumes without a relist; it must not
 grow with managedFields, status conditions or images, and it must never hold secret material.
 Each resource has one trim function from the raw JSON dict to a small, stable body.
+
+TLS Secrets are the exception the model needs: their certificate and key are decoded into
+`Observed.material`, which lives only in memory; the stored body keeps a digest of `data`, so a
+rotation still changes what is stored (and wakes the Ingresses that use the Secret).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from akod.model.checksums import canonical_json
 from akod.model.observed import Observed
 
 # Annotations a translation reads; every other annotation is dropped.
@@ -127,3 +135,92 @@ def trim_endpoint_slice(raw: Mapping[str, Any]) -> Observed:
                     uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")),
                     body={"service": service, "address_type": raw.get("addressType", "IPv4"),
                           "slices": [{"ports": ports, "endpoints": endpoints}]})
+
+
+# Ingress annotations a translation reads.
+INGRESS_ANNOTATION_PREFIXES = ("ako.vmware.com/",)
+DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
+TLS_MATERIAL_KEYS = ("tls.crt", "tls.key")
+
+
+def _backend(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """networking.k8s.io/v1 IngressBackend -> {service, port_number, port_name}; None without a Service."""
+    service = (raw or {}).get("service")
+    if not service:
+        return None
+    port = service.get("port") or {}
+    number = port.get("number")
+    return {"service": service.get("name") or "", "port_number": number if isinstance(number, int) else None,
+            "port_name": port.get("name") or ""}
+
+
+def _path(raw: Mapping[str, Any]) -> dict[str, Any]:
+    backend = _backend(raw.get("backend")) or {"service": "", "port_number": None, "port_name": ""}
+    return {"path": raw.get("path") or "", "path_type": raw.get("pathType") or "", **backend}
+
+
+def trim_ingress(raw: Mapping[str, Any]) -> Observed:
+    meta = _meta(raw)
+    spec = raw.get("spec") or {}
+    status = raw.get("status") or {}
+    annotations = meta.get("annotations") or {}
+    body = {
+        "name": meta.get("name", ""),
+        "namespace": meta.get("namespace", ""),
+        "uid": meta.get("uid", ""),
+        "created": meta.get("creationTimestamp", ""),
+        "annotations": {k: v for k, v in annotations.items()
+                        if k.startswith(INGRESS_ANNOTATION_PREFIXES) and k not in WRITTEN_BY_AKOD},
+        "class_name": spec.get("ingressClassName") or "",
+        "default_backend": _backend(spec.get("defaultBackend")),
+        "rules": [
+            {"host": rule.get("host") or "",
+             "paths": [_path(p) for p in (rule.get("http") or {}).get("paths") or []]}
+            for rule in spec.get("rules") or []
+        ],
+        "tls": [{"hosts": list(t.get("hosts") or []), "secret": t.get("secretName") or ""}
+                for t in spec.get("tls") or []],
+        "lb_ingress": [
+            {k: v for k, v in entry.items() if k in ("ip", "hostname")}
+            for entry in ((status.get("loadBalancer") or {}).get("ingress") or [])
+        ],
+        "fqdn_map": annotations.get("ako.vmware.com/host-fqdn-vs-uuid-map", ""),
+    }
+    return Observed(kind="Ingress", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
+                    uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")), body=body)
+
+
+def trim_ingress_class(raw: Mapping[str, Any]) -> Observed:
+    meta = _meta(raw)
+    annotations = meta.get("annotations") or {}
+    body = {
+        "name": meta.get("name", ""),
+        "controller": (raw.get("spec") or {}).get("controller") or "",
+        "is_default": str(annotations.get(DEFAULT_CLASS_ANNOTATION, "")).strip().lower() == "true",
+    }
+    return Observed(kind="IngressClass", namespace="", name=str(meta.get("name", "")), uid=str(meta.get("uid", "")),
+                    resource_version=str(meta.get("resourceVersion", "")), body=body)
+
+
+def _decode(value: Any) -> str:
+    """A base64 `data` value as text; "" when it is not base64 (the certificate check then refuses it)."""
+    try:
+        return base64.b64decode(str(value), validate=True).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        return ""
+
+
+def trim_secret(raw: Mapping[str, Any]) -> Observed:
+    """A TLS Secret: body {name, namespace, type, digest}; the decoded PEM only in `material`."""
+    meta = _meta(raw)
+    data = raw.get("data") or {}
+    body = {
+        "name": meta.get("name", ""),
+        "namespace": meta.get("namespace", ""),
+        "type": raw.get("type") or "",
+        "digest": hashlib.sha256(canonical_json(data).encode()).hexdigest(),
+    }
+    material = {k: _decode(data[k]) for k in TLS_MATERIAL_KEYS if k in data}
+    return Observed(kind="Secret", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
+                    uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")), body=body,
+                    material=material)

@@ -55,6 +55,9 @@ class WatchSpec:
     list_fn: ListFn  # e.g. CoreV1Api.list_node (or list_service_for_all_namespaces)
     trim: Trim
     list_kwargs: dict[str, Any] = field(default_factory=dict)
+    # False: list again at every start instead of resuming from the stored cursor. For Secrets,
+    # whose material is kept only in memory: the store holds their digests, not what to serve.
+    resume: bool = True
 
 
 @dataclass
@@ -187,7 +190,7 @@ async def run_watch(
     backoff_cap_s: float = 30.0,
 ) -> None:
     """Keep `spec`'s objects in the store current, forever (cancel to stop)."""
-    cursor = await store.cursor(resource=spec.resource)
+    cursor = await store.cursor(resource=spec.resource) if spec.resume else None
     rv = cursor.resource_version if cursor is not None else ""
     if rv:
         state.resource_version = rv

@@ -4,6 +4,17 @@ A translation returns `AviObject`s; the sync layer diffs them against what was a
 them in `RANK` order (children before the parents that refer to them), deleting in the reverse
 order. Each object's checksum is computed over its body and stored on the controller in the
 type's checksum field, so that the applied state can be rebuilt from the controller alone.
+
+An `sslkeyandcertificate` has no field to carry a checksum (no description; markers exist only
+from API 20.1.5 on, and a certificate's other fields are fixed), so its checksum is computed from
+what the controller gives back anyway: its type and the certificate itself (PEM, whitespace
+normalised). A rotation changes it; a restart reads the same value back and writes nothing.
+
+Some fields must reach the controller but never the state database: the private key of a
+certificate. They live in `AviObject.secret`, which `payload()` merges into the body sent and
+which stays out of `body`, `stored_body()`, equality and the checksum. (The key cannot change
+without the certificate changing, so the checksum of the certificate alone still detects a
+rotation.)
 """
 
 from __future__ import annotations
@@ -23,10 +34,14 @@ RANK = {
     "l4policyset": 5,
     "virtualservice": 9,
 }
+# A child virtual service refers to its parent: written after it (and removed before it).
+VH_CHILD_RANK = 10
 # The field that carries akod's checksum on the controller. An L4 policy set has no checksum field
 # (AKO recomputes one from its rules), so akod keeps it in `description` as "akod-cksum:<hex>".
 CHECKSUM_FIELD = {"vsvip": "vsvip_cloud_config_cksum", "l4policyset": "description"}
 CHECKSUM_PREFIX = {"l4policyset": "akod-cksum:"}
+# Types without a field for the checksum: it is computed from the content the controller returns.
+CONTENT_CHECKSUM_TYPES = frozenset({"sslkeyandcertificate"})
 # Fields that a controller older than the given API version does not know: left out of writes.
 NEWER_FIELDS = {"markers": (20, 1, 5)}
 
@@ -37,11 +52,21 @@ def checksum_field(obj_type: str) -> str:
 
 def stored_checksum(obj_type: str, body: dict[str, Any]) -> str:
     """The checksum akod stored on a controller object ("" when there is none)."""
+    if obj_type in CONTENT_CHECKSUM_TYPES:
+        identity = _certificate_identity(body)
+        return checksum(identity) if identity["certificate"] else ""
     value = str(body.get(checksum_field(obj_type)) or "")
     prefix = CHECKSUM_PREFIX.get(obj_type, "")
     if prefix:
         return value[len(prefix):] if value.startswith(prefix) else ""
     return value
+
+
+def _certificate_identity(body: dict[str, Any]) -> dict[str, str]:
+    """What makes a certificate object what it is: its type and its PEM (whitespace normalised)."""
+    pem = str((body.get("certificate") or {}).get("certificate") or "")
+    lines = [line.strip() for line in pem.strip().splitlines() if line.strip()]
+    return {"type": str(body.get("type") or ""), "certificate": "\n".join(lines)}
 
 
 def for_api_version(payload: dict[str, Any], version: tuple[int, ...]) -> dict[str, Any]:
@@ -57,23 +82,35 @@ class AviObject:
     tenant: str
     name: str
     body: dict[str, Any] = field(hash=False, compare=False)
+    secret: dict[str, Any] = field(default_factory=dict, hash=False, compare=False, repr=False)
     _checksum: str = field(default="", init=False, repr=False, hash=False, compare=False)
 
     @property
     def rank(self) -> int:
+        if self.obj_type == "virtualservice" and self.body.get("type") == "VS_TYPE_VH_CHILD":
+            return VH_CHILD_RANK
         return RANK.get(self.obj_type, 8)
 
     @property
     def checksum(self) -> str:
         if not self._checksum:
-            value = checksum({k: v for k, v in self.body.items() if k != checksum_field(self.obj_type)})
+            if self.obj_type in CONTENT_CHECKSUM_TYPES:
+                value = checksum(_certificate_identity(self.body))
+            else:
+                value = checksum({k: v for k, v in self.body.items() if k != checksum_field(self.obj_type)})
             object.__setattr__(self, "_checksum", value)  # a cache of a pure function of the body
         return self._checksum
 
-    def payload(self) -> dict[str, Any]:
-        """The body to send: with the checksum in the type's checksum field."""
+    def stored_body(self) -> dict[str, Any]:
+        """What may be kept (state database, logs): the payload without `secret`."""
+        if self.obj_type in CONTENT_CHECKSUM_TYPES:
+            return dict(self.body)
         value = CHECKSUM_PREFIX.get(self.obj_type, "") + self.checksum
         return {**self.body, checksum_field(self.obj_type): value}
+
+    def payload(self) -> dict[str, Any]:
+        """The body to send: with the checksum in the type's checksum field and `secret`."""
+        return {**self.stored_body(), **self.secret}
 
 
 def name_ref(obj_type: str, name: str) -> str:

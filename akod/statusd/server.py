@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -65,7 +66,52 @@ async def objects(request: web.Request) -> web.Response:
         result.extend(await _nodes(rt, namespace=namespace, name=name))
     if kind in ("", "Service"):
         result.extend(await _services(rt, namespace=namespace, name=name))
+    if kind in ("", "Ingress"):
+        result.extend(await _ingresses(rt, namespace=namespace, name=name))
     return _json({"objects": result})
+
+
+async def _made(rt: Runtime, key: str, wanted: Callable[[str], bool] = lambda _: True) -> list[dict[str, Any]]:
+    """The Avi objects of one key (those `wanted` by name), with their sync state."""
+    made = []
+    for d in await rt.store.desired(owner_key=key):
+        if not wanted(d.name):
+            continue
+        applied = await rt.store.applied(obj_type=d.obj_type, tenant=d.tenant, name=d.name)
+        made.append({"type": d.obj_type, "name": d.name, "tenant": d.tenant, "key": key,
+                     "uuid": applied.uuid if applied else "",
+                     "state": "applied" if applied is not None and applied.checksum == d.checksum else "pending",
+                     **({"vips": applied.info.get("vips", [])} if applied and d.obj_type == "vsvip" else {})})
+    return made
+
+
+async def _ingresses(rt: Runtime, *, namespace: str, name: str) -> list[dict[str, Any]]:
+    """An Ingress's shards, the hosts it is served on, and the objects of its own (pools, SNI children...)."""
+    problems = await rt.store.problems()
+    out = []
+    for ing in await rt.store.observed(kind="Ingress", namespace=namespace or None):
+        if name and ing.name != name:
+            continue
+        ident = (ing.namespace, ing.name)
+        keys = sorted(rt.l7.index.keys_of.get(ident, ())) if rt.l7 is not None else []
+        errors = [{"field": p.field, "reason": p.reason, "message": p.message, "since": p.since}
+                  for p in problems if p.kind == "Ingress" and p.namespace == ing.namespace and p.name == ing.name]
+        if not keys and not errors:
+            continue
+        served = sorted({(host, ip) for key in keys for host, ip, _ in
+                         (rt.l7.served.get(key, {}).get(ident, []) if rt.l7 is not None else [])})
+        hosts = {host for host, _ in served}
+        suffix = f"-{ing.namespace}-{ing.name}"
+
+        def own(obj_name: str) -> bool:
+            return (suffix in obj_name or any(obj_name.endswith(f"--{h}") or f"-{h}" in obj_name for h in hosts)
+                    or "Shared-L7-" in obj_name)
+
+        made = [m for key in keys for m in await _made(rt, key, own)]
+        out.append({"kind": "Ingress", "namespace": ing.namespace, "name": ing.name,
+                    "resource_version": ing.resource_version, "keys": keys,
+                    "hosts": [{"host": h, "vip": ip} for h, ip in served], "avi_objects": made, "errors": errors})
+    return out
 
 
 async def _services(rt: Runtime, *, namespace: str, name: str) -> list[dict[str, Any]]:
@@ -80,13 +126,7 @@ async def _services(rt: Runtime, *, namespace: str, name: str) -> list[dict[str,
                   for p in problems if p.kind == "Service" and p.namespace == svc.namespace and p.name == svc.name]
         if key is None and not errors:
             continue
-        made = []
-        for d in await store.desired(owner_key=key) if key else []:
-            applied = await store.applied(obj_type=d.obj_type, tenant=d.tenant, name=d.name)
-            made.append({"type": d.obj_type, "name": d.name, "tenant": d.tenant,
-                         "uuid": applied.uuid if applied else "",
-                         "state": "applied" if applied is not None and applied.checksum == d.checksum else "pending",
-                         **({"vips": applied.info.get("vips", [])} if applied and d.obj_type == "vsvip" else {})})
+        made = await _made(rt, key) if key else []
         out.append({"kind": "Service", "namespace": svc.namespace, "name": svc.name,
                     "resource_version": svc.resource_version, "key": key or "", "avi_objects": made,
                     "errors": errors})

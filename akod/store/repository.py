@@ -563,8 +563,13 @@ def _journal(row: JournalRow) -> JournalEntry:
 
 
 def _stamped(applied: Applied, stamp: str) -> Applied:
-    """`applied` as the row written with `stamp` reads back."""
-    return applied if applied.applied_at else dataclasses.replace(applied, applied_at=stamp)
+    """`applied` as the row written with `stamp` reads back (`info` through JSON, as stored)."""
+    changes: dict[str, Any] = {}
+    if not applied.applied_at:
+        changes["applied_at"] = stamp
+    if applied.info:
+        changes["info"] = json.loads(_dumps(applied.info))
+    return dataclasses.replace(applied, **changes) if changes else applied
 
 
 class _Mirror:

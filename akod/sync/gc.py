@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from akod.model.objects import RANK
 from akod.store import Store
-from akod.sync.owned import OwnedSync
+from akod.sync.owned import OwnedSync, removal_order
 
 log = logging.getLogger("akod.sync")
 GC_KEY = "gc"
@@ -21,7 +20,7 @@ GC_KEY = "gc"
 
 async def collect_garbage(*, store: Store, owned: OwnedSync) -> int:
     stale = await store.unowned_applied(exclude_types=["vrfcontext"])
-    for applied in sorted(stale, key=lambda a: (RANK.get(a.obj_type, 8), a.name), reverse=True):
+    for applied in sorted(stale, key=removal_order, reverse=True):
         log.info("deleting %s %s: no Kubernetes object wants it any more", applied.obj_type, applied.name)
         await owned.delete(key=GC_KEY, applied=applied)
     return len(stale)

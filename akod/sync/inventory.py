@@ -16,6 +16,9 @@ from akod.store import Applied, Store
 from akod.sync.owned import applied_info
 
 log = logging.getLogger("akod.sync")
+# Beyond name, uuid and checksum: what `applied_info` and `stored_checksum` read.
+EXTRA_FIELDS = {"vsvip": ["vip"], "httppolicyset": ["http_request_policy", "description"],
+                "sslkeyandcertificate": ["certificate", "type"]}
 OWNED_TYPES = ("virtualservice", "l4policyset", "httppolicyset", "poolgroup", "pool", "sslkeyandcertificate", "vsvip")
 
 
@@ -29,9 +32,8 @@ async def controller_inventory(*, client: AviClient, cluster: str, cloud: str, t
         else:
             params = {"created_by": f"ako-{cluster}"}
         wanted = ["name", "uuid", "_last_modified", checksum_field(obj_type)]
-        if obj_type == "vsvip":
-            wanted += ["vip"]
-        params["fields"] = ",".join(wanted)
+        wanted += EXTRA_FIELDS.get(obj_type, [])
+        params["fields"] = ",".join(dict.fromkeys(wanted))
         for body in await client.list(obj_type, params=params, tenant=tenant):
             if obj_type == "vsvip" and not str(body.get("name", "")).startswith(f"{cluster}--"):
                 continue  # VsVips have no created_by: AKO finds them by the name prefix

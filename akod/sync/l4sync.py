@@ -16,17 +16,13 @@ cleared.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubernetes_asyncio.client import ApiClient
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from akod.config import Settings
-from akod.kube import post_event
-from akod.kube.status import patch_service_fqdn_map, patch_service_lb_status, patch_service_status_and_fqdn_map
 from akod.model.l4 import L4Context, l4_key, translate_l4
 from akod.model.observed import Observed
 from akod.model.problems import ObjectRef, Problem
@@ -34,6 +30,7 @@ from akod.store import Store
 from akod.sync.discovery import ControllerContext
 from akod.sync.owned import ObjectRejected, OwnedSync
 from akod.sync.reporting import ProblemReporter
+from akod.sync.writeback import write_back
 
 log = logging.getLogger("akod.sync")
 KIND = "l4"
@@ -295,24 +292,9 @@ class L4Sync:
             return
         ns, name = str(body["namespace"]), str(body["name"])
         ingress = [{"ip": ip, **({"hostname": fqdn} if fqdn else {})} for ip in vips]
-        fqdn_map = {fqdn: vs_uuid} if fqdn and vs_uuid else {}
-        current = json.loads(body["fqdn_map"]) if body.get("fqdn_map") else {}
-        try:
-            if body.get("lb_ingress") != ingress:
-                if current != fqdn_map:  # both: one write of the Service, not two
-                    await patch_service_status_and_fqdn_map(api=self._kube_api, namespace=ns, name=name,
-                                                            ingress=ingress, fqdn_map=fqdn_map)
-                else:
-                    await patch_service_lb_status(api=self._kube_api, namespace=ns, name=name, ingress=ingress)
-                if ingress:
-                    await post_event(api=self._kube_api, obj=ObjectRef(kind="Service", namespace=ns, name=name),
-                                     uid=str(body.get("uid", "")), reason="Synced", warning=False,
-                                     message=f"Added virtualservice {vs_name} for {name} with VIP {', '.join(vips)}")
-            elif current != fqdn_map:
-                await patch_service_fqdn_map(api=self._kube_api, namespace=ns, name=name, fqdn_map=fqdn_map)
-        except ApiException as exc:
-            if exc.status != 404:  # a Service deleted meanwhile needs no status
-                raise
+        await write_back(api=self._kube_api, obj=ObjectRef(kind="Service", namespace=ns, name=name), body=body,
+                         ingress=ingress, fqdn_map={fqdn: vs_uuid} if fqdn and vs_uuid else {},
+                         event=f"Added virtualservice {vs_name} for {name} with VIP {', '.join(vips)}")
 
     async def clear(self, key: str) -> None:
         """`l4clear:<ns>/<name>`: a Service that is no longer ours loses the status we wrote."""
@@ -323,17 +305,8 @@ class L4Sync:
         if body is None:
             return
         await self._reporter.replace(kind="Service", problems=[], names={(ns, name)})
-        try:
-            if body.get("lb_ingress") and body.get("fqdn_map"):
-                await patch_service_status_and_fqdn_map(api=self._kube_api, namespace=ns, name=name, ingress=[],
-                                                        fqdn_map=None)
-            elif body.get("lb_ingress"):
-                await patch_service_lb_status(api=self._kube_api, namespace=ns, name=name, ingress=[])
-            elif body.get("fqdn_map"):
-                await patch_service_fqdn_map(api=self._kube_api, namespace=ns, name=name, fqdn_map=None)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        await write_back(api=self._kube_api, obj=ObjectRef(kind="Service", namespace=ns, name=name), body=body,
+                         ingress=[], fqdn_map={})
 
 
 def _fingerprint(body: dict[str, Any]) -> dict[str, Any]:

@@ -8,26 +8,36 @@ AKO's deleteConfig. Run `cleanup` with the daemon stopped, or the daemon puts th
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient, CoreV1Api, DiscoveryV1Api
+from kubernetes_asyncio.client import ApiClient, CoreV1Api, DiscoveryV1Api, NetworkingV1Api
 
 from akod.avi import AviClient, AviPreconditionFailed
 from akod.config import Settings
 from akod.kube import trim_node
 from akod.kube.apis import endpoint_slices_served
-from akod.kube.trimming import trim_endpoint_slice, trim_endpoints, trim_namespace, trim_service
+from akod.kube.trimming import (
+    trim_endpoint_slice,
+    trim_endpoints,
+    trim_ingress,
+    trim_ingress_class,
+    trim_namespace,
+    trim_secret,
+    trim_service,
+)
 from akod.model.l4 import l4_key, translate_l4
+from akod.model.l7 import L7_KEY_PREFIX, L7Context, ingress_accepted, keys_of_ingress, translate_l7
 from akod.model.observed import Observed
-from akod.model.objects import RANK
 from akod.model.problems import Problem
 from akod.model.routes import CLUSTER_LABEL, RouteDiff, diff_routes, is_ours, plan_routes
 from akod.sync.discovery import ADMIN, ControllerContext, discover, routes_enabled, se_group_owner
 from akod.sync.inventory import controller_inventory
 from akod.sync.l4sync import l4_context
+from akod.sync.owned import removal_order
 
 log = logging.getLogger("akod.sync")
 
@@ -38,6 +48,16 @@ class ObjectChange:
     obj_type: str
     name: str
     owner: str
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """An object the translation wants, for comparison with the controller's copy."""
+
+    obj_type: str
+    name: str
+    owner: str
+    checksum: str
 
 
 @dataclass
@@ -67,10 +87,22 @@ class Plan:
         }
 
 
-async def _list(list_fn: Any, trim: Any) -> list[Observed]:
-    resp = await list_fn(_preload_content=False)
+async def _list(list_fn: Any, trim: Any, **kwargs: Any) -> list[Observed]:
+    resp = await list_fn(_preload_content=False, **kwargs)
     data = json.loads(await resp.read())
     return [trim(item) for item in data.get("items") or []]
+
+
+async def _endpoint_bodies(kube_api: ApiClient) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(namespace, Service) -> its trimmed EndpointSlices, or core v1 Endpoints where there are none."""
+    if await endpoint_slices_served(kube_api):
+        found = await _list(DiscoveryV1Api(kube_api).list_endpoint_slice_for_all_namespaces, trim_endpoint_slice)
+    else:
+        found = await _list(CoreV1Api(kube_api).list_endpoints_for_all_namespaces, trim_endpoints)
+    endpoints: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for ep in found:
+        endpoints.setdefault((ep.namespace, str(ep.body.get("service"))), []).append(ep.body)
+    return endpoints
 
 
 async def list_node_bodies(kube_api: ApiClient) -> list[dict[str, Any]]:
@@ -78,18 +110,12 @@ async def list_node_bodies(kube_api: ApiClient) -> list[dict[str, Any]]:
 
 
 async def plan_l4(*, settings: Settings, ctx: ControllerContext, client: AviClient,
-                  kube_api: ApiClient) -> tuple[list[ObjectChange], list[Problem]]:
-    """L4 objects to create, update or delete: the daemon's translation against the controller's copy."""
+                  kube_api: ApiClient) -> tuple[list[Wanted], list[Problem]]:
+    """L4 objects wanted: the daemon's translation of every L4 key (compared by `_diff`)."""
     core = CoreV1Api(kube_api)
     namespaces = {o.name: dict(o.body.get("labels") or {}) for o in await _list(core.list_namespace, trim_namespace)}
     services = await _list(core.list_service_for_all_namespaces, trim_service)
-    endpoints: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    if await endpoint_slices_served(kube_api):
-        found = await _list(DiscoveryV1Api(kube_api).list_endpoint_slice_for_all_namespaces, trim_endpoint_slice)
-    else:
-        found = await _list(core.list_endpoints_for_all_namespaces, trim_endpoints)
-    for ep in found:
-        endpoints.setdefault((ep.namespace, str(ep.body.get("service"))), []).append(ep.body)
+    endpoints = await _endpoint_bodies(kube_api)
     nodes = await list_node_bodies(kube_api)
     l4ctx = l4_context(settings=settings, ctx=ctx, controller_version=client.controller_version or "")
     keys: dict[str, list[Observed]] = {}
@@ -97,28 +123,64 @@ async def plan_l4(*, settings: Settings, ctx: ControllerContext, client: AviClie
         key = l4_key(service=svc.body, namespace_labels=namespaces.get(svc.namespace), ctx=l4ctx)
         if key is not None:
             keys.setdefault(key, []).append(svc)
-    have = {(a.obj_type, a.name): a for a in await controller_inventory(
-        client=client, cluster=settings.cluster.name, cloud=settings.controller.cloud,
-        tenant=settings.controller.tenant)}
-    changes: list[ObjectChange] = []
+    wanted: list[Wanted] = []
     problems: list[Problem] = []
-    wanted: set[tuple[str, str]] = set()
     for key, members in sorted(keys.items()):
         result = translate_l4(key=key, services=[m.body for m in members],
                               endpoints={m.name: endpoints.get((m.namespace, m.name), []) for m in members},
                               nodes=nodes, ctx=l4ctx)
         problems.extend(result.problems)
         owner = ", ".join(f"Service {m.namespace}/{m.name}" for m in members)
-        for obj in result.objects:
-            wanted.add((obj.obj_type, obj.name))
-            current = have.get((obj.obj_type, obj.name))
-            if current is None:
-                changes.append(ObjectChange(action="create", obj_type=obj.obj_type, name=obj.name, owner=owner))
-            elif current.checksum != obj.checksum:
-                changes.append(ObjectChange(action="update", obj_type=obj.obj_type, name=obj.name, owner=owner))
-    for (obj_type, name) in sorted(set(have) - wanted):
+        wanted += [Wanted(obj_type=o.obj_type, name=o.name, owner=owner, checksum=o.checksum) for o in result.objects]
+    return wanted, problems
+
+
+async def plan_l7(*, settings: Settings, ctx: ControllerContext, client: AviClient, kube_api: ApiClient,
+                  shells: set[str]) -> tuple[list[Wanted], list[Problem]]:
+    """L7 objects wanted: the daemon's translation of every shard (or dedicated) key."""
+    core, net = CoreV1Api(kube_api), NetworkingV1Api(kube_api)
+    namespaces = {o.name: dict(o.body.get("labels") or {}) for o in await _list(core.list_namespace, trim_namespace)}
+    classes = {o.name: o.body for o in await _list(net.list_ingress_class, trim_ingress_class)}
+    ingresses = await _list(net.list_ingress_for_all_namespaces, trim_ingress)
+    secrets = {(o.namespace, o.name): o for o in await _list(core.list_secret_for_all_namespaces, trim_secret,
+                                                              field_selector="type=kubernetes.io/tls")}
+    services = {(o.namespace, o.name): o.body for o in await _list(core.list_service_for_all_namespaces, trim_service)}
+    endpoints = await _endpoint_bodies(kube_api)
+    nodes = await list_node_bodies(kube_api)
+    l7ctx = L7Context(l4=l4_context(settings=settings, ctx=ctx, controller_version=client.controller_version or ""),
+                      shards=settings.l7.shard_count, default_ing_controller=settings.l7.default_ing_controller,
+                      now=dt.datetime.now(dt.timezone.utc))
+    keys: dict[str, list[Observed]] = {key: [] for key in shells}
+    for ing in ingresses:
+        if ingress_accepted(ingress=ing.body, classes=classes, namespace_labels=namespaces.get(ing.namespace),
+                            ctx=l7ctx):
+            for key in keys_of_ingress(ingress=ing.body, ctx=l7ctx):
+                keys.setdefault(key, []).append(ing)
+    wanted: list[Wanted] = []
+    problems: list[Problem] = []
+    for key, members in sorted(keys.items()):
+        result = translate_l7(key=key, ingresses=[m.body for m in members], services=services, endpoints=endpoints,
+                              nodes=nodes, secrets=secrets, ctx=l7ctx, keep_shell=key in shells)
+        problems.extend(p for p in result.problems if p not in problems)
+        owner = ", ".join(f"Ingress {m.namespace}/{m.name}" for m in members) or "the shared VIP (kept)"
+        wanted += [Wanted(obj_type=o.obj_type, name=o.name, owner=owner, checksum=o.checksum) for o in result.objects]
+    return wanted, problems
+
+
+def _diff(*, wanted: list[Wanted], have: dict[tuple[str, str], Any]) -> list[ObjectChange]:
+    """What to create, update and delete so that the controller holds exactly `wanted`."""
+    changes: list[ObjectChange] = []
+    names: set[tuple[str, str]] = set()
+    for w in wanted:
+        names.add((w.obj_type, w.name))
+        current = have.get((w.obj_type, w.name))
+        if current is None:
+            changes.append(ObjectChange(action="create", obj_type=w.obj_type, name=w.name, owner=w.owner))
+        elif current.checksum != w.checksum:
+            changes.append(ObjectChange(action="update", obj_type=w.obj_type, name=w.name, owner=w.owner))
+    for (obj_type, name) in sorted(set(have) - names):
         changes.append(ObjectChange(action="delete", obj_type=obj_type, name=name, owner="no Kubernetes object"))
-    return changes, problems
+    return changes
 
 
 async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClient) -> Plan:
@@ -133,9 +195,15 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
     if routes_enabled(settings):
         seg = await client.get(f"/api/serviceenginegroup/{ctx.se_group_uuid}", tenant=ADMIN)
         label = se_group_owner(seg) != cluster
-    objects, l4_problems = await plan_l4(settings=settings, ctx=ctx, client=client, kube_api=kube_api)
-    return Plan(context=ctx, routes=diff, label_se_group=label, problems=[*route_plan.problems, *l4_problems],
-                objects=objects)
+    have = {(a.obj_type, a.name): a for a in await controller_inventory(
+        client=client, cluster=cluster, cloud=settings.controller.cloud, tenant=settings.controller.tenant)}
+    shells = {f"{L7_KEY_PREFIX}{name}" for (obj_type, name) in have
+              if obj_type == "virtualservice" and name.startswith(f"{cluster}--Shared-L7-")}
+    l4_wanted, l4_problems = await plan_l4(settings=settings, ctx=ctx, client=client, kube_api=kube_api)
+    l7_wanted, l7_problems = await plan_l7(settings=settings, ctx=ctx, client=client, kube_api=kube_api, shells=shells)
+    return Plan(context=ctx, routes=diff, label_se_group=label,
+                problems=[*route_plan.problems, *l4_problems, *l7_problems],
+                objects=_diff(wanted=[*l4_wanted, *l7_wanted], have=have))
 
 
 @dataclass
@@ -153,7 +221,7 @@ async def cleanup(*, settings: Settings, client: AviClient, apply: bool) -> Clea
     cluster = settings.cluster.name
     inventory = await controller_inventory(client=client, cluster=cluster, cloud=settings.controller.cloud,
                                            tenant=settings.controller.tenant)
-    objects = sorted(inventory, key=lambda a: (RANK.get(a.obj_type, 8), a.name), reverse=True)
+    objects = sorted(inventory, key=removal_order, reverse=True)
     if apply:
         for obj in objects:
             await client.delete(obj.obj_type, obj.uuid, tenant=obj.tenant)

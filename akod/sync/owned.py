@@ -24,9 +24,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from akod.avi import AviClient, AviConflict, AviError, AviNotFound, AviUnavailable
+from akod.avi import AviBadRequest, AviClient, AviConflict, AviError, AviNotFound, AviUnavailable
 from akod.model.objects import RANK, AviObject, for_api_version, stored_checksum
 from akod.store import DONE, FAILED, INTENT, SUPERSEDED, Applied, Desired, Store
+from akod.sync import rulesets
 
 log = logging.getLogger("akod.sync")
 Ident = tuple[str, str, str]
@@ -45,8 +46,23 @@ def _ident(obj: AviObject | Applied) -> Ident:
     return (obj.obj_type, obj.tenant, obj.name)
 
 
+def removal_order(applied: Applied) -> tuple[int, str]:
+    """Sort key for deletes (highest first): referrers before what they refer to.
+
+    Only the name is known of an applied object. A virtual service that is not a shared L7 parent
+    may be an SNI child hanging on one, so it goes first (an L4 or dedicated VS has no children:
+    its place among the virtual services does not matter).
+    """
+    rank = RANK.get(applied.obj_type, 8)
+    if applied.obj_type == "virtualservice" and "--Shared-L7-" not in applied.name:
+        rank += 1
+    return (rank, applied.name)
+
+
 def applied_info(obj_type: str, body: dict[str, Any]) -> dict[str, Any]:
-    """What to remember of the controller's answer: the addresses IPAM gave a VsVip."""
+    """What to remember of the controller's answer: the addresses IPAM gave a VsVip, the rules of a policy set."""
+    if obj_type == "httppolicyset":
+        return rulesets.applied_info(body)
     if obj_type != "vsvip":
         return {}
     v4, v6 = [], []
@@ -88,8 +104,7 @@ class OwnedSync:
                 result[_ident(obj)] = have
             else:
                 todo.append((obj, have))
-        stale = sorted((a for ident, a in previous.items() if ident not in wanted),
-                       key=lambda a: (RANK.get(a.obj_type, 8), a.name), reverse=True)
+        stale = sorted((a for ident, a in previous.items() if ident not in wanted), key=removal_order, reverse=True)
         if not todo and not stale and not adopted:
             stored = await self._store.desired_checksums(owner_key=key)
             if stored == {_ident(o): o.checksum for o in desired}:
@@ -99,7 +114,7 @@ class OwnedSync:
         entries = await self._store.begin_key(
             owner_key=key,
             objects=[Desired(obj_type=o.obj_type, tenant=o.tenant, name=o.name, owner_key=key,
-                             body=o.payload(), checksum=o.checksum) for o in desired],
+                             body=o.stored_body(), checksum=o.checksum) for o in desired],
             ops=ops,
         )
         write_entries = dict(zip((_ident(o) for o, _ in todo), entries, strict=False))
@@ -169,6 +184,19 @@ class OwnedSync:
         version = _version_tuple(self._client.api_version)
         if version:
             payload = for_api_version(payload, version)
+        if rulesets.incremental(obj):
+            if current is not None:
+                patch = rulesets.plan_patch(obj=obj, info=current.info)
+                if patch is not None:
+                    try:
+                        return await self._client.patch(obj.obj_type, current.uuid, patch.body, tenant=obj.tenant)
+                    except AviNotFound:
+                        log.info("%s %s vanished from the controller; creating it again", obj.obj_type, obj.name)
+                        current = None
+                    except AviBadRequest as exc:  # our idea of its rules was stale: rewrite it whole
+                        log.warning("PATCH of %s %s refused (%s); writing it whole", obj.obj_type, obj.name,
+                                    exc.message)
+            payload = rulesets.full_payload(obj, payload)
         if current is not None:
             try:
                 return await self._client.put(obj.obj_type, current.uuid, payload, tenant=obj.tenant)

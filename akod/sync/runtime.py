@@ -18,6 +18,7 @@ from akod.sync.discovery import ControllerContext
 from akod.sync.engine import Engine
 from akod.sync.metrics import Telemetry
 from akod.sync.l4sync import L4Sync
+from akod.sync.l7sync import L7Sync
 from akod.sync.routesync import RouteSync
 
 
@@ -30,6 +31,7 @@ class Runtime:
     client: AviClient
     routes: RouteSync
     l4: L4Sync | None = None
+    l7: L7Sync | None = None
     watches: dict[str, WatchState] = field(default_factory=dict)
     context: ControllerContext | None = None
     boot_done: bool = False

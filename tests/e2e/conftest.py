@@ -84,6 +84,13 @@ class Controller:
         return [r for r in await self.requests() if r["method"] in ("POST", "PUT", "PATCH", "DELETE")
                 and r["path"].startswith("/api/")]
 
+    async def route(self, *, vip: str, port: int, host: str, path: str = "/") -> tuple[int, dict[str, Any]]:
+        """How the data plane would serve `host` + `path` on `vip:port` (the emulator's routing query)."""
+        from urllib.parse import urlencode
+
+        query = urlencode({"vip": vip, "port": port, "host": host, "path": path})
+        return await self.call("GET", f"/_emulator/route?{query}")
+
     async def faults(self, spec: dict[str, Any]) -> None:
         code, body = await self.call("POST", "/_emulator/faults", spec)
         assert code == 200, body
@@ -196,6 +203,26 @@ async def services(kube_client: client.ApiClient) -> AsyncIterator[Any]:
     svc = Services(kube_client)
     yield svc
     await svc.delete_all()
+
+
+async def delete_ingresses(api: client.ApiClient) -> None:
+    """Ingresses left by other tests would be served by the next daemon: every test starts without."""
+    net = client.NetworkingV1Api(api)
+    for ing in (await net.list_ingress_for_all_namespaces()).items:
+        with contextlib.suppress(ApiException):
+            await net.delete_namespaced_ingress(ing.metadata.name, ing.metadata.namespace)
+
+
+@pytest.fixture
+async def ingresses(kube_client: client.ApiClient) -> AsyncIterator[Any]:
+    from tests.e2e.ingresses import Ingresses
+
+    await delete_ingresses(kube_client)
+    made = Ingresses(kube_client)
+    await made.ensure_class()
+    yield made
+    await made.delete_all()
+    await delete_ingresses(kube_client)
 
 
 @pytest.fixture

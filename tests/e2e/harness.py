@@ -10,6 +10,7 @@ fixed time hoping for an outcome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -134,6 +135,13 @@ class DaemonProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def state_db_dump(self) -> str:
+        """Everything in the state database as SQL text (read-only; fine while the daemon runs)."""
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(f"file:{self.state}?mode=ro", uri=True)) as db:
+            return "\n".join(db.iterdump())
 
     def log_of_last_start(self) -> str:
         return self.log().rsplit(f"===== start {self.starts} =====", 1)[-1]

@@ -24,7 +24,8 @@ async def test_status_and_state_commands_show_the_running_daemon(controller, nod
     assert "admin\"" not in body.replace('"admin"', "")  # no password-ish leftovers
     assert "csrftoken" not in body and "sessionid" not in body
     cursors = json.loads(akod_cli("state", "--config", str(akod.config), "cursors", "--json").stdout)
-    assert [c["resource"] for c in cursors] == ["endpoints", "namespaces", "nodes", "services"]
+    assert [c["resource"] for c in cursors] == ["endpoints", "ingressclasses", "ingresses", "namespaces", "nodes",
+                                               "secrets", "services"]
     objects = akod_cli("state", "--config", str(akod.config), "objects")
     assert objects.returncode == 0 and "vrfcontext" in objects.stdout and "in sync" in objects.stdout
     journal = json.loads(akod_cli("state", "--config", str(akod.config), "journal", "--json").stdout)

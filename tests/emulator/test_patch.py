@@ -1,4 +1,4 @@
-"""PATCH add / replace / delete at field depth 1 (avi-api.md 2.5)."""
+"""PATCH add / replace / delete: field depth 1 (avi-api.md 2.5), and the merge into object-valued fields."""
 
 from __future__ import annotations
 
@@ -126,3 +126,141 @@ async def test_patch_with_an_unknown_operation_is_400(avi: Any) -> None:
     answer = await avi.patch(f"/api/vrfcontext/{target['uuid']}", {"remove": {"static_routes": []}})
 
     assert answer.status == 400
+
+
+# -- object-valued fields: the merge incremental rule edits need (patching.py docstring) ---------
+
+
+def switching_rule(name: str, index: int, host: str, path: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "index": index,
+        "enable": True,
+        "match": {
+            "host_hdr": {"match_criteria": "HDR_EQUALS", "value": [host]},
+            "path": {"match_criteria": "BEGINS_WITH", "match_case": "SENSITIVE", "match_str": [path]},
+        },
+        "switching_action": {"action": "HTTP_SWITCHING_SELECT_POOL", "pool_ref": "/api/pool/?name=backend"},
+    }
+
+
+async def policy_set(avi: Any, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    pool = await avi.post("/api/pool", {"name": "backend"})
+    assert pool.status == 201, pool.text
+    answer = await avi.post(
+        "/api/httppolicyset", {"name": "shard", "http_request_policy": {"rules": rules}}
+    )
+    assert answer.status == 201, answer.text
+    return answer.body  # type: ignore[no-any-return]
+
+
+async def test_patch_add_into_an_object_appends_to_its_nested_list(avi: Any) -> None:
+    shard = await policy_set(avi, [switching_rule("a.com|0", 0, "a.com", "/")])
+
+    answer = await avi.patch(
+        f"/api/httppolicyset/{shard['uuid']}",
+        {"add": {"http_request_policy": {"rules": [switching_rule("b.com|0", 1, "b.com", "/")]}}},
+    )
+
+    assert answer.status == 200, answer.text
+    rules = answer.body["http_request_policy"]["rules"]
+    assert [(r["name"], r["index"]) for r in rules] == [("a.com|0", 0), ("b.com|0", 1)]
+    assert rules[1]["switching_action"]["pool_ref"].split("#")[-1] == "backend"
+
+
+async def test_patch_delete_in_an_object_removes_the_nested_entries_matching_the_given_fields(
+    avi: Any,
+) -> None:
+    rules = [switching_rule(f"h{i}.com|0", i, f"h{i}.com", "/") for i in range(3)]
+    shard = await policy_set(avi, rules)
+
+    answer = await avi.patch(
+        f"/api/httppolicyset/{shard['uuid']}",
+        {"delete": {"http_request_policy": {"rules": [{"name": "h1.com|0"}]}}},
+    )
+
+    assert answer.status == 200, answer.text
+    assert [r["name"] for r in answer.body["http_request_policy"]["rules"]] == ["h0.com|0", "h2.com|0"]
+
+
+async def test_patch_add_into_an_object_sets_nested_scalars_and_keeps_the_rest(avi: Any) -> None:
+    shard = await policy_set(avi, [switching_rule("a.com|0", 0, "a.com", "/")])
+
+    answer = await avi.patch(
+        f"/api/httppolicyset/{shard['uuid']}",
+        {"add": {"http_request_policy": {"rules": []}, "description": "kept"}},
+    )
+
+    assert [r["name"] for r in answer.body["http_request_policy"]["rules"]] == ["a.com|0"]
+    assert answer.body["description"] == "kept"
+
+
+async def test_a_patch_carrying_one_rule_edits_a_policy_of_500_rules(avi: Any) -> None:
+    shard = await policy_set(avi, [switching_rule(f"h{i}.com|0", i, f"h{i}.com", "/") for i in range(500)])
+    added = {"add": {"http_request_policy": {"rules": [switching_rule("new.com|0", 500, "new.com", "/")]}}}
+    removed = {"delete": {"http_request_policy": {"rules": [{"name": "h7.com|0"}]}}}
+
+    first = await avi.patch(f"/api/httppolicyset/{shard['uuid']}", removed)
+    second = await avi.patch(f"/api/httppolicyset/{shard['uuid']}", added)
+
+    assert first.status == 200 and second.status == 200, (first.text, second.text)
+    names = [r["name"] for r in second.body["http_request_policy"]["rules"]]
+    assert len(names) == 500 and "h7.com|0" not in names and names[-1] == "new.com|0"
+    assert names[:7] == [f"h{i}.com|0" for i in range(7)]  # the other rules were kept, not resent
+
+
+async def test_two_rules_with_the_same_index_in_one_policy_are_refused(avi: Any) -> None:
+    shard = await policy_set(avi, [switching_rule("a.com|0", 0, "a.com", "/")])
+
+    answer = await avi.patch(
+        f"/api/httppolicyset/{shard['uuid']}",
+        {"add": {"http_request_policy": {"rules": [switching_rule("b.com|0", 0, "b.com", "/")]}}},
+    )
+
+    assert answer.status == 400
+    assert "Duplicate index 0 in http_request_policy.rules" in answer.body["error"]
+    stored = await avi.get(f"/api/httppolicyset/{shard['uuid']}")
+    assert [r["name"] for r in stored.body["http_request_policy"]["rules"]] == ["a.com|0"]
+
+
+async def test_two_rules_with_the_same_name_in_one_policy_are_refused(avi: Any) -> None:
+    answer = await avi.post(
+        "/api/httppolicyset",
+        {"name": "dup", "http_request_policy": {"rules": [
+            {"name": "same", "index": 0, "enable": True},
+            {"name": "same", "index": 1, "enable": True},
+        ]}},
+    )
+
+    assert answer.status == 400
+    assert "Duplicate name 'same'" in answer.body["error"]
+
+
+async def test_a_rule_added_without_an_index_is_refused(avi: Any) -> None:
+    shard = await policy_set(avi, [switching_rule("a.com|0", 0, "a.com", "/")])
+    rule = switching_rule("b.com|0", 1, "b.com", "/")
+    del rule["index"]
+
+    answer = await avi.patch(
+        f"/api/httppolicyset/{shard['uuid']}", {"add": {"http_request_policy": {"rules": [rule]}}}
+    )
+
+    assert answer.status == 400
+    assert "http_request_policy.rules[1].index" in answer.body["error"]
+
+
+async def test_one_patch_can_add_some_rules_delete_others_and_replace_a_field(avi: Any) -> None:
+    shard = await policy_set(avi, [switching_rule(f"h{i}.com|old|0", i, f"h{i}.com", "/") for i in range(3)])
+
+    answer = await avi.patch(f"/api/httppolicyset/{shard['uuid']}", {
+        "replace": {"cloud_config_cksum": "42"},
+        "add": {"http_request_policy": {"rules": [switching_rule("h1.com|new|0", 3, "h1.com", "/v2")]}},
+        "delete": {"http_request_policy": {"rules": [{"name": "h1.com|old|0"}]}},
+    })
+
+    assert answer.status == 200, answer.text
+    rules = answer.body["http_request_policy"]["rules"]
+    assert [(r["name"], r["index"]) for r in rules] == [
+        ("h0.com|old|0", 0), ("h2.com|old|0", 2), ("h1.com|new|0", 3),
+    ]
+    assert answer.body["cloud_config_cksum"] == "42"

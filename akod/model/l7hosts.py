@@ -1,0 +1,181 @@
+"""One Ingress read into host/path routes, with what is wrong in it named field by field.
+
+This is the syntactic part of the L7 translation: it needs nothing but the Ingress (and the
+default domain), so selection (`keys_of_ingress`) and translation read an Ingress the same way.
+What depends on other objects (backend Services, Secrets, other Ingresses claiming the same
+host+path) is judged later, by the translation of the key.
+
+Decisions, AKO's unless said otherwise (reference §3.2, `ParseHostPathForIngress`):
+- A rule without `host:` is served as `<ing>.<ns>.<default_domain>` when a default domain is
+  set; otherwise it is skipped (`NoHost`).
+- A host that is not a plain lower-case DNS name is refused (`InvalidHost`): wildcards (AKO
+  serves them only in EVH mode), upper case, a trailing dot, more than 253 characters, or any
+  other character or label shape DNS does not allow. Hosts are not lower-cased on the user's
+  behalf: the Ingress would then be shown served under a name it does not carry.
+- A path must start with `/` (`InvalidPath`); an empty path means `/`. `pathType: Exact`
+  matches the path exactly, `Prefix` and `ImplementationSpecific` as a prefix.
+- A rule without paths, or a path whose backend is not a Service, has nothing to route to: it
+  is skipped (`NoBackend`, scenario 21). A backend without a port gets port 80.
+- `spec.defaultBackend` is not served: traffic only reaches hosts and paths named by rules.
+- The first `spec.tls` entry that lists a host decides its Secret; a TLS host without any rule
+  serves nothing and is ignored.
+
+Problems are tagged with the host they belong to, so that the translation of each shard reports
+those of its own hosts; problems of no host (`host == ""`) are reported once, by the first key of
+the Ingress, or by the caller when the Ingress has no key at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from akod.model.l4fqdn import DNS_LABEL_LENGTH, DNS_NAME_LENGTH
+from akod.model.l7context import L7Context, ingress_age, ingress_ref
+from akod.model.problems import ObjectRef, Problem
+
+DEFAULT_BACKEND_PORT = 80
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True, slots=True)
+class HostPath:
+    """One path of one rule: a route claimed by an Ingress, before its backend is checked."""
+
+    namespace: str
+    ingress: str
+    age: tuple[str, str, str]
+    host: str
+    path: str
+    exact: bool
+    service: str
+    port_number: int | None  # None: by name
+    port_name: str
+    field: str  # "spec.rules[i].http.paths[j]"
+
+    @property
+    def route(self) -> tuple[str, str, bool]:
+        """What two Ingresses cannot both claim: host, path and whether the match is exact."""
+        return self.host, self.path, self.exact
+
+
+@dataclass(frozen=True, slots=True)
+class TlsClaim:
+    host: str
+    secret: str
+    field: str  # "spec.tls[i].secretName"
+
+
+@dataclass(frozen=True, slots=True)
+class HostProblem:
+    host: str  # "" when the problem belongs to no host
+    problem: Problem
+
+
+@dataclass(frozen=True)
+class ParsedIngress:
+    ref: ObjectRef
+    age: tuple[str, str, str]
+    hosts: tuple[str, ...]  # every host the rules name, valid or not: they decide the keys
+    paths: tuple[HostPath, ...]  # of valid hosts, with valid paths and a Service backend
+    tls: Mapping[str, TlsClaim]
+    problems: tuple[HostProblem, ...]
+
+
+def default_host(*, ingress: Mapping[str, Any], ctx: L7Context) -> str:
+    """`<ing>.<ns>.<default_domain>` for a rule without host; "" without a default domain."""
+    domain = ctx.l4.default_domain.strip().removeprefix(".").rstrip(".")
+    if not domain:
+        return ""
+    return f"{ingress.get('name', '')}.{ingress.get('namespace', '')}.{domain}"
+
+
+def _shown(host: str) -> str:
+    return host if len(host) <= 70 else host[:60] + "..."
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` cannot be served (None: it can)."""
+    shown = _shown(host)
+    if "*" in host:
+        return f"wildcard host '{shown}' is not supported; name each host"
+    if host != host.lower():
+        return f"host '{shown}' has upper-case letters; write it in lower case"
+    if host.endswith("."):
+        return f"host '{shown}' ends with a dot; remove the trailing dot"
+    if len(host) > DNS_NAME_LENGTH:
+        return f"host '{shown}' has {len(host)} characters, more than the {DNS_NAME_LENGTH} of a DNS name"
+    labels = host.split(".")
+    if not all(len(label) <= DNS_LABEL_LENGTH and _LABEL.match(label) for label in labels):
+        return f"host '{shown}' is not a DNS name (lower-case letters, digits, '-' and '.' only)"
+    return None
+
+
+def parse_ingress(*, ingress: Mapping[str, Any], ctx: L7Context) -> ParsedIngress:
+    """The routes of one trimmed Ingress and the problems of its rules, paths and TLS section."""
+    ref = ingress_ref(ingress)
+    age = ingress_age(ingress)
+    hosts: list[str] = []
+    paths: list[HostPath] = []
+    problems: list[HostProblem] = []
+
+    def report(host: str, where: str, reason: str, message: str) -> None:
+        problems.append(HostProblem(host=host, problem=Problem(obj=ref, field=where, reason=reason, message=message)))
+
+    if ingress.get("default_backend"):
+        report("", "spec.defaultBackend", "DefaultBackendNotServed",
+               "the default backend is not served; only the hosts and paths of the rules are")
+    for i, rule in enumerate(ingress.get("rules") or ()):
+        host_field = f"spec.rules[{i}].host"
+        host = str(rule.get("host") or "") or default_host(ingress=ingress, ctx=ctx)
+        if not host:
+            report("", host_field, "NoHost", "the rule has no host and no default domain is set; it is not served")
+            continue
+        if host not in hosts:
+            hosts.append(host)
+        message = host_problem(host)
+        if message is not None:
+            report(host, host_field, "InvalidHost", message + "; the rule is not served")
+            continue
+        rule_paths = rule.get("paths") or ()
+        if not rule_paths:
+            report(host, f"spec.rules[{i}].http", "NoBackend",
+                   f"the rule for host {host} has no path and backend; it is not served")
+            continue
+        for j, raw in enumerate(rule_paths):
+            where = f"spec.rules[{i}].http.paths[{j}]"
+            path = str(raw.get("path") or "/")
+            if not path.startswith("/"):
+                report(host, f"{where}.path", "InvalidPath",
+                       f"path '{path[:80]}' does not start with '/'; it is not served")
+                continue
+            service = str(raw.get("service") or "")
+            if not service:
+                report(host, f"{where}.backend", "NoBackend",
+                       f"the path {host}{path} has no Service backend; it is not served")
+                continue
+            number = raw.get("port_number")
+            name = str(raw.get("port_name") or "")
+            if not isinstance(number, int) and not name:
+                number = DEFAULT_BACKEND_PORT
+            paths.append(HostPath(
+                namespace=ref.namespace, ingress=ref.name, age=age, host=host, path=path,
+                exact=str(raw.get("path_type") or "") == "Exact", service=service,
+                port_number=number if isinstance(number, int) else None, port_name=name, field=where))
+    tls: dict[str, TlsClaim] = {}
+    for i, entry in enumerate(ingress.get("tls") or ()):
+        for host in entry.get("hosts") or ():
+            tls.setdefault(str(host), TlsClaim(host=str(host), secret=str(entry.get("secret") or ""),
+                                               field=f"spec.tls[{i}].secretName"))
+    return ParsedIngress(ref=ref, age=age, hosts=tuple(hosts), paths=tuple(paths), tls=tls, problems=tuple(problems))
+
+
+def hostless_problems(*, ingress: Mapping[str, Any], ctx: L7Context) -> tuple[Problem, ...]:
+    """The problems of an Ingress that belong to no host (e.g. `NoHost`).
+
+    A translation reports them for the first key of the Ingress; an Ingress without any host has
+    no key, so the caller reports these itself.
+    """
+    return tuple(p.problem for p in parse_ingress(ingress=ingress, ctx=ctx).problems if not p.host)

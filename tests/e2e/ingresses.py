@@ -1,0 +1,114 @@
+"""Creating Ingresses, IngressClasses and TLS Secrets the way users do (no controller runs here)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from akod.devenv.certs import self_signed
+
+AVI_CLASS = "avi-lb"
+
+
+def make_cert(host: str, *, days: int = 30, expired: bool = False) -> tuple[str, str]:
+    """A self-signed certificate for `host` and its key, both PEM (expired: ended yesterday)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    if expired:
+        return self_signed(host, valid_from=now - dt.timedelta(days=10), valid_to=now - dt.timedelta(days=1))
+    return self_signed(host, valid_to=now + dt.timedelta(days=days))
+
+
+def path(p: str, service: str, port: int | str, *, path_type: str = "Prefix") -> dict[str, Any]:
+    port_ref = {"number": port} if isinstance(port, int) else {"name": port}
+    return {"path": p, "pathType": path_type, "backend": {"service": {"name": service, "port": port_ref}}}
+
+
+def rule(host: str | None, *paths: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"http": {"paths": list(paths)}}
+    if host:
+        body["host"] = host
+    return body
+
+
+class Ingresses:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.net = client.NetworkingV1Api(api)
+        self.core = client.CoreV1Api(api)
+        self.made: list[tuple[str, str, str]] = []
+
+    async def ensure_class(self, name: str = AVI_CLASS, *, controller: str = "ako.vmware.com/avi-lb") -> None:
+        with contextlib.suppress(ApiException):
+            await self.net.create_ingress_class({"metadata": {"name": name}, "spec": {"controller": controller}})
+            self.made.append(("IngressClass", "", name))
+
+    async def create(self, ns: str, name: str, *, rules: Sequence[dict[str, Any]],
+                     tls: Sequence[tuple[Sequence[str], str]] = (), class_name: str | None = AVI_CLASS,
+                     default_backend: tuple[str, int] | None = None) -> dict[str, Any]:
+        spec: dict[str, Any] = {"rules": list(rules)}
+        if class_name:
+            spec["ingressClassName"] = class_name
+        if tls:
+            spec["tls"] = [{"hosts": list(hosts), "secretName": secret} for hosts, secret in tls]
+        if default_backend:
+            spec["defaultBackend"] = {"service": {"name": default_backend[0],
+                                                  "port": {"number": default_backend[1]}}}
+        ing = await self.net.create_namespaced_ingress(ns, {"metadata": {"name": name}, "spec": spec})
+        self.made.append(("Ingress", ns, name))
+        return ing.to_dict()
+
+    async def patch(self, ns: str, name: str, body: dict[str, Any]) -> None:
+        await self.net.patch_namespaced_ingress(name, ns, body)
+
+    async def replace_rules(self, ns: str, name: str, rules: Sequence[dict[str, Any]]) -> None:
+        ing = await self.net.read_namespaced_ingress(name, ns)
+        body = self.net.api_client.sanitize_for_serialization(ing)
+        body["spec"]["rules"] = list(rules)
+        await self.net.replace_namespaced_ingress(name, ns, body)
+
+    async def get(self, ns: str, name: str) -> Any:
+        return await self.net.read_namespaced_ingress(name, ns)
+
+    async def status(self, ns: str, name: str) -> list[dict[str, str]]:
+        ing = await self.get(ns, name)
+        entries = (ing.status.load_balancer.ingress or []) if ing.status and ing.status.load_balancer else []
+        return sorted(({k: v for k, v in e.to_dict().items() if v} for e in entries),
+                      key=lambda e: (e.get("hostname", ""), e.get("ip", "")))
+
+    async def delete(self, ns: str, name: str) -> None:
+        await self.net.delete_namespaced_ingress(name, ns)
+
+    async def secret(self, ns: str, name: str, *, cert: str, key: str) -> None:
+        data = {"tls.crt": base64.b64encode(cert.encode()).decode(),
+                "tls.key": base64.b64encode(key.encode()).decode()}
+        body = {"metadata": {"name": name}, "type": "kubernetes.io/tls", "data": data}
+        try:
+            await self.core.create_namespaced_secret(ns, body)
+            self.made.append(("Secret", ns, name))
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            await self.core.replace_namespaced_secret(name, ns, body)
+
+    async def delete_secret(self, ns: str, name: str) -> None:
+        await self.core.delete_namespaced_secret(name, ns)
+
+    async def events_for(self, ns: str, name: str) -> list[Any]:
+        events = await self.core.list_namespaced_event(ns)
+        return [e for e in events.items if e.involved_object.name == name and e.involved_object.kind == "Ingress"]
+
+    async def delete_all(self) -> None:
+        for kind, ns, name in reversed(self.made):
+            with contextlib.suppress(ApiException):
+                if kind == "Ingress":
+                    await self.net.delete_namespaced_ingress(name, ns)
+                elif kind == "Secret":
+                    await self.core.delete_namespaced_secret(name, ns)
+                else:
+                    await self.net.delete_ingress_class(name)
+        self.made.clear()
