@@ -70,18 +70,35 @@ SERVICE_ANNOTATION_PREFIXES = ("ako.vmware.com/", "skipnodeport.ako.vmware.com/"
 WRITTEN_BY_AKOD = ("ako.vmware.com/host-fqdn-vs-uuid-map",)
 
 
-def trim_service(raw: Mapping[str, Any]) -> Observed:
-    meta = _meta(raw)
-    spec = raw.get("spec") or {}
-    status = raw.get("status") or {}
+def _identity(meta: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
+    """Name, namespace, uid, creation time and the annotations a translation reads (not akod's own)."""
     annotations = meta.get("annotations") or {}
-    body = {
+    return {
         "name": meta.get("name", ""),
         "namespace": meta.get("namespace", ""),
         "uid": meta.get("uid", ""),
         "created": meta.get("creationTimestamp", ""),
-        "annotations": {k: v for k, v in annotations.items()
-                        if k.startswith(SERVICE_ANNOTATION_PREFIXES) and k not in WRITTEN_BY_AKOD},
+        "annotations": {k: v for k, v in annotations.items() if k.startswith(prefixes) and k not in WRITTEN_BY_AKOD},
+    }
+
+
+def _written_back(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """What akod wrote back (the VIPs in the status, the FQDN map annotation): compared before writing again."""
+    annotations = _meta(raw).get("annotations") or {}
+    return {
+        "fqdn_map": annotations.get("ako.vmware.com/host-fqdn-vs-uuid-map", ""),
+        "lb_ingress": [
+            {k: v for k, v in entry.items() if k in ("ip", "hostname")}
+            for entry in (((raw.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [])
+        ],
+    }
+
+
+def trim_service(raw: Mapping[str, Any]) -> Observed:
+    meta = _meta(raw)
+    spec = raw.get("spec") or {}
+    body = {
+        **_identity(meta, SERVICE_ANNOTATION_PREFIXES),
         "type": spec.get("type", "ClusterIP"),
         "load_balancer_class": spec.get("loadBalancerClass") or "",
         "load_balancer_ip": spec.get("loadBalancerIP") or "",
@@ -92,11 +109,7 @@ def trim_service(raw: Mapping[str, Any]) -> Observed:
              "target_port": p.get("targetPort"), "node_port": p.get("nodePort")}
             for p in spec.get("ports") or []
         ],
-        "fqdn_map": annotations.get("ako.vmware.com/host-fqdn-vs-uuid-map", ""),
-        "lb_ingress": [
-            {k: v for k, v in entry.items() if k in ("ip", "hostname")}
-            for entry in ((status.get("loadBalancer") or {}).get("ingress") or [])
-        ],
+        **_written_back(raw),
     }
     return Observed(kind="Service", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
                     uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")), body=body)
@@ -162,15 +175,8 @@ def _path(raw: Mapping[str, Any]) -> dict[str, Any]:
 def trim_ingress(raw: Mapping[str, Any]) -> Observed:
     meta = _meta(raw)
     spec = raw.get("spec") or {}
-    status = raw.get("status") or {}
-    annotations = meta.get("annotations") or {}
     body = {
-        "name": meta.get("name", ""),
-        "namespace": meta.get("namespace", ""),
-        "uid": meta.get("uid", ""),
-        "created": meta.get("creationTimestamp", ""),
-        "annotations": {k: v for k, v in annotations.items()
-                        if k.startswith(INGRESS_ANNOTATION_PREFIXES) and k not in WRITTEN_BY_AKOD},
+        **_identity(meta, INGRESS_ANNOTATION_PREFIXES),
         "class_name": spec.get("ingressClassName") or "",
         "default_backend": _backend(spec.get("defaultBackend")),
         "rules": [
@@ -180,11 +186,7 @@ def trim_ingress(raw: Mapping[str, Any]) -> Observed:
         ],
         "tls": [{"hosts": list(t.get("hosts") or []), "secret": t.get("secretName") or ""}
                 for t in spec.get("tls") or []],
-        "lb_ingress": [
-            {k: v for k, v in entry.items() if k in ("ip", "hostname")}
-            for entry in ((status.get("loadBalancer") or {}).get("ingress") or [])
-        ],
-        "fqdn_map": annotations.get("ako.vmware.com/host-fqdn-vs-uuid-map", ""),
+        **_written_back(raw),
     }
     return Observed(kind="Ingress", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
                     uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")), body=body)
