@@ -274,7 +274,7 @@ class L7Sync:
             await self._report(key=key, members=members, problems=[*result.problems, *rejected])
             raise
         await self._report(key=key, members=members, problems=result.problems)
-        if any(o.obj_type == "virtualservice" and o.name == result.vs_name for o in result.objects):
+        if SHARED in key and any(o.obj_type == "virtualservice" and o.name == result.vs_name for o in result.objects):
             self._shelled.add(key)
         vsvip = next((a for (t, _, n), a in applied.items() if t == "vsvip" and n == result.vs_name), None)
         vips = list((vsvip.info if vsvip else {}).get("vips") or [])

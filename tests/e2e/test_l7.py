@@ -516,3 +516,32 @@ async def test_namespace_label_removed_unserves_the_ingress_and_restored_serves_
     await eventually(lambda: _equals(lambda: controller.names("pool", contains=host), [pool]), what="the pool back")
     await routed(controller, vip=vip, port=80, host=host)
     assert akod.stop() == 0
+
+
+async def test_dedicated_mode_gives_each_host_its_own_vs_which_goes_with_its_last_path(
+        controller, nodes: Nodes, services, ingresses: Ingresses, make_daemon) -> None:
+    await seed_apps(services, nodes)
+    cert, key = make_cert(KUARD)
+    await ingresses.secret("default", "kuard-tls", cert=cert, key=key)
+    await ingresses.create("default", "hackazon", rules=[rule(HACK, path("/", "hackazon", 80))])
+    await ingresses.create("default", "kuard", rules=[rule(KUARD, path("/", "kuard", 8080))],
+                           tls=[([KUARD], "kuard-tls")])
+    akod = make_daemon(extra_config='[l7]\nshard_vs_size = "DEDICATED"\n')
+    akod.start()
+    await akod.wait_in_sync()
+    hack_vs, kuard_vs = f"{C}--{HACK}-L7-dedicated", f"{C}--{KUARD}-L7-dedicated"
+    hack_vip, kuard_vip = await vip_of(controller, hack_vs), await vip_of(controller, kuard_vs)
+    assert hack_vip != kuard_vip
+    answer = await routed(controller, vip=hack_vip, port=80, host=HACK)
+    assert answer["vs"] == hack_vs and servers(answer) == [("10.34.1.10", 80)]
+    answer = await routed(controller, vip=kuard_vip, port=443, host=KUARD)
+    assert answer["vs"] == kuard_vs and servers(answer) == [("10.34.1.11", 8080), ("10.34.2.12", 8080)]
+    redirect = await routed(controller, vip=kuard_vip, port=80, host=KUARD)
+    assert redirect["redirect"]["port"] == 443
+    await eventually(lambda: _equals(lambda: ingresses.status("default", "hackazon"), [{"hostname": HACK, "ip": hack_vip}]),
+                     what="hackazon's status")
+    await ingresses.delete("default", "hackazon")
+    await eventually(lambda: _is_none(controller, "virtualservice", hack_vs), what="the dedicated VS removed")
+    await eventually(lambda: _is_none(controller, "vsvip", hack_vs), what="its VIP removed")
+    assert await controller.maybe("virtualservice", kuard_vs) is not None
+    assert akod.stop() == 0
