@@ -468,10 +468,10 @@ async def test_plan_shows_the_l7_objects_and_cleanup_removes_them_children_first
         assert await controller.names(obj_type) == [], obj_type
 
 
-async def test_a_rule_without_host_is_served_on_the_default_domain(
+async def test_a_rule_without_host_is_served_on_the_default_domain_and_a_port_by_name(
         controller, nodes: Nodes, services, ingresses: Ingresses, make_daemon) -> None:
     await seed_apps(services, nodes)
-    await ingresses.create("default", "nohost", rules=[rule(None, path("/", "hackazon", 80))])
+    await ingresses.create("default", "nohost", rules=[rule(None, path("/", "hackazon", "p80"))])  # port by name
     akod = make_daemon()
     akod.start()
     await akod.wait_in_sync()
