@@ -545,3 +545,25 @@ async def test_dedicated_mode_gives_each_host_its_own_vs_which_goes_with_its_las
     await eventually(lambda: _is_none(controller, "vsvip", hack_vs), what="its VIP removed")
     assert await controller.maybe("virtualservice", kuard_vs) is not None
     assert akod.stop() == 0
+
+
+async def test_reload_without_default_ingress_controller_unserves_classless_ingresses(
+        controller, nodes: Nodes, services, ingresses: Ingresses, make_daemon) -> None:
+    import signal
+
+    await seed_apps(services, nodes)
+    await ingresses.create("default", "classless", rules=[rule(HACK, path("/", "hackazon", 80))], class_name=None)
+    await ingresses.create("default", "classy", rules=[rule(KUARD, path("/", "kuard", 8080))])
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    hack_vip = await vip_of(controller, shard(HACK))
+    await routed(controller, vip=hack_vip, port=80, host=HACK)
+    await eventually(lambda: _has_status(ingresses, "classless"), what="the classless Ingress's status")
+
+    akod.write_config(extra='[l7]\ndefault_ing_controller = false\n')
+    akod.signal(signal.SIGHUP)
+    await routed(controller, vip=hack_vip, port=80, host=HACK, check=not_served)
+    await eventually(lambda: _equals(lambda: ingresses.status("default", "classless"), []), what="its status cleared")
+    await routed(controller, vip=await vip_of(controller, shard(KUARD)), port=80, host=KUARD)
+    assert akod.stop() == 0
