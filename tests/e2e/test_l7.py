@@ -19,6 +19,7 @@ VIP_NET = ipaddress.ip_network("10.10.25.0/24")
 C = "S1-AZ1"
 HACK = "hackazon.avi.iberia.local"
 KUARD = "kuard.avi.iberia.local"
+LATER = "later3.avi.iberia.local"
 
 
 def fnv1a_32(text: str) -> int:
@@ -566,4 +567,32 @@ async def test_reload_without_default_ingress_controller_unserves_classless_ingr
     await routed(controller, vip=hack_vip, port=80, host=HACK, check=not_served)
     await eventually(lambda: _equals(lambda: ingresses.status("default", "classless"), []), what="its status cleared")
     await routed(controller, vip=await vip_of(controller, shard(KUARD)), port=80, host=KUARD)
+    assert akod.stop() == 0
+
+
+async def test_faults_on_the_controller_are_retried_until_the_shard_converges(
+        controller, nodes: Nodes, services, ingresses: Ingresses, make_daemon) -> None:
+    await controller.faults({"errors": [
+        {"method": "POST", "path": "/api/virtualservice", "status": 400, "probability": 1.0, "count": 1},
+        {"method": "PATCH", "path": "/api/httppolicyset", "status": 503, "probability": 1.0, "count": 2},
+        {"method": "POST", "path": "/api/pool", "status": 503, "probability": 0.3, "count": 5}]})
+    await seed_ingresses(services, nodes, ingresses)
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync(timeout=60)
+    assert shard(LATER) == shard(HACK)  # its rules are PATCHed into an existing shard policy set
+    await ingresses.create("default", "later", rules=[rule(LATER, path("/", "hackazon", 80))])
+    for host, port in ((HACK, 80), (KUARD, 443), (LATER, 80)):
+        await routed(controller, vip=await vip_of(controller, shard(host)), port=port, host=host, timeout=60)
+    await akod.wait_in_sync(timeout=60)
+    vs_posts = [w["status"] for w in await controller.requests()
+                if w["method"] == "POST" and w["path"].startswith("/api/virtualservice")]
+    shards = {shard(h) for h in (HACK, KUARD, LATER)}
+    assert vs_posts[0] == 400 and vs_posts.count(201) == len(shards) + 1, vs_posts  # + kuard's SNI child
+    patches = [w["status"] for w in await controller.requests()
+               if w["method"] == "PATCH" and w["path"].startswith("/api/httppolicyset")]
+    assert patches[:2] == [503, 503] and patches[-1] == 200, patches
+    assert not [e for e in (await akod.status())["errors"] if e["kind"] == "Ingress"]
+    for name in ("hackazon", "kuard", "later"):
+        await eventually(lambda: _has_status(ingresses, name), what=f"{name}'s status")
     assert akod.stop() == 0
