@@ -127,7 +127,7 @@ class Daemon:
                     mark=engine.mark, endpoints_kind=lambda: endpoints_kind)
         l7 = L7Sync(store=store, owned=owned, reporter=reporter, kube_api=kube_api, settings=lambda: self.settings,
                     context=lambda: runtime.context, controller_version=lambda: client.controller_version or "",
-                    mark=engine.mark, l4=l4.index)
+                    mark=engine.mark, l4=l4)
         runtime = Runtime(settings=s, store=store, telemetry=telemetry, engine=engine, client=client,
                           routes=route_sync, l4=l4, l7=l7, version=__version__)
         self.runtime = runtime

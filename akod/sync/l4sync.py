@@ -132,9 +132,9 @@ class L4Sync:
         ctx = self._context()
         if ctx is None:
             return None
-        return self._l4_context(ctx=ctx, controller_version=self._controller_version())
+        return self.l4_context_for(ctx=ctx, controller_version=self._controller_version())
 
-    def _l4_context(self, *, ctx: ControllerContext, controller_version: str) -> L4Context:
+    def l4_context_for(self, *, ctx: ControllerContext, controller_version: str) -> L4Context:
         """`l4_context(...)`, built again only when the settings object or the context changed."""
         settings = self._settings()
         memo = self._contexts.get(controller_version)
@@ -178,7 +178,7 @@ class L4Sync:
         return sorted(self.index.members) + clear
 
     def _key_for(self, body: dict[str, Any]) -> str | None:
-        ctx = self._l4_context(ctx=self._context() or NO_CONTEXT, controller_version="")
+        ctx = self.l4_context_for(ctx=self._context() or NO_CONTEXT, controller_version="")
         labels = self.index.namespace_labels.get(str(body.get("namespace", "")))
         return l4_key(service=body, namespace_labels=labels, ctx=ctx)
 

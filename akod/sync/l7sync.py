@@ -41,7 +41,7 @@ from akod.model.observed import Observed
 from akod.model.problems import ObjectRef, Problem
 from akod.store import Store
 from akod.sync.discovery import ControllerContext
-from akod.sync.l4sync import NO_CONTEXT, L4Index, l4_context
+from akod.sync.l4sync import NO_CONTEXT, L4Sync
 from akod.sync.owned import ObjectRejected, OwnedSync
 from akod.sync.reporting import ProblemReporter
 from akod.sync.writeback import write_back
@@ -84,6 +84,7 @@ class L7Index:
         self.members: dict[str, set[IngId]] = {}
         self.fingerprint: dict[IngId, str] = {}
         self.users: dict[tuple[str, str], set[IngId]] = {}  # Service or Secret (ns, name) -> Ingresses
+        self.uses: dict[IngId, set[tuple[str, str]]] = {}  # the reverse: what each Ingress uses
         self.hostless: dict[IngId, tuple[Problem, ...]] = {}  # ours, but no host to serve: no key reports it
 
     def assign(self, ing: IngId, keys: frozenset[str]) -> frozenset[str]:
@@ -100,10 +101,13 @@ class L7Index:
 
     def link(self, ing: IngId, body: dict[str, Any] | None) -> None:
         """Record which Services and Secrets `ing` uses (None: it uses none any more)."""
-        for users in self.users.values():
-            users.discard(ing)
+        for ref in self.uses.pop(ing, set()):
+            self.users[ref].discard(ing)
+            if not self.users[ref]:
+                del self.users[ref]
         if body is not None:
-            for ref in _backends(body) | _secrets(body):
+            self.uses[ing] = _backends(body) | _secrets(body)
+            for ref in self.uses[ing]:
                 self.users.setdefault(ref, set()).add(ing)
 
     def keys_using(self, refs: Iterable[tuple[str, str]]) -> set[str]:
@@ -113,7 +117,7 @@ class L7Index:
 class L7Sync:
     def __init__(self, *, store: Store, owned: OwnedSync, reporter: ProblemReporter, kube_api: ApiClient | None,
                  settings: Callable[[], Settings], context: Callable[[], ControllerContext | None],
-                 controller_version: Callable[[], str], mark: Callable[[str], Any], l4: L4Index) -> None:
+                 controller_version: Callable[[], str], mark: Callable[[str], Any], l4: L4Sync) -> None:
         self._store = store
         self._owned = owned
         self._reporter = reporter
@@ -122,7 +126,8 @@ class L7Sync:
         self._context = context
         self._controller_version = controller_version
         self._mark = mark
-        self._l4 = l4  # Services, endpoints, Nodes and namespace labels: one informer cache for both
+        self._l4 = l4.index  # Services, endpoints, Nodes and namespace labels: one informer cache for both
+        self._l4_context = l4.l4_context_for  # built again only when settings or controller change
         self.index = L7Index()
         self.served: dict[str, Served] = {}
         self._shelled: set[str] = set()  # keys whose shared VS exists: kept even with no host left
@@ -131,7 +136,7 @@ class L7Sync:
 
     def context(self, ctx: ControllerContext | None = None, *, version: str = "") -> L7Context:
         s = self._settings()
-        return L7Context(l4=l4_context(settings=s, ctx=ctx or NO_CONTEXT, controller_version=version),
+        return L7Context(l4=self._l4_context(ctx=ctx or NO_CONTEXT, controller_version=version),
                          shards=s.l7.shard_count, default_ing_controller=s.l7.default_ing_controller,
                          now=dt.datetime.now(dt.timezone.utc))
 

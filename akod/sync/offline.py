@@ -109,58 +109,74 @@ async def list_node_bodies(kube_api: ApiClient) -> list[dict[str, Any]]:
     return [o.body for o in await _list(CoreV1Api(kube_api).list_node, trim_node)]
 
 
-async def plan_l4(*, settings: Settings, ctx: ControllerContext, client: AviClient,
-                  kube_api: ApiClient) -> tuple[list[Wanted], list[Problem]]:
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """What the translations read, listed once from the apiserver (trimmed as the daemon's watches trim)."""
+
+    namespaces: dict[str, dict[str, str]]  # name -> labels
+    nodes: list[dict[str, Any]]
+    services: list[Observed]
+    endpoints: dict[tuple[str, str], list[dict[str, Any]]]
+    classes: dict[str, dict[str, Any]]
+    ingresses: list[Observed]
+    secrets: dict[tuple[str, str], Observed]  # TLS Secrets only, material in memory
+
+    @classmethod
+    async def read(cls, kube_api: ApiClient) -> ClusterSnapshot:
+        core, net = CoreV1Api(kube_api), NetworkingV1Api(kube_api)
+        return cls(
+            namespaces={o.name: dict(o.body.get("labels") or {})
+                        for o in await _list(core.list_namespace, trim_namespace)},
+            nodes=await list_node_bodies(kube_api),
+            services=await _list(core.list_service_for_all_namespaces, trim_service),
+            endpoints=await _endpoint_bodies(kube_api),
+            classes={o.name: o.body for o in await _list(net.list_ingress_class, trim_ingress_class)},
+            ingresses=await _list(net.list_ingress_for_all_namespaces, trim_ingress),
+            secrets={(o.namespace, o.name): o for o in await _list(
+                core.list_secret_for_all_namespaces, trim_secret, field_selector="type=kubernetes.io/tls")},
+        )
+
+
+def plan_l4(*, settings: Settings, ctx: ControllerContext, controller_version: str,
+            cluster: ClusterSnapshot) -> tuple[list[Wanted], list[Problem]]:
     """L4 objects wanted: the daemon's translation of every L4 key (compared by `_diff`)."""
-    core = CoreV1Api(kube_api)
-    namespaces = {o.name: dict(o.body.get("labels") or {}) for o in await _list(core.list_namespace, trim_namespace)}
-    services = await _list(core.list_service_for_all_namespaces, trim_service)
-    endpoints = await _endpoint_bodies(kube_api)
-    nodes = await list_node_bodies(kube_api)
-    l4ctx = l4_context(settings=settings, ctx=ctx, controller_version=client.controller_version or "")
+    l4ctx = l4_context(settings=settings, ctx=ctx, controller_version=controller_version)
     keys: dict[str, list[Observed]] = {}
-    for svc in services:
-        key = l4_key(service=svc.body, namespace_labels=namespaces.get(svc.namespace), ctx=l4ctx)
+    for svc in cluster.services:
+        key = l4_key(service=svc.body, namespace_labels=cluster.namespaces.get(svc.namespace), ctx=l4ctx)
         if key is not None:
             keys.setdefault(key, []).append(svc)
     wanted: list[Wanted] = []
     problems: list[Problem] = []
     for key, members in sorted(keys.items()):
         result = translate_l4(key=key, services=[m.body for m in members],
-                              endpoints={m.name: endpoints.get((m.namespace, m.name), []) for m in members},
-                              nodes=nodes, ctx=l4ctx)
+                              endpoints={m.name: cluster.endpoints.get((m.namespace, m.name), []) for m in members},
+                              nodes=cluster.nodes, ctx=l4ctx)
         problems.extend(result.problems)
         owner = ", ".join(f"Service {m.namespace}/{m.name}" for m in members)
         wanted += [Wanted(obj_type=o.obj_type, name=o.name, owner=owner, checksum=o.checksum) for o in result.objects]
     return wanted, problems
 
 
-async def plan_l7(*, settings: Settings, ctx: ControllerContext, client: AviClient, kube_api: ApiClient,
-                  shells: set[str]) -> tuple[list[Wanted], list[Problem]]:
+def plan_l7(*, settings: Settings, ctx: ControllerContext, controller_version: str, cluster: ClusterSnapshot,
+            shells: set[str]) -> tuple[list[Wanted], list[Problem]]:
     """L7 objects wanted: the daemon's translation of every shard (or dedicated) key."""
-    core, net = CoreV1Api(kube_api), NetworkingV1Api(kube_api)
-    namespaces = {o.name: dict(o.body.get("labels") or {}) for o in await _list(core.list_namespace, trim_namespace)}
-    classes = {o.name: o.body for o in await _list(net.list_ingress_class, trim_ingress_class)}
-    ingresses = await _list(net.list_ingress_for_all_namespaces, trim_ingress)
-    secrets = {(o.namespace, o.name): o for o in await _list(core.list_secret_for_all_namespaces, trim_secret,
-                                                              field_selector="type=kubernetes.io/tls")}
-    services = {(o.namespace, o.name): o.body for o in await _list(core.list_service_for_all_namespaces, trim_service)}
-    endpoints = await _endpoint_bodies(kube_api)
-    nodes = await list_node_bodies(kube_api)
-    l7ctx = L7Context(l4=l4_context(settings=settings, ctx=ctx, controller_version=client.controller_version or ""),
+    services = {(o.namespace, o.name): o.body for o in cluster.services}
+    l7ctx = L7Context(l4=l4_context(settings=settings, ctx=ctx, controller_version=controller_version),
                       shards=settings.l7.shard_count, default_ing_controller=settings.l7.default_ing_controller,
                       now=dt.datetime.now(dt.timezone.utc))
     keys: dict[str, list[Observed]] = {key: [] for key in shells}
-    for ing in ingresses:
-        if ingress_accepted(ingress=ing.body, classes=classes, namespace_labels=namespaces.get(ing.namespace),
-                            ctx=l7ctx):
+    for ing in cluster.ingresses:
+        if ingress_accepted(ingress=ing.body, classes=cluster.classes,
+                            namespace_labels=cluster.namespaces.get(ing.namespace), ctx=l7ctx):
             for key in keys_of_ingress(ingress=ing.body, ctx=l7ctx):
                 keys.setdefault(key, []).append(ing)
     wanted: list[Wanted] = []
     problems: list[Problem] = []
     for key, members in sorted(keys.items()):
-        result = translate_l7(key=key, ingresses=[m.body for m in members], services=services, endpoints=endpoints,
-                              nodes=nodes, secrets=secrets, ctx=l7ctx, keep_shell=key in shells)
+        result = translate_l7(key=key, ingresses=[m.body for m in members], services=services,
+                              endpoints=cluster.endpoints, nodes=cluster.nodes, secrets=cluster.secrets, ctx=l7ctx,
+                              keep_shell=key in shells)
         problems.extend(p for p in result.problems if p not in problems)
         owner = ", ".join(f"Ingress {m.namespace}/{m.name}" for m in members) or "the shared VIP (kept)"
         wanted += [Wanted(obj_type=o.obj_type, name=o.name, owner=owner, checksum=o.checksum) for o in result.objects]
@@ -186,8 +202,8 @@ def _diff(*, wanted: list[Wanted], have: dict[tuple[str, str], Any]) -> list[Obj
 async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClient) -> Plan:
     ctx = await discover(client=client, settings=settings, label_se_group=False)
     cluster = settings.cluster.name
-    route_plan = plan_routes(cluster=cluster, node_bodies=await list_node_bodies(kube_api),
-                             enabled=routes_enabled(settings))
+    snapshot = await ClusterSnapshot.read(kube_api)
+    route_plan = plan_routes(cluster=cluster, node_bodies=snapshot.nodes, enabled=routes_enabled(settings))
     vrf = await client.get(f"/api/vrfcontext/{ctx.vrf_uuid}", tenant=ADMIN)
     diff = diff_routes(existing=vrf.get("static_routes") or [], ours=route_plan.to_avi(cluster=cluster),
                        cluster=cluster)
@@ -199,8 +215,10 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
         client=client, cluster=cluster, cloud=settings.controller.cloud, tenant=settings.controller.tenant)}
     shells = {f"{L7_KEY_PREFIX}{name}" for (obj_type, name) in have
               if obj_type == "virtualservice" and name.startswith(f"{cluster}--Shared-L7-")}
-    l4_wanted, l4_problems = await plan_l4(settings=settings, ctx=ctx, client=client, kube_api=kube_api)
-    l7_wanted, l7_problems = await plan_l7(settings=settings, ctx=ctx, client=client, kube_api=kube_api, shells=shells)
+    version = client.controller_version or ""
+    l4_wanted, l4_problems = plan_l4(settings=settings, ctx=ctx, controller_version=version, cluster=snapshot)
+    l7_wanted, l7_problems = plan_l7(settings=settings, ctx=ctx, controller_version=version, cluster=snapshot,
+                                     shells=shells)
     return Plan(context=ctx, routes=diff, label_se_group=label,
                 problems=[*route_plan.problems, *l4_problems, *l7_problems],
                 objects=_diff(wanted=[*l4_wanted, *l7_wanted], have=have))
