@@ -42,7 +42,7 @@ def cleanup(*, config_path: Path, yes: bool) -> int:
 
 
 async def _cleanup(settings: Settings, password: str, apply: bool):  # type: ignore[no-untyped-def]
-    from akod.sync.offline import cleanup as run_cleanup
+    from akod.sync.cleanup import cleanup as run_cleanup
 
     async with avi_client(settings, password=password) as client:
         return await run_cleanup(settings=settings, client=client, apply=apply)

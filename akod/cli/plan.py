@@ -11,8 +11,13 @@ import json
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from akod.cli.common import CliExit, avi_client, load_or_exit, read_password_or_exit
 from akod.config import Settings
+
+if TYPE_CHECKING:
+    from akod.sync.planning import Plan
 
 EXIT_CHANGES = 10
 
@@ -35,30 +40,32 @@ def plan(*, config_path: Path, as_json: bool) -> int:
     return EXIT_CHANGES if result.changes else 0
 
 
-async def _plan(settings: Settings, password: str):  # type: ignore[no-untyped-def]
+async def _plan(settings: Settings, password: str) -> Plan:
     from akod.kube import open_api_client
-    from akod.sync.offline import make_plan
+    from akod.store import Store
+    from akod.sync.planning import make_plan
 
+    stored = None
+    if Path(settings.state.path).exists():  # which objects a key with broken input keeps (read-only)
+        store = await Store.open(path=Path(settings.state.path), read_only=True)
+        try:
+            stored = await store.all_applied()
+        finally:
+            await store.close()
     kube = await open_api_client(kubeconfig=str(settings.cluster.kubeconfig or ""), context=settings.cluster.context)
     try:
         async with avi_client(settings, password=password) as client:
-            return await make_plan(settings=settings, client=client, kube_api=kube)
+            return await make_plan(settings=settings, client=client, kube_api=kube, stored=stored)
     finally:
         await kube.close()
 
 
-def _print(result) -> None:  # type: ignore[no-untyped-def]
-    from akod.model.routes import describe_route
-
+def _print(result: Plan) -> None:
     print(f"VRF {result.context.vrf} (from {result.context.vrf_source})")
-    for verb, routes in (("create", result.routes.add), ("update", result.routes.update),
-                         ("delete", result.routes.delete)):
-        for route in routes:
-            print(f"  {verb} static route {describe_route(route)}")
-    for change in result.objects:
+    for change in result.changes:
         print(f"  {change.action} {change.obj_type} {change.name} (for {change.owner})")
-    if result.label_se_group:
-        print("  label the SE group with clustername")
+    for name, why in sorted(result.missing.items()):
+        print(f"  warning: {name}: {why}; akod does not watch them")
     for p in result.problems:
         print(f"  error: {p.describe()}")
-    print(f"{result.changes} change(s) pending" if result.changes else "nothing to do")
+    print(f"{len(result.changes)} change(s) pending" if result.changes else "nothing to do")

@@ -1,15 +1,18 @@
-"""The daemon: wiring the edges, the sync engine and the status server into one process.
+"""The daemon: the edges, the registry of families, the engine and the status server in one process.
 
-`Daemon.run()` is what `akod run` (and so systemd) executes. Start order: state database
-(migrations), status server (so a starting daemon can already say why it is not ready), the
-Kubernetes watches, the controller discovery with retries, then the engine. The controller being
-down is not fatal: watches keep the store current, `/readyz` says 503 with the reason, and the
-backlog drains when the controller is back. Fatal at start are only a broken config (exit 2),
-a controller that contradicts the config (exit 2: wrong cloud, VRF, SE group of another cluster)
-and a refused login (exit 1).
+`Daemon.run()` is what `akod run` (and so systemd) executes. Every long-lived task runs under the
+`Supervisor` (see there for what each task's end means). Start order: the state database
+(migrations) and its writer; the status server (so a starting daemon can already say why it is not
+ready); API discovery, then the cluster cache from the stored copy and the watches; then the
+start-up sequence (`akod.sync.reconcile`): the controller's context (retried while it is down),
+the applied state rebuilt from the controller, every key marked, the engine started, garbage
+collected, READY. The controller being down is not fatal: watches keep the store current,
+`/readyz` says 503 with the reason, and the backlog drains when the controller is back. Fatal at
+start are only a broken config (exit 2), a controller that contradicts the config (exit 2: wrong
+cloud, VRF, SE group of another cluster) and a refused login (exit 1).
 
 SIGTERM/SIGINT: stop taking new work, let in-flight calls finish (at most `STOP_GRACE_S`), exit 0.
-SIGHUP: re-read the config; apply what can change live, log what needs a restart.
+SIGHUP: re-read the config (one reload at a time; SIGHUPs during a reload coalesce into one more).
 """
 
 from __future__ import annotations
@@ -28,57 +31,50 @@ from kubernetes_asyncio.client import ApiClient
 from akod import __version__
 from akod.avi import AviAuthError, AviClient, Pacer
 from akod.config import ConfigError, Settings, load_settings, restart_required
+from akod.daemon.faults import Faults
 from akod.daemon.logsetup import set_level
 from akod.daemon.notify import Notifier
+from akod.daemon.supervisor import CRITICAL, ONCE, RESTART, Fatal, Supervisor
 from akod.kube import WatchState, open_api_client, run_watch
+from akod.kube.resources import Resolution, resolve
+from akod.kube.watching import WatchSpec
+from akod.model.observed import Observed
 from akod.statusd import StatusServer
 from akod.store import Store
-from akod.daemon.watches import OnChange, watch_specs
-from akod.model.observed import Observed
+from akod.sync.cluster import Change, ClusterCache
 from akod.sync.discovery import ControllerMismatch, discover, routes_enabled
-from akod.sync.gc import collect_garbage
-from akod.sync.inventory import rebuild_applied
-from akod.sync.l4sync import CLEAR as L4_CLEAR
-from akod.sync.l4sync import KIND as L4_KIND
-from akod.sync.l4sync import L4Sync
-from akod.sync.l7sync import CLEAR as L7_CLEAR
-from akod.sync.l7sync import KIND as L7_KIND
-from akod.sync.l7sync import L7Sync
-from akod.sync.owned import OwnedSync
 from akod.sync.engine import Engine
+from akod.sync.family import Inputs, SyncIO
 from akod.sync.keyqueue import KeyQueue
 from akod.sync.metrics import Telemetry
+from akod.sync.owned import OwnedSync
+from akod.sync.reconcile import Reconciler
+from akod.sync.registry import Registry
 from akod.sync.reporting import ProblemReporter
-from akod.sync.routesync import KEY as ROUTES_KEY
-from akod.sync.routesync import RouteSync
 from akod.sync.runtime import Runtime
 
 log = logging.getLogger("akod.daemon")
 STOP_GRACE_S = 8.0
 HEARTBEAT_S = 10.0
-DRIFT_CHECK_S = 300.0
+RESYNC_S = 300.0
 GC_THRESHOLD_0 = 10_000
 KEYS_PER_CALL_SLOT = 2
+# Not pinging the watchdog for this long without systemd to act on it: the daemon exits itself.
+SELF_EXIT_AFTER_S = 180.0
 
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
 
 
-class Fatal(Exception):
-    def __init__(self, message: str, *, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 class Daemon:
     def __init__(self, *, settings: Settings, config_path: Path, password: str,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, faults: Faults | None = None) -> None:
         self.settings = settings
         self._config_path = config_path
         self._password = password
         self._notifier = notifier or Notifier()
+        self._faults = faults or Faults()
         self._stop = asyncio.Event()
-        self._fatal: Fatal | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._reload_wanted = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -87,19 +83,18 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, self._reload_wanted.set)
         s = self.settings
-        store = await Store.open(path=Path(s.state.path))
+        store = await Store.open(path=Path(s.state.path), writer_crash_after=self._faults.store_writer_crash_after)
         telemetry = Telemetry()
-        pacer = Pacer(rate=s.api.rate, burst=s.api.burst, workers=s.api.workers)
-        self._pacer = pacer
+        self._pacer = Pacer(rate=s.api.rate, burst=s.api.burst, workers=s.api.workers)
         kube_api: ApiClient | None = None
         try:
             kube_api = await open_api_client(kubeconfig=str(s.cluster.kubeconfig or ""), context=s.cluster.context)
             async with AviClient(
                 base_url=s.controller.base_url, username=s.controller.username, password=self._password,
                 tenant=s.controller.tenant, version=s.controller.version, ca_file=str(s.controller.ca_file or ""),
-                insecure=s.controller.insecure, timeout_s=s.api.timeout_s, pacer=pacer, observer=telemetry,
+                insecure=s.controller.insecure, timeout_s=s.api.timeout_s, pacer=self._pacer, observer=telemetry,
             ) as client:
                 return await self._serve(store=store, telemetry=telemetry, client=client, kube_api=kube_api)
         finally:
@@ -110,114 +105,111 @@ class Daemon:
 
     async def _serve(self, *, store: Store, telemetry: Telemetry, client: AviClient, kube_api: ApiClient) -> int:
         s = self.settings
+        inputs = Inputs(cluster=ClusterCache(), settings=s, applied=_applied_lookup(store))
+        owned = OwnedSync(store=store, client=client)
+        reporter = ProblemReporter(store=store, kube_api=kube_api, telemetry=telemetry)
+        registry = Registry(inputs=inputs, io=SyncIO(store=store, owned=owned, reporter=reporter, client=client,
+                                                      kube_api=kube_api))
         # The pacer bounds the calls to the controller at `[api] workers`; the engine runs more keys
         # than that, so that while some keys are in their database or Kubernetes steps, others
         # keep the controller's slots busy (the controller never sees more concurrent calls).
-        engine = Engine(queue=KeyQueue(), telemetry=telemetry, workers=s.api.workers * KEYS_PER_CALL_SLOT)
-        reporter = ProblemReporter(store=store, kube_api=kube_api, telemetry=telemetry)
-        owned = OwnedSync(store=store, client=client)
-        runtime: Runtime
-        route_sync = RouteSync(
-            store=store, client=client, reporter=reporter, cluster=s.cluster.name,
-            enabled=lambda: routes_enabled(self.settings), context=lambda: runtime.context,
-        )
-        specs, endpoints_kind = await watch_specs(kube_api)
-        l4 = L4Sync(store=store, owned=owned, reporter=reporter, kube_api=kube_api, settings=lambda: self.settings,
-                    context=lambda: runtime.context, controller_version=lambda: client.controller_version or "",
-                    mark=engine.mark, endpoints_kind=lambda: endpoints_kind)
-        l7 = L7Sync(store=store, owned=owned, reporter=reporter, kube_api=kube_api, settings=lambda: self.settings,
-                    context=lambda: runtime.context, controller_version=lambda: client.controller_version or "",
-                    mark=engine.mark, l4=l4)
-        runtime = Runtime(settings=s, store=store, telemetry=telemetry, engine=engine, client=client,
-                          routes=route_sync, l4=l4, l7=l7, version=__version__)
+        engine = Engine(queue=KeyQueue(), telemetry=telemetry, workers=s.api.workers * KEYS_PER_CALL_SLOT,
+                        handler=registry.sync)
+        telemetry.on_any_call = engine.note_call
+        runtime = Runtime(store=store, telemetry=telemetry, engine=engine, client=client, registry=registry,
+                          version=__version__)
         self.runtime = runtime
-        self._owned, self._l4, self._l7 = owned, l4, l7
-        engine.register(kind=ROUTES_KEY, handler=route_sync.sync)
-        engine.register(kind=L4_KIND, handler=l4.sync)
-        engine.register(kind=L4_CLEAR, handler=l4.clear)
-        engine.register(kind=L7_KIND, handler=l7.sync)
-        engine.register(kind=L7_CLEAR, handler=l7.clear)
+        reconciler = Reconciler(registry=registry, engine=engine, store=store, owned=owned, client=client)
         status = StatusServer(runtime=runtime, listen=str(s.status.listen))
-        await status.start()
+        supervisor = Supervisor()
+        try:
+            async with supervisor:
+                supervisor.start("store-writer", store.run_writer, policy=CRITICAL)
+                await status.start()
+                supervisor.start("watchdog", lambda: self._watchdog(runtime), policy=CRITICAL)
+                supervisor.start("boot", lambda: self._boot(runtime=runtime, supervisor=supervisor, kube_api=kube_api,
+                                                            reconciler=reconciler), policy=ONCE)
+                supervisor.start("heartbeat", lambda: self._heartbeat(client), policy=RESTART)
+                supervisor.start("reloader", lambda: self._reloader(runtime), policy=RESTART)
+                await self._stop.wait()
+                log.info("stopping: letting in-flight calls finish")
+                self._notifier.stopping()
+                if not await engine.drain(grace_s=STOP_GRACE_S):
+                    log.warning("some keys were still being synced after %.0fs; their writes are cut off "
+                                "(journal: unknown, resolved at the next start)", STOP_GRACE_S)
+                supervisor.cancel()
+        finally:
+            await status.stop()
+        if supervisor.fatal is not None:
+            runtime.fatal = str(supervisor.fatal)
+            return supervisor.fatal.code
+        log.info("stopped")
+        return EXIT_OK
 
-        async def nodes_changed(upserts: Sequence[Observed], deleted: Sequence[Observed]) -> None:
-            if runtime.context is not None:  # before discovery, boot marks the key itself
-                await engine.mark(ROUTES_KEY)
-            await l4.on_nodes(upserts, deleted)
-            await l7.on_nodes(upserts, deleted)
+    # -- tasks -----------------------------------------------------------------------------------
 
-        def both(first: OnChange, second: OnChange) -> OnChange:
-            async def handler(upserts: Sequence[Observed], deleted: Sequence[Observed]) -> None:
-                await first(upserts, deleted)
-                await second(upserts, deleted)
-            return handler
+    async def _boot(self, *, runtime: Runtime, supervisor: Supervisor, kube_api: ApiClient,
+                    reconciler: Reconciler) -> None:
+        """The start-up sequence, then the periodic full pass (as its own supervised task)."""
+        registry, engine, store = runtime.registry, runtime.engine, runtime.store
+        await store.prune_journal()
+        resolution = await _retry("API discovery", lambda: resolve(kube_api, registry.resources()))
+        runtime.missing_apis = dict(resolution.missing)
+        await self._load_cache(registry=registry, store=store, resolution=resolution)
+        for spec in resolution.specs:
+            runtime.watches[spec.resource] = WatchState()
+            supervisor.start(f"watch-{spec.resource}",
+                             self._watch_task(spec=spec, runtime=runtime), policy=RESTART)
+        inputs = registry.inputs
+        inputs.controller = await self._discover(runtime.client)
+        inputs.controller_version = runtime.client.controller_version or ""
+        inputs.api_version = runtime.client.api_version or ""
+        while not all(w.synced for w in runtime.watches.values()):
+            await asyncio.sleep(0.05)
+        await reconciler.rebuild()
+        await reconciler.mark_everything()
+        supervisor.start("engine", engine.run, policy=CRITICAL)
+        await reconciler.collect()
+        runtime.boot_done = True
+        summary = registry.summary()
+        log.info("boot reconcile done: %s", ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items()))
+        self._notifier.ready(self._status_line(runtime))
+        supervisor.start("resync", lambda: self._resync(reconciler), policy=RESTART)
 
-        await l4.load()
-        await l7.load()
+    async def _load_cache(self, *, registry: Registry, store: Store, resolution: Resolution) -> None:
+        """The cluster cache from the stored copy, before the watches deliver what changed since."""
+        for name in registry.resources():
+            variant = resolution.chosen.get(name)
+            if variant is not None:
+                objects = await store.observed(kind=variant.kind)
+                await registry.load(resource=variant.cursor_name, kind=variant.kind, objects=objects)
         # What is loaded by now lives as long as the process: keep it out of the collector's
         # full passes, and collect the young generation less often (a sync key allocates many
         # short-lived dicts; the default threshold of 700 made collections a visible cost).
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD_0, *gc.get_threshold()[1:])
-        handlers = {"nodes": nodes_changed, "namespaces": both(l4.on_namespaces, l7.on_namespaces),
-                    "services": both(l4.on_services, l7.on_services),
-                    "endpoints": both(l4.on_endpoints, l7.on_endpoints),
-                    "endpointslices": both(l4.on_endpoints, l7.on_endpoints),
-                    "ingressclasses": l7.on_classes, "ingresses": l7.on_ingresses, "secrets": l7.on_secrets}
-        self._tasks = []
-        for spec in specs:
-            runtime.watches[spec.resource] = WatchState()
-            self._tasks.append(asyncio.create_task(
-                run_watch(spec=spec, store=store, state=runtime.watches[spec.resource],
-                          on_change=handlers[spec.resource]), name=f"watch-{spec.resource}"))
-        self._tasks += [
-            asyncio.create_task(self._boot(runtime=runtime, client=client), name="boot"),
-            asyncio.create_task(self._heartbeat(runtime=runtime, client=client), name="heartbeat"),
-            asyncio.create_task(self._watchdog(runtime=runtime), name="watchdog"),
-        ]
-        await store.prune_journal()
-        engine.start()
-        stop_wait = asyncio.create_task(self._stop.wait())
-        try:
-            await asyncio.wait([stop_wait, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop_wait.cancel()
-            log.info("stopping: letting in-flight calls finish")
-            self._notifier.stopping()
-            await engine.stop(grace_s=STOP_GRACE_S)
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            await status.stop()
-        if self._fatal is not None:
-            log.error("%s", self._fatal)
-            return self._fatal.code
-        for task in self._tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                log.error("task %s failed: %r", task.get_name(), task.exception())
-                return EXIT_FATAL
-        log.info("stopped")
-        return EXIT_OK
 
-    def _die(self, fatal: Fatal) -> None:
-        self._fatal = fatal
-        self.runtime.fatal = str(fatal)
-        self._stop.set()
+    def _watch_task(self, *, spec: WatchSpec, runtime: Runtime):  # type: ignore[no-untyped-def]
+        registry, engine = runtime.registry, runtime.engine
 
-    # -- tasks -----------------------------------------------------------------------------------
+        async def on_change(upserts: Sequence[Observed], deleted: Sequence[Observed]) -> None:
+            keys = await registry.on_change(Change(resource=spec.resource, kind=spec.kind, upserts=upserts,
+                                                   deleted=deleted))
+            for key in sorted(keys):
+                await engine.mark(key)
 
-    async def _boot(self, *, runtime: Runtime, client: AviClient) -> None:
-        """Learn the controller's context (retrying while it is down), then reconcile everything once."""
+        return lambda: run_watch(spec=spec, store=runtime.store, state=runtime.watches[spec.resource],
+                                 on_change=on_change)
+
+    async def _discover(self, client: AviClient):  # type: ignore[no-untyped-def]
         failures = 0
-        while runtime.context is None:
+        while True:
             try:
-                runtime.context = await discover(client=client, settings=self.settings)
+                return await discover(client=client, settings=self.settings)
             except ControllerMismatch as exc:
-                self._die(Fatal(f"the controller does not match the configuration: {exc}", code=EXIT_CONFIG))
-                return
+                raise Fatal(f"the controller does not match the configuration: {exc}", code=EXIT_CONFIG) from exc
             except AviAuthError as exc:
-                self._die(Fatal(f"login to the controller refused: {exc}", code=EXIT_FATAL))
-                return
+                raise Fatal(f"login to the controller refused: {exc}", code=EXIT_FATAL) from exc
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - controller down or not ready: keep trying
@@ -225,49 +217,13 @@ class Daemon:
                 delay = min(15.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
                 log.warning("controller not usable yet (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
-        while not all(w.synced for w in runtime.watches.values()):
-            await asyncio.sleep(0.05)
-        await self._reconcile_all(runtime=runtime, client=client)
-        runtime.boot_done = True
-        log.info("boot reconcile done: %d static routes in VRF %s, %d L4 virtual services, %d Ingresses on %d L7 keys",
-                 runtime.routes.route_count, runtime.context.vrf, len(self._l4.index.members),
-                 len(self._l7.index.keys_of), len(self._l7.index.members))
-        self._notifier.ready(self._status_line(runtime))
-        while True:
-            await asyncio.sleep(DRIFT_CHECK_S)
-            await self._reconcile_all(runtime=runtime, client=client)
 
-    async def _reconcile_all(self, *, runtime: Runtime, client: AviClient) -> None:
-        """Re-read what the controller holds, sync every key once against it, then collect garbage."""
-        s = self.settings
+    async def _resync(self, reconciler: Reconciler) -> None:
         while True:
-            try:
-                await rebuild_applied(client=client, store=runtime.store, cluster=s.cluster.name,
-                                      cloud=s.controller.cloud, tenant=s.controller.tenant)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - controller trouble: try again shortly
-                log.warning("could not read the controller's objects (%s); retrying", exc)
-                await asyncio.sleep(2.0)
-        resolved = await self._owned.resolve_open_rows()
-        if resolved:
-            log.info("resolved %d journal rows left open by the last run, by reading the controller back", resolved)
-        self._l4.ready = True
-        self._l7.ready = True
-        keys = self._l4.all_keys() + await self._l7.all_keys()
-        runtime.routes.verify_next = True
-        for key in [ROUTES_KEY, *keys]:
-            await runtime.engine.mark(key)
-        await runtime.engine.queue.wait_idle()
-        try:
-            await collect_garbage(store=runtime.store, owned=self._owned)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - retried at the next reconcile
-            log.warning("garbage collection failed: %s", exc)
+            await asyncio.sleep(RESYNC_S)
+            await reconciler.full_pass()
 
-    async def _heartbeat(self, *, runtime: Runtime, client: AviClient) -> None:
+    async def _heartbeat(self, client: AviClient) -> None:
         """A light read every few seconds so readiness notices a controller that went away."""
         while True:
             await asyncio.sleep(HEARTBEAT_S if client.connected else 2.0)
@@ -278,26 +234,46 @@ class Daemon:
             except Exception as exc:  # noqa: BLE001
                 log.debug("controller heartbeat failed: %s", exc)
 
-    async def _watchdog(self, *, runtime: Runtime) -> None:
-        interval = self._notifier.watchdog_interval_s
+    async def _watchdog(self, runtime: Runtime) -> None:
+        """WATCHDOG=1 only while work progresses; stuck too long without systemd acting: exit."""
+        interval = self._notifier.watchdog_interval_s or 5.0
+        loop = asyncio.get_running_loop()
+        unhealthy_since: float | None = None
         while True:
-            await asyncio.sleep(interval or 5.0)
-            if interval:
+            await asyncio.sleep(interval)
+            healthy, why = runtime.health()
+            if healthy:
+                if unhealthy_since is not None:
+                    log.info("work progresses again; pinging the watchdog again")
+                unhealthy_since = None
                 self._notifier.watchdog()
+            else:
+                if unhealthy_since is None:
+                    unhealthy_since = loop.time()
+                    log.error("not pinging the systemd watchdog: %s", why)
+                if loop.time() - unhealthy_since > SELF_EXIT_AFTER_S:
+                    raise Fatal(f"stuck for {SELF_EXIT_AFTER_S:.0f}s: {why}")
             self._notifier.status(self._status_line(runtime))
 
     def _status_line(self, runtime: Runtime) -> str:
         ready, reason = runtime.readiness()
-        return (f"{'ready' if ready else 'not ready: ' + reason}; {runtime.routes.route_count} static routes; "
-                f"{len(runtime.engine.queue)} pending")
+        routes = runtime.registry.summary().get("static_routes", 0)
+        return f"{'ready' if ready else 'not ready: ' + reason}; {routes} static routes; {len(runtime.engine.queue)} pending"
 
-    async def reload(self) -> None:
+    async def _reloader(self, runtime: Runtime) -> None:
+        """One reload at a time: SIGHUPs that arrive during a reload coalesce into one more."""
+        while True:
+            await self._reload_wanted.wait()
+            self._reload_wanted.clear()
+            await self.reload(runtime)
+
+    async def reload(self, runtime: Runtime) -> None:
         self._notifier.reloading()
         try:
             new = load_settings(self._config_path)
         except ConfigError as exc:
             log.error("reload refused, keeping the running configuration:\n%s", exc)
-            self._notifier.ready(self._status_line(self.runtime))
+            self._notifier.ready(self._status_line(runtime))
             return
         needs_restart = restart_required(self.settings, new)
         if needs_restart:
@@ -305,16 +281,36 @@ class Daemon:
         old = self.settings
         live = new if not needs_restart else _merge_live(old=old, new=new)
         self.settings = live
-        self.runtime.settings = live
+        runtime.registry.inputs.settings = live
         set_level(live.log.level)
         self._pacer.reconfigure(rate=live.api.rate, burst=live.api.burst, workers=live.api.workers)
         if routes_enabled(old) != routes_enabled(live):
             log.info("reload: static route sync is now %s", "on" if routes_enabled(live) else "off")
-        await self.runtime.engine.mark(ROUTES_KEY)
-        await self._l4.reassign_all()
-        await self._l7.reassign_all()
+        for key in sorted(runtime.registry.reassign()):
+            await runtime.engine.mark(key)
         log.info("configuration reloaded from %s", self._config_path)
-        self._notifier.ready(self._status_line(self.runtime))
+        self._notifier.ready(self._status_line(runtime))
+
+
+def _applied_lookup(store: Store):  # type: ignore[no-untyped-def]
+    async def lookup(obj_type: str, tenant: str, name: str):  # type: ignore[no-untyped-def]
+        return await store.applied(obj_type=obj_type, tenant=tenant, name=name)
+
+    return lookup
+
+
+async def _retry(what: str, call):  # type: ignore[no-untyped-def]
+    failures = 0
+    while True:
+        try:
+            return await call()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the apiserver not answering yet: keep trying
+            failures += 1
+            delay = min(15.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
+            log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
+            await asyncio.sleep(delay)
 
 
 def _merge_live(*, old: Settings, new: Settings) -> Settings:

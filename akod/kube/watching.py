@@ -82,11 +82,15 @@ async def _raw(resp: Any) -> dict[str, Any]:
     return json.loads(data)
 
 
-async def relist(*, spec: WatchSpec, store: CursorStore, state: WatchState, on_change: OnChange) -> str:
+async def list_all(spec: WatchSpec) -> tuple[list[Observed], str]:
+    """One LIST of `spec`'s resource: every object, trimmed, and the list's resourceVersion."""
     resp = await spec.list_fn(_preload_content=False, **spec.list_kwargs)
     body = await _raw(resp)
-    rv = str((body.get("metadata") or {}).get("resourceVersion", ""))
-    objects = [spec.trim(item) for item in body.get("items") or []]
+    return [spec.trim(item) for item in body.get("items") or []], str((body.get("metadata") or {}).get("resourceVersion", ""))
+
+
+async def relist(*, spec: WatchSpec, store: CursorStore, state: WatchState, on_change: OnChange) -> str:
+    objects, rv = await list_all(spec)
     vanished = await store.apply_watch_batch(
         resource=spec.resource, kind=spec.kind, upserts=objects, deletes=[], resource_version=rv, relist=True
     )

@@ -48,7 +48,7 @@ from akod.model.l4members import ServicePort, ip_versions, pool_members, uses_no
 from akod.model.l4names import MAX_NAME_LENGTH, pool_name, too_long
 from akod.model.l4select import service_vs_name, vs_name_of_key
 from akod.model.nodes import IPAddress
-from akod.model.objects import AviObject
+from akod.model.objects import AviObject, Role
 from akod.model.problems import Problem
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -270,7 +270,7 @@ def _build(*, name: str, namespace: str, shared: str, group: list[_Candidate], p
             listeners.append(Listener(port=port.port, protocol=port.protocol, pool=pool, service=candidate.name))
             pools.append(AviObject("pool", ctx.tenant, pool, pool_body(
                 name=pool, ctx=ctx, namespace=namespace, service=candidate.name, port=port, members=members,
-                hostnames=fqdns, shared_key=shared)))
+                hostnames=fqdns, shared_key=shared), subjects=(service_ref(candidate.body),)))
     listeners.sort(key=lambda item: (item.port, item.protocol, item.service))
     pools.sort(key=lambda obj: obj.name)
     served = tuple(c.name for c in group)
@@ -281,5 +281,5 @@ def _build(*, name: str, namespace: str, shared: str, group: list[_Candidate], p
         name=name, ctx=ctx, listeners=listeners, namespace=namespace, shared_key=shared))
     vs = AviObject("virtualservice", ctx.tenant, name, vs_body(
         name=name, ctx=ctx, listeners=listeners, namespace=namespace, shared_key=shared, services=served,
-        hostnames=all_fqdns, traffic_enabled=traffic))
+        hostnames=all_fqdns, traffic_enabled=traffic), role=Role.L4_VS)
     return (vsvip, *pools, policy, vs), served

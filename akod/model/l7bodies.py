@@ -21,7 +21,8 @@ from akod.model.checksums import canonical_json
 from akod.model.l4bodies import markers, pool_body, vsvip_body
 from akod.model.l4members import PoolMembers, ServicePort
 from akod.model.l7context import L7Context
-from akod.model.objects import AviObject, name_ref
+from akod.model.objects import AviObject, Role, name_ref
+from akod.model.problems import ObjectRef
 
 HTTP_PROFILE = "System-HTTP"
 SECURE_HTTP_PROFILE = "System-Secure-HTTP"
@@ -65,7 +66,7 @@ def shard_vs(*, name: str, ctx: L7Context) -> AviObject:
         "created_by": ctx.created_by,
         "markers": markers(ctx.cluster),
     })
-    return AviObject("virtualservice", ctx.tenant, name, body)
+    return AviObject("virtualservice", ctx.tenant, name, body, role=Role.SHARD_VS)
 
 
 def dedicated_vs(*, name: str, ctx: L7Context, host: str, certificate: str) -> AviObject:
@@ -86,11 +87,11 @@ def dedicated_vs(*, name: str, ctx: L7Context, host: str, certificate: str) -> A
     })
     if certificate:
         body["ssl_key_and_certificate_refs"] = [name_ref("sslkeyandcertificate", certificate)]
-    return AviObject("virtualservice", ctx.tenant, name, body)
+    return AviObject("virtualservice", ctx.tenant, name, body, role=Role.DEDICATED_VS)
 
 
 def sni_child(*, name: str, ctx: L7Context, parent: str, host: str, certificate: str, policy_sets: Sequence[str],
-              ingresses: Sequence[str]) -> AviObject:
+              ingresses: Sequence[str], subjects: tuple[ObjectRef, ...] = ()) -> AviObject:
     """A TLS host's child of its shard's VS: the certificate and one policy set per namespace."""
     body = _placed(ctx, _common(ctx, name))
     body.update({
@@ -107,10 +108,11 @@ def sni_child(*, name: str, ctx: L7Context, parent: str, host: str, certificate:
         "service_metadata": canonical_json({"namespace_ingress_name": list(ingresses), "hostnames": [host]}),
         "markers": markers(ctx.cluster, ("Host", host)),
     })
-    return AviObject("virtualservice", ctx.tenant, name, body)
+    return AviObject("virtualservice", ctx.tenant, name, body, role=Role.SNI_CHILD, subjects=subjects)
 
 
-def certificate(*, name: str, ctx: L7Context, host: str, cert_pem: str, key_pem: str) -> AviObject:
+def certificate(*, name: str, ctx: L7Context, host: str, cert_pem: str, key_pem: str,
+                subjects: tuple[ObjectRef, ...] = ()) -> AviObject:
     """The host's certificate; the key only in `secret` (sent, never stored, not in the checksum)."""
     body = {
         "name": name,
@@ -120,11 +122,11 @@ def certificate(*, name: str, ctx: L7Context, host: str, cert_pem: str, key_pem:
         "created_by": ctx.created_by,
         "markers": markers(ctx.cluster, ("Host", host)),
     }
-    return AviObject("sslkeyandcertificate", ctx.tenant, name, body, secret={"key": key_pem})
+    return AviObject("sslkeyandcertificate", ctx.tenant, name, body, secret={"key": key_pem}, subjects=subjects)
 
 
 def policy_set(*, name: str, ctx: L7Context, rules: Sequence[dict[str, Any]], namespace: str = "",
-               host: str = "") -> AviObject:
+               host: str = "", subjects: tuple[ObjectRef, ...] = ()) -> AviObject:
     body = {
         "name": name,
         "tenant_ref": name_ref("tenant", ctx.tenant),
@@ -132,7 +134,7 @@ def policy_set(*, name: str, ctx: L7Context, rules: Sequence[dict[str, Any]], na
         "http_request_policy": {"rules": list(rules)},
         "markers": markers(ctx.cluster, ("Namespace", namespace), ("Host", host)),
     }
-    return AviObject("httppolicyset", ctx.tenant, name, body)
+    return AviObject("httppolicyset", ctx.tenant, name, body, subjects=subjects)
 
 
 def _route_markers(ctx: L7Context, *, namespace: str, ingress: str, host: str, path: str,
@@ -148,7 +150,7 @@ def pool(*, name: str, ctx: L7Context, namespace: str, ingress: str, host: str, 
     body.pop("health_monitor_refs", None)
     body["service_metadata"] = canonical_json({"ingress_name": ingress, "namespace": namespace, "hostnames": [host]})
     body["markers"] = _route_markers(ctx, namespace=namespace, ingress=ingress, host=host, path=path, service=service)
-    return AviObject("pool", ctx.tenant, name, body)
+    return AviObject("pool", ctx.tenant, name, body, subjects=(_ingress(namespace, ingress),))
 
 
 def pool_group(*, name: str, ctx: L7Context, pool_name: str, namespace: str, ingress: str, host: str,
@@ -159,4 +161,8 @@ def pool_group(*, name: str, ctx: L7Context, pool_name: str, namespace: str, ing
         "created_by": ctx.created_by,
         "markers": _route_markers(ctx, namespace=namespace, ingress=ingress, host=host, path=path),
     })
-    return AviObject("poolgroup", ctx.tenant, name, body)
+    return AviObject("poolgroup", ctx.tenant, name, body, subjects=(_ingress(namespace, ingress),))
+
+
+def _ingress(namespace: str, name: str) -> ObjectRef:
+    return ObjectRef(kind="Ingress", namespace=namespace, name=name)

@@ -190,15 +190,19 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
     for host, namespaces in sorted(sni.items()):
         child = sni_vs_name(cluster=cluster, host=host)
         cert_pem, key_pem = certs[host]
-        out.add(l7bodies.certificate(name=child, ctx=ctx, host=host, cert_pem=cert_pem, key_pem=key_pem))
+        users = sorted(sni_users[host])
+        subjects = tuple(_ref(user) for user in users)
+        out.add(l7bodies.certificate(name=child, ctx=ctx, host=host, cert_pem=cert_pem, key_pem=key_pem,
+                                     subjects=subjects))
         policies = []
         for namespace, routes in sorted(namespaces.items()):
             policy = sni_policy_name(cluster=cluster, namespace=namespace, host=host)
             rules = indexed(policy, host_rules(host=host, routes=routes, redirect=False))
-            out.add(l7bodies.policy_set(name=policy, ctx=ctx, rules=rules, namespace=namespace, host=host))
+            out.add(l7bodies.policy_set(name=policy, ctx=ctx, rules=rules, namespace=namespace, host=host,
+                                        subjects=tuple(s for s in subjects if s.namespace == namespace)))
             policies.append(policy)
         out.add(l7bodies.sni_child(name=child, ctx=ctx, parent=vs_name, host=host, certificate=child,
-                                   policy_sets=policies, ingresses=sorted(sni_users[host])))
+                                   policy_sets=policies, ingresses=users, subjects=subjects))
     hosts = sorted(set(insecure) | set(sni))
     if not hosts and not keep_shell:
         return
@@ -208,6 +212,12 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
     out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=hosts))
     out.add(l7bodies.policy_set(name=vs_name, ctx=ctx, rules=rules))
     out.add(l7bodies.shard_vs(name=vs_name, ctx=ctx))
+
+
+def _ref(user: str) -> ObjectRef:
+    """An Ingress named `<namespace>/<name>`."""
+    namespace, _, name = user.partition("/")
+    return ObjectRef(kind="Ingress", namespace=namespace, name=name)
 
 
 def _dedicated(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_shell: bool,

@@ -23,6 +23,43 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from akod.model.checksums import checksum
+from akod.model.problems import ObjectRef
+
+
+
+class Role:
+    """What an object is for, stated by the translation that made it (never parsed out of a name).
+
+    Stored with the desired and applied rows. Roles order deletes (an SNI child goes before the
+    shard VS it hangs on), tell a shard's shared VS from a host's own, and let `/objects` show an
+    Ingress the objects made for it.
+    """
+
+    L4_VS = "l4-vs"
+    SHARD_VS = "shard-vs"  # an L7 shard's shared parent (VS_TYPE_VH_PARENT)
+    SNI_CHILD = "sni-child"  # a TLS host's child of its shard (VS_TYPE_VH_CHILD)
+    DEDICATED_VS = "dedicated-vs"  # one host's own VS (DEDICATED shard size)
+    VS = "vs"  # a VS found on the controller whose role its body does not tell (L4 or dedicated)
+    VIP = "vip"
+    POOL = "pool"
+    POOL_GROUP = "pool-group"
+    POLICY_SET = "policy-set"
+    CERTIFICATE = "certificate"
+    ROUTES = "routes"  # this cluster's static routes in a VRF
+
+
+DEFAULT_ROLE = {"vsvip": Role.VIP, "pool": Role.POOL, "poolgroup": Role.POOL_GROUP, "httppolicyset": Role.POLICY_SET,
+                "l4policyset": Role.POLICY_SET, "sslkeyandcertificate": Role.CERTIFICATE, "vrfcontext": Role.ROUTES,
+                "virtualservice": Role.VS}
+VS_TYPE_ROLE = {"VS_TYPE_VH_PARENT": Role.SHARD_VS, "VS_TYPE_VH_CHILD": Role.SNI_CHILD}
+
+
+def role_on_controller(obj_type: str, body: dict[str, Any]) -> str:
+    """The role of an object read back from the controller (a rebuild after a lost database)."""
+    if obj_type == "virtualservice":
+        return VS_TYPE_ROLE.get(str(body.get("type") or ""), Role.VS)
+    return DEFAULT_ROLE.get(obj_type, obj_type)
+
 
 # Write order: a referrer comes after what it refers to.
 RANK = {
@@ -36,6 +73,13 @@ RANK = {
 }
 # A child virtual service refers to its parent: written after it (and removed before it).
 VH_CHILD_RANK = 10
+
+
+def rank_of(obj_type: str, role: str) -> int:
+    """Write order (ascending) and removal order (descending) of an object of `obj_type` and `role`."""
+    if role == Role.SNI_CHILD:
+        return VH_CHILD_RANK
+    return RANK.get(obj_type, 8)
 # The field that carries akod's checksum on the controller. An L4 policy set has no checksum field
 # (AKO recomputes one from its rules), so akod keeps it in `description` as "akod-cksum:<hex>".
 CHECKSUM_FIELD = {"vsvip": "vsvip_cloud_config_cksum", "l4policyset": "description"}
@@ -83,13 +127,18 @@ class AviObject:
     name: str
     body: dict[str, Any] = field(hash=False, compare=False)
     secret: dict[str, Any] = field(default_factory=dict, hash=False, compare=False, repr=False)
+    role: str = field(default="", hash=False, compare=False)  # `Role`; "" = the type's default
+    # The Kubernetes objects this one is made for; empty: every object of its key (a shared VS).
+    subjects: tuple[ObjectRef, ...] = field(default=(), hash=False, compare=False)
     _checksum: str = field(default="", init=False, repr=False, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.role:
+            object.__setattr__(self, "role", role_on_controller(self.obj_type, self.body))
 
     @property
     def rank(self) -> int:
-        if self.obj_type == "virtualservice" and self.body.get("type") == "VS_TYPE_VH_CHILD":
-            return VH_CHILD_RANK
-        return RANK.get(self.obj_type, 8)
+        return rank_of(self.obj_type, self.role)
 
     @property
     def checksum(self) -> str:

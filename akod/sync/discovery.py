@@ -34,11 +34,20 @@ class ControllerNotReady(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ControllerContext:
+    """What discovery learnt: where routes go, the SE group and cloud, and the licence tier."""
+
     vrf: str
     vrf_uuid: str
     vrf_source: str
     se_group_uuid: str
     cloud_uuid: str
+    # `/api/systemconfiguration` `default_license_tier` (AKO reads the same): ENTERPRISE, ENTERPRISE_16,
+    # ENTERPRISE_18, ENTERPRISE_WITH_CLOUD_SERVICES, ESSENTIALS or BASIC. Decides the TCP profile.
+    license_tier: str = "ENTERPRISE"
+
+    @property
+    def enterprise(self) -> bool:
+        return self.license_tier.startswith("ENTERPRISE")
 
 
 def routes_enabled(settings: Settings) -> bool:
@@ -88,10 +97,23 @@ async def discover(*, client: AviClient, settings: Settings, label_se_group: boo
     seg = await _one(client, "serviceenginegroup", name=ctl.se_group, cloud=ctl.cloud, key="[controller] se_group")
     if label_se_group and routes_enabled(settings):
         seg = await ensure_se_group_label(client=client, seg=seg, cluster=settings.cluster.name)
+    tier = await license_tier(client=client, cloud=cloud)
     return ControllerContext(
         vrf=str(vrf["name"]), vrf_uuid=str(vrf["uuid"]), vrf_source=source,
-        se_group_uuid=str(seg["uuid"]), cloud_uuid=str(cloud["uuid"]),
+        se_group_uuid=str(seg["uuid"]), cloud_uuid=str(cloud["uuid"]), license_tier=tier,
     )
+
+
+async def license_tier(*, client: AviClient, cloud: dict[str, Any]) -> str:
+    """The controller's licence tier: the system default (as AKO reads it), else the cloud's own."""
+    system = await client.get("/api/systemconfiguration", tenant=ADMIN)
+    tier = str(system.get("default_license_tier") or cloud.get("license_tier") or "")
+    if not tier:
+        log.warning("the controller names no licence tier (systemconfiguration default_license_tier); "
+                    "assuming ENTERPRISE")
+        return "ENTERPRISE"
+    log.info("licence tier %s", tier)
+    return tier
 
 
 def se_group_owner(seg: dict[str, Any]) -> str | None:

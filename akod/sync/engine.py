@@ -1,9 +1,17 @@
 """The worker pool that turns dirty keys into calls to the controller.
 
-Workers take keys from the `KeyQueue` and run the handler registered for the key's kind (the part
-before the first ':'). A failing key is retried with capped exponential backoff and jitter; other
-keys go on. Stopping lets every handler already running finish (bounded by a grace period) and
-takes no new key, so SIGTERM never cuts a write in half when it can be avoided.
+Workers take keys from the `KeyQueue` and hand each to the handler (the registry, which routes it
+to the key's family). A handler says how the key ended with an `Outcome`: done, held (bad input:
+shown as a problem, nothing to retry) or requeue (after its own delay, or after the engine's
+capped exponential backoff with jitter). An exception is a bug or an edge nobody caught: it is
+logged with its traceback and the key is retried with backoff; other keys go on.
+
+`run()` is a long-lived coroutine owned by the daemon's supervisor; it holds the workers in a
+`TaskGroup`. `drain()` stops handing out keys and lets every handler already running finish
+(bounded by a grace period), so SIGTERM never cuts a write in half when it can be avoided.
+
+`progress_at` is when the engine last showed it moves (a handler returned, or a controller call
+finished through `note_call`): the watchdog compares it with the work owed.
 """
 
 from __future__ import annotations
@@ -16,11 +24,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from akod.store import now_iso
+from akod.sync.family import DONE_STATE, HOLD_STATE, Outcome
 from akod.sync.keyqueue import KeyQueue
 from akod.sync.metrics import Telemetry
 
 log = logging.getLogger("akod.sync")
-Handler = Callable[[str], Awaitable[None]]
+Handler = Callable[[str], Awaitable[Outcome]]
 
 
 @dataclass
@@ -31,21 +40,21 @@ class KeyFailure:
 
 
 class Engine:
-    def __init__(self, *, queue: KeyQueue, telemetry: Telemetry, workers: int, retry_cap_s: float = 15.0) -> None:
+    def __init__(self, *, queue: KeyQueue, telemetry: Telemetry, workers: int, handler: Handler,
+                 retry_cap_s: float = 15.0) -> None:
         self.queue = queue
         self._telemetry = telemetry
         self._workers = workers
+        self._handler = handler
         self._retry_cap_s = retry_cap_s
-        self._handlers: dict[str, Handler] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._retry_timers: dict[str, asyncio.TimerHandle] = {}
         self._stopping = False
+        self._busy = 0
+        self._running = asyncio.Event()
         self.failures: dict[str, KeyFailure] = {}
+        self.held: dict[str, str] = {}
         self.last_sync_at: str = ""
         self.synced_keys = 0
-
-    def register(self, *, kind: str, handler: Handler) -> None:
-        self._handlers[kind] = handler
+        self.progress_at = time.monotonic()
 
     @property
     def in_flight(self) -> int:
@@ -54,81 +63,88 @@ class Engine:
     def in_sync(self) -> bool:
         return self.queue.idle() and not self.failures
 
-    def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._worker(i), name=f"akod-worker-{i}") for i in range(self._workers)]
+    def note_call(self) -> None:
+        """A controller call finished (whatever its answer): the engine is not stuck."""
+        self.progress_at = time.monotonic()
 
-    async def mark(self, key: str) -> None:
-        await self.queue.mark(key)
+    def owes_work(self) -> bool:
+        return self._busy > 0 or (self._running.is_set() and self.queue.due() > 0)
+
+    async def mark(self, key: str, *, delay_s: float = 0.0) -> None:
+        await self.queue.mark(key, delay_s=delay_s)
         self._telemetry.queue_depth.set(len(self.queue))
 
-    async def stop(self, *, grace_s: float) -> None:
-        """Take no new key; let running handlers finish within `grace_s`, then cancel them."""
-        self._stopping = True
-        for timer in self._retry_timers.values():
-            timer.cancel()
-        idle = [t for t in self._tasks if getattr(t, "akod_idle", True)]
-        for t in idle:
-            t.cancel()
-        busy = [t for t in self._tasks if t not in idle]
-        if busy:
-            done, pending = await asyncio.wait(busy, timeout=grace_s)
-            for t in pending:
-                t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def run(self) -> None:
+        """The workers, until cancelled or drained."""
+        self._running.set()
+        self.progress_at = time.monotonic()
+        try:
+            async with asyncio.TaskGroup() as group:
+                for i in range(self._workers):
+                    group.create_task(self._worker(), name=f"akod-worker-{i}")
+        finally:
+            self._running.clear()
 
-    async def _worker(self, index: int) -> None:
-        task = asyncio.current_task()
+    async def drain(self, *, grace_s: float) -> bool:
+        """Hand out no new key and wait for the running handlers; False if the grace ran out."""
+        self._stopping = True
+        await self.queue.close()
+        deadline = time.monotonic() + grace_s
+        while self._busy and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self._busy == 0
+
+    async def _worker(self) -> None:
         while not self._stopping:
-            setattr(task, "akod_idle", True)
             key = await self.queue.take()
-            setattr(task, "akod_idle", False)
+            if key is None:
+                return
+            self._busy += 1
             self._telemetry.queue_depth.set(len(self.queue))
             self._telemetry.in_flight.set(self.queue.active)
             try:
-                await self._run(key)
+                outcome = await self._run(key)
             finally:
+                self._busy -= 1
                 await self.queue.done(key)
                 self._telemetry.in_flight.set(self.queue.active)
                 self._telemetry.queue_depth.set(len(self.queue))
+                self.progress_at = time.monotonic()
+            if outcome is not None and not self._stopping:
+                await self._settle(key, outcome)
 
-    async def _run(self, key: str) -> None:
+    async def _run(self, key: str) -> Outcome | None:
         kind = key.split(":", 1)[0]
-        handler = self._handlers.get(kind)
-        if handler is None:
-            log.error("no handler for the key %s", key)
-            return
         started = time.monotonic()
         try:
-            await handler(key)
+            return await self._handler(key)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - one key's failure must not stop the others
-            self._telemetry.sync_failures.labels(kind=kind).inc()
-            failure = self.failures.get(key)
-            count = failure.count + 1 if failure else 1
-            message = f"{type(exc).__name__}: {exc}"[:1000]
-            self.failures[key] = KeyFailure(count=count, error=message, since=failure.since if failure else now_iso())
-            delay = min(self._retry_cap_s, 0.5 * 2 ** min(count - 1, 10)) * random.uniform(0.5, 1.0)
-            log.warning("syncing %s failed (attempt %d): %s; retrying in %.1fs", key, count, message, delay)
-            if not self._stopping:
-                self._schedule_retry(key, delay)
-        else:
-            if self.failures.pop(key, None) is not None:
-                log.info("%s is in sync again", key)
-            self.last_sync_at = now_iso()
-            self.synced_keys += 1
+            log.exception("syncing %s raised", key)
+            return Outcome("requeue", reason=f"{type(exc).__name__}: {exc}")
         finally:
             self._telemetry.sync_seconds.labels(kind=kind).observe(time.monotonic() - started)
 
-    def _schedule_retry(self, key: str, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        old = self._retry_timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-
-        def fire() -> None:
-            self._retry_timers.pop(key, None)
-            if not self._stopping:
-                asyncio.ensure_future(self.mark(key))
-
-        self._retry_timers[key] = loop.call_later(delay, fire)
+    async def _settle(self, key: str, outcome: Outcome) -> None:
+        kind = key.split(":", 1)[0]
+        if outcome.state in (DONE_STATE, HOLD_STATE):
+            if self.failures.pop(key, None) is not None:
+                log.info("%s is in sync again", key)
+            if outcome.state == HOLD_STATE:
+                self.held[key] = outcome.reason
+            else:
+                self.held.pop(key, None)
+            self.last_sync_at = now_iso()
+            self.synced_keys += 1
+            return
+        self._telemetry.sync_failures.labels(kind=kind).inc()
+        failure = self.failures.get(key)
+        count = failure.count + 1 if failure else 1
+        message = outcome.reason[:1000]
+        self.failures[key] = KeyFailure(count=count, error=message, since=failure.since if failure else now_iso())
+        delay = outcome.after_s
+        if delay is None:
+            delay = min(self._retry_cap_s, 0.5 * 2 ** min(count - 1, 10)) * random.uniform(0.5, 1.0)
+        log.warning("syncing %s failed (attempt %d): %s; retrying in %.1fs", key, count, message, delay)
+        await self.mark(key, delay_s=delay)

@@ -19,6 +19,7 @@ GC_KEY = "gc"
 
 
 async def collect_garbage(*, store: Store, owned: OwnedSync) -> int:
+    """Delete every applied object no key wants (parents first); how many there were."""
     stale = await store.unowned_applied(exclude_types=["vrfcontext"])
     for applied in sorted(stale, key=removal_order, reverse=True):
         log.info("deleting %s %s: no Kubernetes object wants it any more", applied.obj_type, applied.name)

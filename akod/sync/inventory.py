@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 from akod.avi import AviClient
-from akod.model.objects import checksum_field, stored_checksum
+from akod.model.objects import checksum_field, role_on_controller, stored_checksum
 from akod.store import Applied, Store
 from akod.sync.owned import applied_info
 
 log = logging.getLogger("akod.sync")
 # Beyond name, uuid and checksum: what `applied_info` and `stored_checksum` read.
 EXTRA_FIELDS = {"vsvip": ["vip"], "httppolicyset": ["http_request_policy", "description"],
-                "sslkeyandcertificate": ["certificate", "type"]}
+                "sslkeyandcertificate": ["certificate", "type"], "virtualservice": ["type"]}
 OWNED_TYPES = ("virtualservice", "l4policyset", "httppolicyset", "poolgroup", "pool", "sslkeyandcertificate", "vsvip")
 
 
@@ -41,6 +41,7 @@ async def controller_inventory(*, client: AviClient, cluster: str, cloud: str, t
                 obj_type=obj_type, tenant=tenant, name=str(body["name"]), uuid=str(body["uuid"]),
                 checksum=stored_checksum(obj_type, body),
                 last_modified=str(body.get("_last_modified", "")), info=applied_info(obj_type, body),
+                role=role_on_controller(obj_type, body),
             ))
     return found
 

@@ -1,4 +1,4 @@
-"""The dirty-key queue: coalescing, FIFO, paced per key, and never one key on two workers.
+"""The dirty-key queue: coalescing, FIFO, paced per key, delayed retries, never one key on two workers.
 
 A key names one unit of sync work (the VRF's routes, one L4 Service, one L7 shard...). Marking a
 key that is already waiting does nothing: it will be computed from the newest observed state when
@@ -7,7 +7,10 @@ last change is never lost and one key's operations never run concurrently.
 
 A key is also not started again within `min_interval_s` of its previous start: a quiet key runs
 at once, but a Service whose endpoints change a hundred times a second is synced a few times, with
-its final state, instead of a hundred times.
+its final state, instead of a hundred times. A retry is a mark with a delay (`mark(key,
+delay_s=...)`); an event that marks the key sooner wins, so a fix by the user is applied at once
+instead of after the backoff. No timer lives outside the queue: the workers' `take()` waits for
+the earliest key that may start.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ class KeyQueue:
     def __init__(self, *, min_interval_s: float = 0.5) -> None:
         self._waiting: dict[str, float] = {}  # key -> monotonic time it may start
         self._active: set[str] = set()
-        self._again: set[str] = set()
+        self._again: dict[str, float] = {}  # active keys marked again -> when they may start
         self._last_start: dict[str, float] = {}
         self._min_interval = min_interval_s
         self._wakeup = asyncio.Condition()
+        self._closed = False
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -38,22 +42,30 @@ class KeyQueue:
     def waiting_keys(self) -> list[str]:
         return list(self._waiting)
 
-    def _ready_at(self, key: str) -> float:
-        last = self._last_start.get(key)
+    def due(self) -> int:
+        """Keys that could start now (waiting, and not delayed): work the workers owe."""
         now = time.monotonic()
-        return now if last is None else max(now, last + self._min_interval)
+        return sum(1 for at in self._waiting.values() if at <= now)
 
-    async def mark(self, key: str) -> None:
+    def _ready_at(self, key: str, delay_s: float) -> float:
+        now = time.monotonic()
+        last = self._last_start.get(key)
+        at = now + max(0.0, delay_s)
+        return at if last is None else max(at, last + self._min_interval)
+
+    async def mark(self, key: str, *, delay_s: float = 0.0) -> None:
         async with self._wakeup:
+            at = self._ready_at(key, delay_s)
             if key in self._active:
-                self._again.add(key)
-            elif key not in self._waiting:
-                self._waiting[key] = self._ready_at(key)
+                self._again[key] = min(self._again.get(key, at), at)
+            else:
+                self._waiting[key] = min(self._waiting.get(key, at), at)
                 self._wakeup.notify()
 
-    async def take(self) -> str:
+    async def take(self) -> str | None:
+        """The next key that may start (marked active); None once the queue is closed."""
         async with self._wakeup:
-            while True:
+            while not self._closed:
                 now = time.monotonic()
                 earliest: float | None = None
                 for key, ready_at in self._waiting.items():
@@ -68,20 +80,39 @@ class KeyQueue:
                     await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
                 except TimeoutError:
                     pass
+            return None
 
     async def done(self, key: str) -> None:
         async with self._wakeup:
             self._active.discard(key)
-            if key in self._again:
-                self._again.discard(key)
-                if key not in self._waiting:
-                    self._waiting[key] = self._ready_at(key)
+            again = self._again.pop(key, None)
+            if again is not None:
+                self._waiting[key] = min(self._waiting.get(key, again), again)
             if len(self._last_start) > 50000:  # forget keys that have been quiet for long
                 cutoff = time.monotonic() - 60
                 self._last_start = {k: t for k, t in self._last_start.items() if t > cutoff}
             self._wakeup.notify_all()
 
-    async def wait_idle(self) -> None:
+    async def close(self) -> None:
+        """No key is handed out any more: idle workers' `take()` returns None."""
         async with self._wakeup:
-            while not self.idle():
-                await self._wakeup.wait()
+            self._closed = True
+            self._wakeup.notify_all()
+
+    async def wait_idle(self) -> None:
+        """Until nothing is waiting that may start now, and nothing is being synced.
+
+        Keys waiting for a delayed retry do not count: a key that keeps failing must not hold up
+        whoever waits (the start-up sequence); it shows as a failure instead.
+        """
+        async with self._wakeup:
+            while self._active or self.due():
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._next_due())
+                except TimeoutError:
+                    pass
+
+    def _next_due(self) -> float | None:
+        if not self._waiting:
+            return None
+        return max(0.0, min(self._waiting.values()) - time.monotonic()) + 0.001

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter as TallyCounter
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -37,12 +38,16 @@ class Telemetry:
                                    registry=self.registry)
         self.api_calls_by_method: TallyCounter[str] = TallyCounter()
         self.started = time.monotonic()
+        # Told of every finished call (the engine's progress, for the watchdog).
+        self.on_any_call: Callable[[], None] | None = None
 
     # The Avi client's CallObserver protocol.
     def on_call(self, *, method: str, obj_type: str, status: int | None, elapsed_s: float) -> None:
         self.api_calls_by_method[method] += 1
         self.calls.labels(method=method, status=str(status) if status is not None else "error").inc()
         self.call_seconds.labels(method=method).observe(elapsed_s)
+        if self.on_any_call is not None:
+            self.on_any_call()
 
     def api_calls(self) -> dict[str, int]:
         return {m: self.api_calls_by_method.get(m, 0) for m in ("GET", *WRITE_METHODS)}

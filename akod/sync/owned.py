@@ -19,14 +19,15 @@ else propagates and the engine retries the key with backoff.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from akod.avi import AviBadRequest, AviClient, AviConflict, AviError, AviNotFound, AviUnavailable
-from akod.model.objects import RANK, AviObject, for_api_version, stored_checksum
-from akod.store import DONE, FAILED, INTENT, SUPERSEDED, Applied, Desired, Store
+from akod.model.objects import AviObject, for_api_version, rank_of, stored_checksum
+from akod.store import DONE, FAILED, INTENT, SUPERSEDED, UNKNOWN, Applied, Desired, Store
 from akod.sync import rulesets
 
 log = logging.getLogger("akod.sync")
@@ -47,16 +48,9 @@ def _ident(obj: AviObject | Applied) -> Ident:
 
 
 def removal_order(applied: Applied) -> tuple[int, str]:
-    """Sort key for deletes (highest first): referrers before what they refer to.
-
-    Only the name is known of an applied object. A virtual service that is not a shared L7 parent
-    may be an SNI child hanging on one, so it goes first (an L4 or dedicated VS has no children:
-    its place among the virtual services does not matter).
-    """
-    rank = RANK.get(applied.obj_type, 8)
-    if applied.obj_type == "virtualservice" and "--Shared-L7-" not in applied.name:
-        rank += 1
-    return (rank, applied.name)
+    """Sort key for deletes (highest first): referrers before what they refer to (by role: an SNI
+    child goes before the shard VS it hangs on)."""
+    return (rank_of(applied.obj_type, applied.role), applied.name)
 
 
 def applied_info(obj_type: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +93,7 @@ class OwnedSync:
             have = current.get(_ident(obj))
             if have is not None and have.checksum == obj.checksum:
                 if have.owner_key != key:
-                    have = Applied(**{**_fields(have), "owner_key": key})
+                    have = dataclasses.replace(have, owner_key=key)
                     adopted.append(have)
                 result[_ident(obj)] = have
             else:
@@ -114,7 +108,8 @@ class OwnedSync:
         entries = await self._store.begin_key(
             owner_key=key,
             objects=[Desired(obj_type=o.obj_type, tenant=o.tenant, name=o.name, owner_key=key,
-                             body=o.stored_body(), checksum=o.checksum) for o in desired],
+                             body=o.stored_body(), checksum=o.checksum, role=o.role, subjects=o.subjects)
+                     for o in desired],
             ops=ops,
         )
         write_entries = dict(zip((_ident(o) for o, _ in todo), entries, strict=False))
@@ -122,12 +117,15 @@ class OwnedSync:
         outcomes: list[tuple[int, str, str]] = []
         forget: list[Ident] = []
         failure: BaseException | None = None
+        in_flight: list[int] = []  # entries whose call is being made: cut off, their outcome is unknown
         try:
             ranks = sorted({o.rank for o, _ in todo})
             for rank in ranks:  # a rank's objects do not refer to each other: write them at once
                 group = [(o, have) for o, have in todo if o.rank == rank]
+                in_flight = [write_entries[_ident(o)] for o, _ in group]
                 answers = await asyncio.gather(*(self._send(obj=o, current=have) for o, have in group),
                                                return_exceptions=True)
+                in_flight = []
                 for (obj, _), answer in zip(group, answers, strict=True):
                     entry = write_entries[_ident(obj)]
                     if isinstance(answer, BaseException):
@@ -147,7 +145,9 @@ class OwnedSync:
                     break
             if failure is None:
                 for applied, entry in zip(stale, delete_entries, strict=True):
+                    in_flight = [entry]
                     error = await self._remove(applied)
+                    in_flight = []
                     if error is not None:
                         outcomes.append((entry, INTENT, error))
                         failure = AviUnavailable(status=None, message=error, method="DELETE",
@@ -157,8 +157,11 @@ class OwnedSync:
                     forget.append(_ident(applied))
         finally:
             closed = {entry for entry, _, _ in outcomes}
-            outcomes += [(entry, SUPERSEDED, "not attempted: an earlier write of this key failed")
-                         for entry in entries if entry not in closed]
+            cut = set(in_flight) - closed
+            outcomes += [(entry, UNKNOWN, "cut off in flight (stop or cancel): outcome unknown, resolved at start")
+                         for entry in sorted(cut)]
+            outcomes += [(entry, SUPERSEDED, "not attempted: an earlier write of this key failed or was cut off")
+                         for entry in entries if entry not in closed and entry not in cut]
             written = [a for ident, a in result.items() if a.owner_key == key and ident in write_entries]
             await self._store.finish_key(outcomes=outcomes, applied=[*written, *adopted], forget=forget)
         if failure is not None:
@@ -169,6 +172,9 @@ class OwnedSync:
         """DELETE one object; None when it is gone, else why the outcome is not known."""
         try:
             await self._client.delete(applied.obj_type, applied.uuid, tenant=applied.tenant)
+        except AviNotFound:
+            log.debug("%s %s was already gone", applied.obj_type, applied.name)
+            return None
         except AviUnavailable as exc:
             try:
                 if await self._read_back(applied) is None:
@@ -236,7 +242,7 @@ class OwnedSync:
     def _applied(self, *, key: str, obj: AviObject, body: dict[str, Any]) -> Applied:
         return Applied(obj_type=obj.obj_type, tenant=obj.tenant, name=obj.name, uuid=str(body.get("uuid", "")),
                        checksum=obj.checksum, last_modified=str(body.get("_last_modified", "")), owner_key=key,
-                       info=applied_info(obj.obj_type, body))
+                       info=applied_info(obj.obj_type, body), role=obj.role)
 
     async def delete(self, *, key: str, applied: Applied) -> None:
         """Delete one object outside a key's set (garbage collection), journaled."""
@@ -249,12 +255,21 @@ class OwnedSync:
                                  path=f"/api/{applied.obj_type}/{applied.uuid}")
         await self._store.journal_outcome(entry_id=entry, state=DONE, forget=_ident(applied))
 
-    async def resolve_open_rows(self) -> int:
-        """Close journal rows left open by a crash; the applied state was just rebuilt from the controller."""
-        rows = [r for r in await self._store.journal(states=["intent"], limit=100000) if r.key != "vrf"]
+    async def resolve_open_rows(self, *, leave: Callable[[str], bool] = lambda key: False) -> int:
+        """Close the journal rows a crash (`intent`) or a stop (`unknown`) left open.
+
+        The applied state was just rebuilt from the controller's own copy, so whatever those calls
+        did is now known: the next sync of each key compares with it and writes what is missing.
+        Rows of keys that `leave` names are left to their family (which reads its object back).
+        """
+        rows = [r for r in await self._store.journal(states=[INTENT, UNKNOWN], limit=100000) if not leave(r.key)]
         for r in rows:
-            await self._store.journal_outcome(entry_id=r.id, state=SUPERSEDED,
-                                              error="open at start; resolved by reading the controller back")
+            found = await self._store.applied(obj_type=r.obj_type, tenant=r.tenant, name=r.name)
+            took = (found is None) if r.op == "DELETE" else (found is not None and found.checksum == r.checksum)
+            state, why = ((DONE, "it took effect") if took
+                          else (SUPERSEDED, "it did not take effect; the next sync writes what is missing"))
+            await self._store.journal_outcome(entry_id=r.id, state=state,
+                                              error=f"{r.state} at start; read back from the controller: {why}")
         return len(rows)
 
 
@@ -269,8 +284,3 @@ def _version_tuple(version: str | None) -> tuple[int, ...]:
     except ValueError:
         return ()
 
-
-def _fields(applied: Applied) -> dict[str, Any]:
-    return {"obj_type": applied.obj_type, "tenant": applied.tenant, "name": applied.name, "uuid": applied.uuid,
-            "checksum": applied.checksum, "last_modified": applied.last_modified, "applied_at": applied.applied_at,
-            "owner_key": applied.owner_key, "info": applied.info}

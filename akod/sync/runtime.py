@@ -1,7 +1,11 @@
-"""The live parts of a running daemon, gathered in one object the status server reads.
+"""The live parts of a running daemon, gathered in one object the status server and the watchdog read.
 
 The daemon builds it and keeps it current; `akod.statusd` only reads it. Nothing in here is
 global: a test process can run several daemons side by side.
+
+Besides readiness (`/readyz`) it answers `health()`: whether work progresses. The systemd
+watchdog is pinged only while it does, so a stuck writer or engine stops the pings and systemd
+restarts the unit; proving that the event loop runs is not enough.
 """
 
 from __future__ import annotations
@@ -14,38 +18,37 @@ from akod.avi import AviClient
 from akod.config import Settings
 from akod.kube import WatchState
 from akod.store import Store
-from akod.sync.discovery import ControllerContext
 from akod.sync.engine import Engine
 from akod.sync.metrics import Telemetry
-from akod.sync.l4sync import L4Sync
-from akod.sync.l7sync import L7Sync
-from akod.sync.routesync import RouteSync
+from akod.sync.registry import Registry
+
+# A write waiting this long for the store's writer, or work owed by the engine with no handler
+# returning and no controller call finishing for this long, means akod is stuck, not busy.
+WRITER_STALL_S = 20.0
+ENGINE_STALL_FLOOR_S = 120.0
 
 
 @dataclass
 class Runtime:
-    settings: Settings
     store: Store
     telemetry: Telemetry
     engine: Engine
     client: AviClient
-    routes: RouteSync
-    l4: L4Sync | None = None
-    l7: L7Sync | None = None
+    registry: Registry
     watches: dict[str, WatchState] = field(default_factory=dict)
-    context: ControllerContext | None = None
+    missing_apis: dict[str, str] = field(default_factory=dict)
     boot_done: bool = False
-    kube_connected: bool = False
     leader: bool = True
     version: str = ""
     started: float = field(default_factory=time.monotonic)
     fatal: str = ""
 
-    def controller_url(self) -> str:
-        return self.settings.controller.base_url
+    @property
+    def settings(self) -> Settings:
+        return self.registry.inputs.settings
 
     def readiness(self) -> tuple[bool, str]:
-        """Ready once watches are synced, the controller answers and boot reconcile is done."""
+        """Ready once watches are synced, the controller answers and the start-up sequence is done."""
         if self.fatal:
             return False, self.fatal
         unsynced = [name for name, w in self.watches.items() if not w.synced]
@@ -57,46 +60,69 @@ class Runtime:
             return False, "boot reconcile not finished"
         return True, "ready"
 
+    def health(self) -> tuple[bool, str]:
+        """Does work progress? (Not: is the loop alive.) False with the reason when something is stuck."""
+        stalled = self.store.writer_stalled_for()
+        if not self.store.writer_alive:
+            return False, "the state database writer is not running"
+        if stalled > WRITER_STALL_S:
+            return False, f"a write to the state database has waited {stalled:.0f}s"
+        limit = max(ENGINE_STALL_FLOOR_S, 2 * self.settings.api.timeout_s)
+        idle_for = time.monotonic() - self.engine.progress_at
+        if self.engine.owes_work() and idle_for > limit:
+            return False, f"keys are owed but nothing progressed for {idle_for:.0f}s"
+        return True, "progressing"
+
+    def in_sync(self) -> bool:
+        return self.boot_done and self.engine.in_sync()
+
     async def status(self) -> dict[str, Any]:
         store = self.store
         journal = await store.journal_counts()
         problems = await store.problems()
+        ready, reason = self.readiness()
+        healthy, why = self.health()
+        ctx = self.registry.inputs.controller
         return {
             "version": self.version,
             "cluster": self.settings.cluster.name,
             "uptime_s": round(time.monotonic() - self.started, 3),
             "leader": self.leader,
-            "ready": self.readiness()[0],
-            "ready_reason": self.readiness()[1],
+            "ready": ready,
+            "ready_reason": reason,
+            "progress": {"ok": healthy, "reason": why},
             "controller": {
-                "url": self.controller_url(),
+                "url": self.settings.controller.base_url,
                 "connected": self.client.connected,
                 "version": self.client.controller_version or "",
-                "api_version": getattr(self.client, "api_version", "") or "",
+                "api_version": self.client.api_version or "",
                 "last_error": self.client.last_error or "",
-                "vrf": self.context.vrf if self.context else "",
-                "vrf_source": self.context.vrf_source if self.context else "",
+                "vrf": ctx.vrf if ctx else "",
+                "vrf_source": ctx.vrf_source if ctx else "",
+                "license_tier": ctx.license_tier if ctx else "",
             },
             "kubernetes": {
-                "connected": any(w.connected for w in self.watches.values()) if self.watches else False,
+                "connected": bool(self.watches) and all(w.connected for w in self.watches.values()),
                 "watches": {
                     name: {"synced": w.synced, "connected": w.connected, "resource_version": w.resource_version,
                            "restarts": w.restarts, "relists": w.relists, "last_error": w.last_error}
                     for name, w in sorted(self.watches.items())
                 },
+                "missing": dict(sorted(self.missing_apis.items())),
             },
             "sync": {
-                "in_sync": self.engine.in_sync() and self.boot_done,
-                "pending_ops": len(self.engine.queue) + journal.get("intent", 0),
+                "in_sync": self.in_sync(),
+                "pending_ops": len(self.engine.queue) + journal.get("intent", 0) + journal.get("unknown", 0),
                 "pending_keys": self.engine.queue.waiting_keys()[:50],
                 "in_flight": self.engine.in_flight,
                 "failed_ops": len(self.engine.failures),
                 "failures": {k: {"count": f.count, "error": f.error, "since": f.since}
                              for k, f in sorted(self.engine.failures.items())},
+                "held": dict(sorted(self.engine.held.items())[:50]),
                 "last_sync_at": self.engine.last_sync_at,
                 "journal": journal,
                 "api_calls": self.telemetry.api_calls(),
-                "static_routes": self.routes.route_count,
+                **self.registry.summary(),
             },
             "objects": await store.object_counts(),
             "errors": [

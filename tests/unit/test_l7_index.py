@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from akod.sync.l7sync import L7Index, _fingerprint
+from akod.sync.families.l7index import L7Index
+from akod.sync.families.l7index import fingerprint as _fingerprint
 
 
 def ingress(ns: str, name: str, *, services: list[str], secret: str = "", default: str = "") -> dict:

@@ -1,0 +1,115 @@
+"""The Kubernetes resources akod can watch, each chosen by API discovery, never by version number.
+
+Families name the resources they read logically ("nodes", "endpoints", "ingresses"); this table
+says what each may be on a server, best first, and `resolve` picks the first variant the server
+serves: endpoints from `discovery.k8s.io/v1` EndpointSlices where they exist (Kubernetes >= 1.21),
+else core v1 Endpoints. A resource with no served variant is reported (`Resolution.missing`), once,
+and not watched: never listed in a loop.
+
+Each variant's cursor name (the `cursors` table) is its own, so a server upgrade that starts
+serving a better variant relists it from scratch instead of resuming from another resource's
+resourceVersion. Only Secrets of type `kubernetes.io/tls` are watched (a field selector: never
+every Secret of the cluster), and they are listed again at every start because their material is
+kept in memory only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes_asyncio.client import ApiClient
+
+from akod.kube.listing import lister, served_resources
+from akod.kube.trimming import (
+    trim_endpoint_slice,
+    trim_endpoints,
+    trim_ingress,
+    trim_ingress_class,
+    trim_namespace,
+    trim_node,
+    trim_secret,
+    trim_service,
+)
+from akod.kube.watching import Trim, WatchSpec
+
+log = logging.getLogger("akod.kube")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way a server may serve a logical resource."""
+
+    group_version: str  # "v1" for the core group
+    plural: str
+    kind: str  # the kind stored in the state database (the model reads bodies of this shape)
+    trim: Trim
+    cursor: str = ""  # the `cursors` row; default: the plural
+    list_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    resume: bool = True  # False: list again at every start (material kept only in memory)
+
+    @property
+    def cursor_name(self) -> str:
+        return self.cursor or self.plural
+
+    @property
+    def api(self) -> str:
+        return f"{self.group_version}/{self.plural}"
+
+
+TLS_ONLY = {"field_selector": "type=kubernetes.io/tls"}
+
+RESOURCES: dict[str, tuple[Variant, ...]] = {
+    "nodes": (Variant("v1", "nodes", "Node", trim_node),),
+    "namespaces": (Variant("v1", "namespaces", "Namespace", trim_namespace),),
+    "services": (Variant("v1", "services", "Service", trim_service),),
+    "endpoints": (Variant("discovery.k8s.io/v1", "endpointslices", "EndpointSlice", trim_endpoint_slice),
+                  Variant("v1", "endpoints", "Endpoints", trim_endpoints)),
+    "ingressclasses": (Variant("networking.k8s.io/v1", "ingressclasses", "IngressClass", trim_ingress_class),),
+    "ingresses": (Variant("networking.k8s.io/v1", "ingresses", "Ingress", trim_ingress),),
+    "secrets": (Variant("v1", "secrets", "Secret", trim_secret, list_kwargs=TLS_ONLY, resume=False),),
+}
+
+
+@dataclass
+class Resolution:
+    """What the server serves of the resources asked for: a watch per served one, and what is missing."""
+
+    specs: list[WatchSpec] = field(default_factory=list)
+    chosen: dict[str, Variant] = field(default_factory=dict)  # logical name -> the variant watched
+    missing: dict[str, str] = field(default_factory=dict)  # logical name -> why it is not watched
+
+    def kind_of(self, name: str) -> str | None:
+        variant = self.chosen.get(name)
+        return variant.kind if variant is not None else None
+
+
+async def resolve(api: ApiClient, names: Iterable[str]) -> Resolution:
+    """For each logical resource in `names` (in order), the first variant the server serves."""
+    out = Resolution()
+    discovered: dict[str, set[str] | None] = {}
+    for name in names:
+        variants = RESOURCES.get(name, ())
+        for variant in variants:
+            if variant.group_version not in discovered:
+                discovered[variant.group_version] = await served_resources(api, group_version=variant.group_version)
+            served = discovered[variant.group_version]
+            if served is not None and variant.plural in served:
+                out.chosen[name] = variant
+                out.specs.append(spec_for(api, name=name, variant=variant))
+                break
+        else:
+            tried = ", ".join(v.api for v in variants) or "no known API"
+            out.missing[name] = f"the server serves none of {tried}"
+            log.warning("%s: %s; akod does not watch them", name, out.missing[name])
+    if "endpoints" in out.chosen:
+        log.info("endpoints come from %s", out.chosen["endpoints"].api)
+    return out
+
+
+def spec_for(api: ApiClient, *, name: str, variant: Variant) -> WatchSpec:
+    return WatchSpec(resource=variant.cursor_name, kind=variant.kind,
+                     list_fn=lister(api, group_version=variant.group_version, plural=variant.plural),
+                     trim=variant.trim, list_kwargs=dict(variant.list_kwargs), resume=variant.resume)

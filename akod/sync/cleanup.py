@@ -1,0 +1,79 @@
+"""`akod cleanup`: delete every Avi object this cluster's akod made, its routes and its SE group label.
+
+AKO's deleteConfig. The controller's own copy says what is ours (`inventory`: `created_by` and the
+cluster's names), so cleanup works without the state database. Objects go parents first (an SNI
+child before its shard VS, a VS before its pools and VIP); then this cluster's routes leave the
+VRF by read-modify-write (other clusters' and hand-made routes stay), and the SE group loses the
+`clustername` label. Run it with the daemon stopped, or the daemon puts everything back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from akod.avi import AviClient, AviNotFound, AviPreconditionFailed
+from akod.config import Settings
+from akod.model.routes import CLUSTER_LABEL, is_ours
+from akod.sync.discovery import ADMIN, ControllerContext, discover, se_group_owner
+from akod.sync.inventory import controller_inventory
+from akod.sync.owned import removal_order
+
+log = logging.getLogger("akod.sync")
+
+
+@dataclass
+class CleanupResult:
+    vrf: str
+    routes: list[dict[str, Any]]
+    se_group_label: bool
+    done: bool
+    objects: list[tuple[str, str]] = field(default_factory=list)
+
+
+async def cleanup(*, settings: Settings, client: AviClient, apply: bool) -> CleanupResult:
+    """Delete every object of this cluster (parents first), then its routes and SE group label."""
+    ctx = await discover(client=client, settings=settings, label_se_group=False)
+    inventory = await controller_inventory(client=client, cluster=settings.cluster.name,
+                                           cloud=settings.controller.cloud, tenant=settings.controller.tenant)
+    objects = sorted(inventory, key=removal_order, reverse=True)
+    if apply:
+        for obj in objects:
+            try:
+                await client.delete(obj.obj_type, obj.uuid, tenant=obj.tenant)
+            except AviNotFound:
+                pass  # gone already: what cleanup wants
+            log.info("deleted %s %s", obj.obj_type, obj.name)
+    result = await _cleanup_routes(settings=settings, client=client, ctx=ctx, apply=apply)
+    result.objects = [(o.obj_type, o.name) for o in objects]
+    return result
+
+
+async def _cleanup_routes(*, settings: Settings, client: AviClient, ctx: ControllerContext,
+                          apply: bool) -> CleanupResult:
+    cluster = settings.cluster.name
+    for _ in range(8):
+        vrf = await client.get(f"/api/vrfcontext/{ctx.vrf_uuid}", tenant=ADMIN)
+        routes = vrf.get("static_routes") or []
+        ours = [r for r in routes if is_ours(r, cluster=cluster)]
+        seg = await client.get(f"/api/serviceenginegroup/{ctx.se_group_uuid}", tenant=ADMIN)
+        labels = seg.get("labels") or []
+        labelled = se_group_owner(seg) == cluster
+        if not apply or (not ours and not labelled):
+            return CleanupResult(vrf=ctx.vrf, routes=ours, se_group_label=labelled, done=not ours and not labelled)
+        try:
+            if ours:
+                body = dict(vrf)
+                body["static_routes"] = [r for r in routes if not is_ours(r, cluster=cluster)]
+                await client.put("vrfcontext", ctx.vrf_uuid, body, tenant=ADMIN)
+                log.info("removed %d static routes of cluster %s from VRF %s", len(ours), cluster, ctx.vrf)
+            if labelled:
+                body = dict(seg)
+                body["labels"] = [lb for lb in labels if lb.get("key") != CLUSTER_LABEL]
+                await client.put("serviceenginegroup", ctx.se_group_uuid, body, tenant=ADMIN)
+                log.info("removed the %s label from SE group %s", CLUSTER_LABEL, seg.get("name"))
+        except AviPreconditionFailed:
+            continue
+        return CleanupResult(vrf=ctx.vrf, routes=ours, se_group_label=labelled, done=True)
+    raise RuntimeError("the VRF or SE group kept changing during cleanup; run it again")

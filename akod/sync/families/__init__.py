@@ -1,0 +1,1 @@
+"""The object families: one module each, registered in `akod.sync.registry.FAMILIES`."""

@@ -1,0 +1,225 @@
+"""L4: one virtual service per LoadBalancer Service (or per shared-VIP group), kept in step.
+
+A key is `l4:<vs name>`; `l4clear:<ns>/<name>` clears the status akod wrote on a Service that is
+no longer ours. The family's index remembers which Services feed which key, so that an event
+marks exactly the keys it can change: a Service's new key and its old one (a type, class or
+shared-VIP change moves it), the key of the Service an endpoints object belongs to, every key of
+a namespace whose labels changed, every key when a Node changes in NodePort mode.
+
+Syncing a key: translate (pure, `akod.model.l4`), report problems, apply the objects (ordered,
+journaled), then write the VIP and FQDN back to each Service's status. Bad input that leaves
+nothing to serve holds the key: whatever was applied stays (a typo must not take a working
+Service offline). A Service that stops being ours (deleted, type or class changed, namespace
+deselected) loses its objects and gets its status cleared.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from akod.avi import AviClient
+from akod.model.l4 import L4Context, l4_key, translate_l4
+from akod.model.l4context import KEY_PREFIX
+from akod.model.objects import AviObject
+from akod.model.problems import ObjectRef, Problem
+from akod.store import Applied
+from akod.sync.cluster import Change, Ident
+from akod.sync.contexts import Contexts
+from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation
+from akod.sync.keysync import apply_translation
+from akod.sync.objects import describe_objects, diff_owned
+from akod.sync.writeback import write_back
+
+log = logging.getLogger("akod.sync")
+KIND = KEY_PREFIX.rstrip(":")
+CLEAR = "l4clear"
+
+
+def _fingerprint(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What of a Service the translation reads: everything but what akod writes back itself."""
+    return {k: v for k, v in body.items() if k not in ("lb_ingress", "fqdn_map")}
+
+
+def _field_for(obj: AviObject) -> str:
+    if obj.obj_type == "vsvip":
+        return "spec.loadBalancerIP"
+    if obj.obj_type == "pool":
+        return "spec.ports"
+    return "metadata.name"
+
+
+class L4Family:
+    name = "l4"
+    key_kinds = frozenset({KIND, CLEAR})
+    resources = ("namespaces", "nodes", "services", "endpoints")
+    subject_kind = "Service"
+    own_journal = False
+
+    def __init__(self, *, inputs: Inputs, contexts: Contexts, io: SyncIO | None) -> None:
+        self._in = inputs
+        self._contexts = contexts
+        self._io = io
+        self.key_of: dict[Ident, str] = {}
+        self.members: dict[str, set[Ident]] = {}
+        self._fingerprint: dict[Ident, dict[str, Any]] = {}
+        self._problem_holders: dict[str, set[Ident]] = {}
+
+    def _ctx(self) -> L4Context:
+        i = self._in
+        return self._contexts.l4(settings=i.settings, controller=i.controller, controller_version=i.controller_version)
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def _assign(self, svc: Ident, key: str | None) -> str | None:
+        old = self.key_of.pop(svc, None)
+        if old is not None:
+            group = self.members.get(old)
+            if group is not None:
+                group.discard(svc)
+                if not group:
+                    del self.members[old]
+        if key is not None:
+            self.key_of[svc] = key
+            self.members.setdefault(key, set()).add(svc)
+        return old
+
+    def _key_for(self, body: Mapping[str, Any], ctx: L4Context) -> str | None:
+        labels = self._in.cluster.namespace_labels.get(str(body.get("namespace", "")))
+        return l4_key(service=body, namespace_labels=labels, ctx=ctx)
+
+    def _services_changed(self, idents: Iterable[Ident], *, recheck: bool = False) -> set[str]:
+        services = self._in.cluster.services
+        ctx = self._ctx()
+        keys: set[str] = set()
+        for ident in idents:
+            body = services.get(ident)
+            if body is None:
+                self._fingerprint.pop(ident, None)
+                old = self._assign(ident, None)
+                if old is not None:
+                    keys.add(old)
+                continue
+            new = self._key_for(body, ctx)
+            fingerprint = _fingerprint(body)
+            if not recheck and self.key_of.get(ident) == new and self._fingerprint.get(ident) == fingerprint:
+                continue  # only what akod itself wrote (status, FQDN map) changed: nothing to sync
+            self._fingerprint[ident] = fingerprint
+            old = self._assign(ident, new)
+            keys |= {k for k in (old, new) if k is not None}
+            if new is None and old is not None and (body.get("lb_ingress") or body.get("fqdn_map")):
+                keys.add(f"{CLEAR}:{ident[0]}/{ident[1]}")
+        return keys
+
+    async def on_change(self, change: Change) -> set[str]:
+        if change.kind == "Service":
+            return self._services_changed(change.idents())
+        if change.kind in ("Endpoints", "EndpointSlice"):
+            services = {(o.namespace, str(o.body.get("service", ""))) for o in (*change.upserts, *change.deleted)}
+            return {self.key_of[s] for s in services if s in self.key_of}
+        if change.kind == "Namespace":
+            labels = self._in.cluster.namespace_labels
+            moved = {name for (_, name) in change.idents() if change.before.get(("", name)) != labels.get(name)}
+            return self._services_changed([s for s in self._in.cluster.services if s[0] in moved], recheck=True)
+        if change.kind == "Node" and self._in.settings.l7.service_type == "NodePort":
+            return set(self.members)
+        return set()
+
+    def wanted_keys(self) -> set[str]:
+        """Every L4 key, plus a status clean-up for each Service that is not ours but shows our status."""
+        clear = {f"{CLEAR}:{ns}/{name}" for (ns, name), body in self._in.cluster.services.items()
+                 if self.key_of.get((ns, name)) is None and body.get("fqdn_map")}
+        return set(self.members) | clear
+
+    def reassign(self) -> set[str]:
+        return self._services_changed(list(self._in.cluster.services), recheck=True) | set(self.members)
+
+    def adopts(self, applied: Applied) -> str | None:
+        return None  # an L4 virtual service nothing wants goes
+
+    def summary(self) -> dict[str, Any]:
+        return {"l4_virtual_services": len(self.members)}
+
+    def applied_rebuilt(self) -> None:
+        pass
+
+    # -- one key ---------------------------------------------------------------------------------
+
+    async def translate(self, key: str) -> Translation:
+        if key.startswith(f"{CLEAR}:"):
+            return Translation(key=key)
+        cluster = self._in.cluster
+        members = sorted(self.members.get(key, set()))
+        services = [cluster.services[m] for m in members if m in cluster.services]
+        endpoints = {name: cluster.endpoints_of((ns, name)) for ns, name in members}
+        result = translate_l4(key=key, services=services, endpoints=endpoints, nodes=cluster.node_bodies(),
+                              ctx=self._ctx())
+        scope = frozenset(ObjectRef(kind="Service", namespace=ns, name=n) for ns, n in members)
+        return Translation(key=key, objects=result.objects, problems=result.problems, scope=scope,
+                           hold=bool(result.problems) and not result.objects, detail=result)
+
+    async def sync(self, key: str) -> Outcome:
+        if key.startswith(f"{CLEAR}:"):
+            return await self._clear(key)
+        io = self._io
+        assert io is not None, "sync runs in the daemon only"
+        t = await self.translate(key)
+        members = {(r.namespace, r.name) for r in t.scope}
+        holders = self._problem_holders.get(key, set()) | members
+        self._problem_holders[key] = {(p.obj.namespace, p.obj.name) for p in t.problems}
+
+        async def report(problems: Iterable[Problem]) -> None:
+            found = list(problems)
+            self._problem_holders[key] |= {(p.obj.namespace, p.obj.name) for p in found}
+            await io.reporter.replace(kind="Service", problems=found, names=holders)
+
+        outcome, applied = await apply_translation(io=io, translation=t, report=report, field_of=_field_for)
+        if outcome.done and t.objects:
+            await self._write_status(t, applied)
+        return outcome
+
+    async def _write_status(self, t: Translation, applied: Mapping[tuple[str, str, str], Applied]) -> None:
+        kube_api = self._io.kube_api if self._io is not None else None
+        if kube_api is None:
+            return
+        result = t.detail
+        vsvip = next((a for (typ, _, _), a in applied.items() if typ == "vsvip"), None)
+        vs = next((a for (typ, _, _), a in applied.items() if typ == "virtualservice"), None)
+        vips = list((vsvip.info if vsvip else {}).get("vips") or [])
+        served = set(result.served)
+        for ident in sorted(self.members.get(t.key, set())):
+            body = self._in.cluster.services.get(ident)
+            if body is None or ident[1] not in served:
+                continue
+            fqdn = result.hostnames.get(ident[1], "")
+            ingress = [{"ip": ip, **({"hostname": fqdn} if fqdn else {})} for ip in vips]
+            vs_uuid = vs.uuid if vs else ""
+            await write_back(api=kube_api, obj=ObjectRef(kind="Service", namespace=ident[0], name=ident[1]),
+                             body=body, ingress=ingress, fqdn_map={fqdn: vs_uuid} if fqdn and vs_uuid else {},
+                             event=f"Added virtualservice {result.vs_name} for {ident[1]} with VIP {', '.join(vips)}")
+
+    async def _clear(self, key: str) -> Outcome:
+        """`l4clear:<ns>/<name>`: a Service that is no longer ours loses the status we wrote."""
+        ns, _, name = key.split(":", 1)[1].partition("/")
+        io = self._io
+        body = self._in.cluster.services.get((ns, name))
+        if io is None or io.kube_api is None or body is None or self.key_of.get((ns, name)) is not None:
+            return DONE
+        await io.reporter.replace(kind="Service", problems=[], names={(ns, name)})
+        await write_back(api=io.kube_api, obj=ObjectRef(kind="Service", namespace=ns, name=name), body=body,
+                         ingress=[], fqdn_map={})
+        return DONE
+
+    # -- plan and /objects -------------------------------------------------------------------------
+
+    async def plan(self, translation: Translation, *, have: Mapping[tuple[str, str], Applied],
+                   client: AviClient) -> list[PlannedChange]:
+        owner = ", ".join(f"Service {r.namespace}/{r.name}" for r in sorted(translation.scope, key=str))
+        return diff_owned(translation=translation, have=have, owner=owner)
+
+    async def describe(self, ref: ObjectRef) -> dict[str, Any] | None:
+        key = self.key_of.get((ref.namespace, ref.name))
+        if key is None or self._io is None:
+            return None
+        return {"key": key, "avi_objects": await describe_objects(store=self._io.store, key=key, subject=ref)}

@@ -1,0 +1,258 @@
+"""L7: the shared virtual services (one per shard) kept in step with the Ingresses.
+
+A key is `l7:<shard vs name>` (`l7:<cluster>--Shared-L7-<n>`, or one per host in DEDICATED mode).
+Everything the hosts of a shard need belongs to its key: pools, SNI children, certificates, their
+pool groups and policy sets, and the shard's VIP, VS and policy set. `l7clear:<ns>/<name>` is the
+key of an Ingress that no shard serves (not ours any more, deleted, or ours without a host): its
+problems are reported there and the status akod wrote is cleared.
+
+Syncing a key: translate (pure, `akod.model.l7`), record the problems of its Ingresses (gathered
+across every shard an Ingress spans), apply the objects (the shard's policy set by PATCH of the
+changed hosts only), then write each Ingress's status: `{ip: shard VIP, hostname: host}` per
+served host. An Ingress's status is written once every shard it spans has been synced since
+start, so a restart never shows half a status. The shard's VIP and VS stay when its last host
+goes (a stable VIP for DNS; `adopts` keeps them across restarts too); only `akod cleanup` removes
+them. A dedicated VS goes with its last host, as in AKO.
+
+Secret material lives only in this process (the cluster cache); the store keeps a digest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from akod.avi import AviClient
+from akod.model.l7 import L7_KEY_PREFIX, L7Context, hostless_problems, ingress_accepted, keys_of_ingress, translate_l7
+from akod.model.l7names import vs_name_of_key
+from akod.model.objects import Role
+from akod.model.problems import ObjectRef, Problem
+from akod.store import Applied
+from akod.sync.cluster import Change
+from akod.sync.contexts import Contexts
+from akod.sync.families.l7index import IngId, L7Index, backends_of, fingerprint, secrets_of
+from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation
+from akod.sync.keysync import apply_translation
+from akod.sync.objects import describe_objects, diff_owned
+from akod.sync.writeback import write_back
+
+log = logging.getLogger("akod.sync")
+KIND = L7_KEY_PREFIX.rstrip(":")
+CLEAR = "l7clear"
+# What one synced key serves, per Ingress: (host, VIP, uuid of the VS that serves the host).
+Served = dict[IngId, list[tuple[str, str, str]]]
+
+
+def _ref(ing: IngId) -> ObjectRef:
+    return ObjectRef(kind="Ingress", namespace=ing[0], name=ing[1])
+
+
+def _clear_key(ing: IngId) -> str:
+    return f"{CLEAR}:{ing[0]}/{ing[1]}"
+
+
+class L7Family:
+    name = "l7"
+    key_kinds = frozenset({KIND, CLEAR})
+    resources = ("namespaces", "nodes", "services", "endpoints", "ingressclasses", "ingresses", "secrets")
+    subject_kind = "Ingress"
+    own_journal = False
+
+    def __init__(self, *, inputs: Inputs, contexts: Contexts, io: SyncIO | None) -> None:
+        self._in = inputs
+        self._contexts = contexts
+        self._io = io
+        self.index = L7Index()
+        self.served: dict[str, Served] = {}
+        self._shelled: set[str] = set()  # keys whose shared VS exists: kept even with no host left
+        self._problems: dict[str, dict[IngId, list[Problem]]] = {}  # key -> Ingress -> its problems there
+
+    def _ctx(self) -> L7Context:
+        i = self._in
+        return self._contexts.l7(settings=i.settings, controller=i.controller, controller_version=i.controller_version)
+
+    # -- keys ------------------------------------------------------------------------------------
+
+    def _ingresses_changed(self, idents: Iterable[IngId], *, recheck: bool = False) -> set[str]:
+        ingresses = self._in.cluster.ingresses
+        ctx = self._ctx()
+        marked: set[str] = set()
+        for ing in idents:
+            body = ingresses.get(ing)
+            if body is None:
+                marked |= self.index.forget(ing)
+                marked.add(_clear_key(ing))
+                continue
+            labels = self._in.cluster.namespace_labels.get(ing[0])
+            ours = ingress_accepted(ingress=body, classes=self._in.cluster.classes, namespace_labels=labels, ctx=ctx)
+            keys = keys_of_ingress(ingress=body, ctx=ctx) if ours else frozenset()
+            hostless = hostless_problems(ingress=body, ctx=ctx) if ours and not keys else ()
+            print_ = fingerprint(body)
+            if (not recheck and self.index.keys_of.get(ing, frozenset()) == keys
+                    and self.index.fingerprint.get(ing) == print_ and self.index.hostless.get(ing, ()) == hostless):
+                continue  # only what akod itself wrote (status, FQDN map) changed: nothing to sync
+            self.index.fingerprint[ing] = print_
+            if hostless:
+                self.index.hostless[ing] = hostless
+            else:
+                self.index.hostless.pop(ing, None)
+            self.index.link(ing, body)
+            old = self.index.assign(ing, keys)
+            marked |= old | keys
+            if not keys:  # no shard reports on it: say why it is not served, clear what we wrote
+                marked.add(_clear_key(ing))
+        return marked
+
+    async def on_change(self, change: Change) -> set[str]:
+        kind = change.kind
+        if kind == "Ingress":
+            return self._ingresses_changed(change.idents())
+        if kind == "IngressClass":
+            return self.reassign()
+        if kind == "Namespace":
+            names = {name for _, name in change.idents()}
+            return self._ingresses_changed([i for i in self._in.cluster.ingresses if i[0] in names], recheck=True)
+        if kind in ("Service", "Secret"):
+            return self.index.keys_using(change.idents())
+        if kind in ("Endpoints", "EndpointSlice"):
+            return self.index.keys_using((o.namespace, str(o.body.get("service", "")))
+                                         for o in (*change.upserts, *change.deleted))
+        if kind == "Node" and self._in.settings.l7.service_type == "NodePort":
+            return set(self.index.members)
+        return set()
+
+    def reassign(self) -> set[str]:
+        return self._ingresses_changed(list(self._in.cluster.ingresses), recheck=True)
+
+    def wanted_keys(self) -> set[str]:
+        """Every key with an Ingress, and a clean-up for each Ingress no shard serves that needs one."""
+        clear = {_clear_key(ing) for ing, body in self._in.cluster.ingresses.items()
+                 if not self.index.keys_of.get(ing) and (body.get("fqdn_map") or ing in self.index.hostless)}
+        return set(self.index.members) | clear
+
+    def adopts(self, applied: Applied) -> str | None:
+        """A shard's shared VS found on the controller stays (with its VIP) although no host uses it."""
+        if applied.obj_type == "virtualservice" and applied.role == Role.SHARD_VS and not self._ctx().dedicated:
+            self._shelled.add(f"{L7_KEY_PREFIX}{applied.name}")
+            return f"{L7_KEY_PREFIX}{applied.name}"
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        return {"l7_keys": len(self.index.members), "ingresses_served": len(self.index.keys_of)}
+
+    def applied_rebuilt(self) -> None:
+        pass
+
+    # -- one key ---------------------------------------------------------------------------------
+
+    async def translate(self, key: str) -> Translation:
+        if key.startswith(f"{CLEAR}:"):
+            return self._translate_clear(key)
+        cluster = self._in.cluster
+        ctx = self._ctx()
+        members = sorted(self.index.members.get(key, set()))
+        ingresses = [cluster.ingresses[i] for i in members if i in cluster.ingresses]
+        backends: set[tuple[str, str]] = set().union(*(backends_of(b) for b in ingresses))
+        secret_refs: set[tuple[str, str]] = set().union(*(secrets_of(b) for b in ingresses))
+        if key not in self._shelled and not ctx.dedicated:
+            found = await self._in.applied("virtualservice", ctx.tenant, vs_name_of_key(key))
+            if found is not None:
+                self._shelled.add(key)
+        result = translate_l7(
+            key=key, ingresses=ingresses, ctx=ctx, keep_shell=key in self._shelled, nodes=cluster.node_bodies(),
+            services={ref: cluster.services[ref] for ref in backends if ref in cluster.services},
+            endpoints={ref: cluster.endpoints_of(ref) for ref in backends},
+            secrets={ref: cluster.secrets[ref] for ref in secret_refs if ref in cluster.secrets})
+        return Translation(key=key, objects=result.objects, problems=result.problems,
+                           scope=frozenset(_ref(m) for m in members), detail=result)
+
+    def _translate_clear(self, key: str) -> Translation:
+        ns, _, name = key.split(":", 1)[1].partition("/")
+        ing = (ns, name)
+        if self.index.keys_of.get(ing):
+            return Translation(key=key)  # a shard serves it again: that shard reports on it
+        return Translation(key=key, problems=self.index.hostless.get(ing, ()), scope=frozenset({_ref(ing)}))
+
+    async def sync(self, key: str) -> Outcome:
+        io = self._io
+        assert io is not None, "sync runs in the daemon only"
+        t = await self.translate(key)
+        if key.startswith(f"{CLEAR}:"):
+            return await self._clear(t)
+        members = sorted((r.namespace, r.name) for r in t.scope)
+
+        async def report(problems: Sequence[Problem]) -> None:
+            await self._report(key=key, members=members, problems=problems)
+
+        outcome, applied = await apply_translation(io=io, translation=t, report=report, field_of=lambda _: "spec")
+        if not outcome.done:
+            return outcome
+        result = t.detail
+        if not self._ctx().dedicated and any(o.role == Role.SHARD_VS for o in t.objects):
+            self._shelled.add(key)
+        vsvip = next((a for (typ, _, n), a in applied.items() if typ == "vsvip" and n == result.vs_name), None)
+        vips = list((vsvip.info if vsvip else {}).get("vips") or [])
+        uuids = {n: a.uuid for (typ, _, n), a in applied.items() if typ == "virtualservice"}
+        before = set(self.served.get(key, {}))
+        self.served[key] = {ing: [(host, vips[0] if vips else "", uuids.get(vs, "")) for host, vs in hosts]
+                            for ing, hosts in result.served.items()}
+        for ing in sorted(before | set(self.served[key]) | set(members)):
+            await self._write_status(ing)
+        return DONE
+
+    async def _report(self, *, key: str, members: Sequence[IngId], problems: Sequence[Problem]) -> None:
+        """Show each Ingress's problems from all the keys it spans (one key's sync must not hide another's)."""
+        assert self._io is not None
+        mine: dict[IngId, list[Problem]] = {}
+        for p in problems:
+            mine.setdefault((p.obj.namespace, p.obj.name), []).append(p)
+        names = set(self._problems.get(key, {})) | set(members) | set(mine)
+        self._problems[key] = mine
+        combined = [p for ing in sorted(names) for per_key in self._problems.values() for p in per_key.get(ing, ())]
+        await self._io.reporter.replace(kind="Ingress", problems=list(dict.fromkeys(combined)), names=names)
+
+    async def _write_status(self, ing: IngId) -> None:
+        body = self._in.cluster.ingresses.get(ing)
+        kube_api = self._io.kube_api if self._io is not None else None
+        if body is None or kube_api is None:
+            return
+        keys = self.index.keys_of.get(ing, frozenset())
+        if not keys or any(k not in self.served for k in keys):
+            return  # another shard of this Ingress has not been synced yet: it writes the status
+        served = sorted({entry for k in keys for entry in self.served[k].get(ing, [])})
+        ingress = [{"ip": ip, "hostname": host} for host, ip, _ in served if ip]
+        fqdn_map = {host: uuid for host, _, uuid in served if uuid}
+        hosts = ", ".join(e["hostname"] for e in ingress)
+        await write_back(api=kube_api, obj=_ref(ing), body=body, ingress=ingress, fqdn_map=fqdn_map,
+                         event=f"Added virtualservice for {ing[1]}: {hosts}")
+
+    async def _clear(self, t: Translation) -> Outcome:
+        """An Ingress no shard serves: its own problems (or none) shown, the status we wrote cleared."""
+        io = self._io
+        assert io is not None
+        if not t.scope:
+            return DONE
+        ref = next(iter(t.scope))
+        await io.reporter.replace(kind="Ingress", problems=t.problems, names={(ref.namespace, ref.name)})
+        body = self._in.cluster.ingresses.get((ref.namespace, ref.name))
+        if body is not None and io.kube_api is not None and (body.get("lb_ingress") or body.get("fqdn_map")):
+            await write_back(api=io.kube_api, obj=ref, body=body, ingress=[], fqdn_map={})
+        return DONE
+
+    # -- plan and /objects -------------------------------------------------------------------------
+
+    async def plan(self, translation: Translation, *, have: Mapping[tuple[str, str], Applied],
+                   client: AviClient) -> list[PlannedChange]:
+        owner = (", ".join(f"Ingress {r.namespace}/{r.name}" for r in sorted(translation.scope, key=str))
+                 or "the shared VIP (kept)")
+        return diff_owned(translation=translation, have=have, owner=owner)
+
+    async def describe(self, ref: ObjectRef) -> dict[str, Any] | None:
+        ing = (ref.namespace, ref.name)
+        keys = sorted(self.index.keys_of.get(ing, ()))
+        if not keys or self._io is None:
+            return None
+        served = sorted({(host, ip) for key in keys for host, ip, _ in self.served.get(key, {}).get(ing, [])})
+        made = [m for key in keys for m in await describe_objects(store=self._io.store, key=key, subject=ref)]
+        return {"keys": keys, "hosts": [{"host": h, "vip": ip} for h, ip in served], "avi_objects": made}
