@@ -111,7 +111,7 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) ->
                 return False
             if await akod.in_sync_status() is None:
                 return False
-            return await ingresses_with_status(net) == args.ingresses
+            return bool(await ingresses_with_status(net) == args.ingresses)
 
         await akod.wait_for(converged, timeout=args.ingresses * 3, interval=0.5, what="every Ingress served")
         total = time.monotonic() - began

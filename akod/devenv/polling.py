@@ -22,10 +22,11 @@ T = TypeVar("T")
 _LAST_CHARS = 2000
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1,
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, interval: float = 0.1,
                      what: str = "condition") -> T:
     """Await `probe()` until it returns a truthy value, and return that value.
 
+    (A probe may answer None for "not yet": the type says so, and the answer returned is never None.)
     An AssertionError raised by the probe (a failed check, a HarnessError) counts as "not yet";
     ProcessExited does not (a dead process will not come back). After `timeout` seconds this
     raises TimedOut naming `what` and the probe's last answer.

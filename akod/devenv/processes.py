@@ -238,12 +238,11 @@ class DaemonProcess:
 
     async def wait_in_sync(self, *, timeout: float = 30.0, interval: float = 0.1) -> dict[str, Any]:
         """Wait until ready and in sync; its `/status` then."""
-        status = await self.wait_for(self.in_sync_status, timeout=timeout, interval=interval,
-                                  what="the daemon to be ready and in sync")
-        assert status is not None  # eventually() returns only a truthy answer
-        return status
+        return await self.wait_for(self.in_sync_status, timeout=timeout, interval=interval,
+                                   what="the daemon to be ready and in sync")
 
-    async def wait_for(self, probe: Callable[[], Awaitable[T]], *, timeout: float, interval: float, what: str) -> T:
+    async def wait_for(self, probe: Callable[[], Awaitable[T | None]], *, timeout: float, interval: float,
+                       what: str) -> T:
         """`eventually(probe, ...)`, with the daemon's log tail in the error when it times out."""
         try:
             return await eventually(probe, timeout=timeout, interval=interval, what=what)

@@ -57,12 +57,18 @@ HAND_MADE_ROUTE: dict[str, Any] = {
     "next_hop": {"addr": "10.10.25.1", "type": "V4"}}
 
 
+def _model(manifest: dict[str, Any]) -> Any:
+    """kubernetes-asyncio serialises a plain dict wherever its signatures name a V1 model class."""
+    return manifest
+
+
 async def create_node(core: client.CoreV1Api, *, name: str, ip: str | None, cidrs: Sequence[str] | None,
                       annotations: Mapping[str, str] | None = None, exist_ok: bool = False) -> None:
     """A Node with pod CIDR(s) `cidrs` and, as a kubelet would report it, InternalIP `ip`."""
     spec: dict[str, Any] = {"podCIDR": cidrs[0], "podCIDRs": list(cidrs)} if cidrs else {}
     try:
-        await core.create_node({"metadata": {"name": name, "annotations": dict(annotations or {})}, "spec": spec})
+        await core.create_node(_model({"metadata": {"name": name, "annotations": dict(annotations or {})},
+                                       "spec": spec}))
     except ApiException as exc:
         if not (exist_ok and exc.status == 409):
             raise
@@ -80,19 +86,19 @@ async def create_seed_nodes(core: client.CoreV1Api, *, exist_ok: bool = False) -
 async def create_seed_services(core: client.CoreV1Api, *, namespace: str = "default") -> None:
     """hackazon and kuard as LoadBalancer Services, with Endpoints listing their pods."""
     for svc in SEED_SERVICES:
-        await core.create_namespaced_service(namespace, {
+        await core.create_namespaced_service(namespace, _model({
             "metadata": {"name": svc.name},
-            "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": svc.port, "targetPort": svc.port}]}})
-        await core.create_namespaced_endpoints(namespace, {
+            "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": svc.port, "targetPort": svc.port}]}}))
+        await core.create_namespaced_endpoints(namespace, _model({
             "metadata": {"name": svc.name},
             "subsets": [{"addresses": [{"ip": ip} for ip in svc.pods],
-                         "ports": [{"name": "http", "port": svc.port}]}]})
+                         "ports": [{"name": "http", "port": svc.port}]}]}))
 
 
 async def create_ingress_class(net: client.NetworkingV1Api, *, name: str = INGRESS_CLASS,
                                controller: str = INGRESS_CONTROLLER) -> None:
     """The IngressClass akod serves (`avi-lb`, controller ako.vmware.com/avi-lb)."""
-    await net.create_ingress_class({"metadata": {"name": name}, "spec": {"controller": controller}})
+    await net.create_ingress_class(_model({"metadata": {"name": name}, "spec": {"controller": controller}}))
 
 
 async def create_seed_ingresses(core: client.CoreV1Api, net: client.NetworkingV1Api, *,
@@ -105,6 +111,6 @@ async def create_seed_ingresses(core: client.CoreV1Api, net: client.NetworkingV1
              "backend": {"service": {"name": ing.name, "port": {"number": ing.port}}}}]}}]}
         if ing.tls:
             cert, key = self_signed(ing.host)
-            await core.create_namespaced_secret(namespace, tls_secret(f"{ing.name}-tls", cert=cert, key=key))
+            await core.create_namespaced_secret(namespace, _model(tls_secret(f"{ing.name}-tls", cert=cert, key=key)))
             spec["tls"] = [{"hosts": [ing.host], "secretName": f"{ing.name}-tls"}]
-        await net.create_namespaced_ingress(namespace, {"metadata": {"name": ing.name}, "spec": spec})
+        await net.create_namespaced_ingress(namespace, _model({"metadata": {"name": ing.name}, "spec": spec}))
