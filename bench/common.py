@@ -1,73 +1,48 @@
-"""What the benchmarks share: the emulator and akod as processes, Kubernetes fixtures, polling.
+"""What the benchmarks share: the bench's choices on top of the dev harness, and its measurements.
 
-Everything runs as it does in production or in the end-to-end tests: a real kube-apiserver
-(`akod.devenv.apiserver.KubeApiServer`), the Avi controller emulator in its own process
-(`python -m akod emulator`, not strict, no faults) and `python -m akod run --config ...`. Nothing
-here sleeps for a fixed time hoping for an outcome: waits poll against a deadline.
+Everything runs as it does in production or in the end-to-end tests, through the one harness in
+`akod.devenv`: a real kube-apiserver (`akod.devenv.apiserver.KubeApiServer`), the Avi controller
+emulator in its own process (`akod.devenv.processes.EmulatorProcess`, not strict, no faults),
+`python -m akod run --config ...` (`akod.devenv.processes.DaemonProcess`) and the seed's Nodes.
+What is the bench's own stays here: its config choices (no pacing, a VIP network grown to a
+/16), its workload of Services, the write counts from `/_emulator/stats`, CPU and memory
+sampling, the machine's description. Nothing sleeps a fixed time hoping for an outcome: waits
+poll against a deadline (`akod.devenv.polling.eventually`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import ipaddress
-import json
 import os
 import platform
-import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import aiohttp
+from akod.devenv.config import SEED_VIP_NETWORK, SeedOptions
+from akod.devenv.controller import WRITE_METHODS, Controller
+from akod.devenv.errors import HarnessError
+from akod.devenv.processes import DaemonProcess, EmulatorProcess
+from akod.devenv.seed import create_seed_nodes
 
-T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
-WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 NOT_OBJECTS = ("login", "logout")  # session calls: a POST, but no write to the configuration
 
-SEED_NODES = [
-    ("site1-az1-k8s-master01", "10.10.30.11", "10.34.0.0/24"),
-    ("site1-az1-k8s-worker01", "10.10.30.12", "10.34.1.0/24"),
-    ("site1-az1-k8s-worker02", "10.10.30.13", "10.34.2.0/24"),
-]
-VIP_NETWORK = "AVI_FRONTEND_3025"
+VIP_NETWORK = SEED_VIP_NETWORK
 # The seed network has 241 VIP addresses (10.10.25.10-250): too few for 1,000 Services.
 VIP_CIDR = "10.10.0.0/16"
 VIP_RANGE = ("10.10.1.0", "10.10.250.250")
-AVI_HEADERS = {"X-Avi-Version": "20.1.2", "X-Avi-Tenant": "admin"}
+# What the bench runs akod with: no pacing (the point is akod's own speed), the grown VIP network.
+BENCH_OPTIONS = SeedOptions(vip_cidr=VIP_CIDR, api_rate=0, api_burst=40, api_workers=8, api_timeout_s=60,
+                            comment="written by bench")
 
 
-class BenchError(RuntimeError):
+class BenchError(HarnessError):
     """Something the benchmark needs did not happen; the message says what."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def poll(probe: Callable[[], Awaitable[T]], *, timeout: float, interval: float = 0.1,
-               what: str = "condition") -> T:
-    """Call `probe` until it returns a truthy value; raise BenchError with the last value after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = await probe()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise BenchError(f"timed out after {timeout:.0f}s waiting for {what}; last: {str(last)[:500]}")
-        await asyncio.sleep(interval)
-
-
-def basic_auth(user: str = "admin", password: str = "admin") -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def writes_of(stats: dict[str, Any]) -> int:
@@ -97,81 +72,35 @@ def writes_by_type(before: dict[str, Any], after: dict[str, Any]) -> dict[str, i
 # -- the Avi controller emulator ----------------------------------------------------------------
 
 
-class Emulator:
-    """`python -m akod emulator --port 0 --fixtures seed` (not strict, no faults) in its own process."""
+class Emulator(EmulatorProcess):
+    """The emulator as the bench runs it (seed fixtures, not strict, no faults), with a REST client.
+
+    `api` keeps one HTTP session: the bench polls it while measuring the emulator's CPU."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "akod", "emulator", "--port", "0", "--fixtures", "seed"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
-            env={**os.environ, "AKOD_EMULATOR_PASSWORD": "admin"})
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url.startswith("http"):
-            self.close()
-            raise BenchError(f"the emulator did not print its URL (got {self.url!r})")
-        self._http: aiohttp.ClientSession | None = None
-
-    async def http(self) -> aiohttp.ClientSession:
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        return self._http
-
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        http = await self.http()
-        headers = {"Authorization": basic_auth(), **AVI_HEADERS} if path.startswith("/api/") else {}
-        async with http.request(method, self.url + path, json=body, headers=headers) as resp:
-            text = await resp.text()
-            try:
-                return resp.status, json.loads(text)
-            except ValueError:
-                return resp.status, text
-
-    async def stats(self) -> dict[str, Any]:
-        code, body = await self.call("GET", "/_emulator/stats")
-        if code != 200:
-            raise BenchError(f"/_emulator/stats answered {code}: {body}")
-        return body  # type: ignore[no-any-return]
-
-    async def count(self, obj_type: str) -> int:
-        return int((await self.stats())["objects"].get(obj_type, 0))
+        super().__init__(strict=False)
+        self.api = Controller(self.url, keep_session=True)
 
     async def reset(self) -> None:
         """Back to the seed fixtures (objects, addresses, request log), then the bigger VIP network."""
-        code, body = await self.call("POST", "/_emulator/reset")
-        if code != 200:
-            raise BenchError(f"/_emulator/reset answered {code}: {body}")
+        await self.api.reset()
         await self.grow_vip_network()
 
     async def grow_vip_network(self) -> None:
-        code, body = await self.call("GET", f"/api/network?name={VIP_NETWORK}")
-        if code != 200 or body.get("count") != 1:
-            raise BenchError(f"network {VIP_NETWORK} not found: {code} {body}")
-        net = body["results"][0]
+        net = await self.api.one("network", VIP_NETWORK)
         cidr = ipaddress.ip_network(VIP_CIDR)
         net["configured_subnets"] = [{
             "prefix": {"ip_addr": {"addr": str(cidr.network_address), "type": "V4"}, "mask": cidr.prefixlen},
             "static_ip_ranges": [{"type": "STATIC_IPS_FOR_VIP", "range": {
                 "begin": {"addr": VIP_RANGE[0], "type": "V4"}, "end": {"addr": VIP_RANGE[1], "type": "V4"}}}],
         }]
-        code, body = await self.call("PUT", f"/api/network/{net['uuid']}", net)
+        code, body = await self.api.call("PUT", f"/api/network/{net['uuid']}", net)
         if code != 200:
             raise BenchError(f"PUT network {VIP_NETWORK} answered {code}: {body}")
         # Not counted: the caller reads stats after this, and reset() cleared the log before it.
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        await self.api.aclose()
 
 
 # -- Kubernetes ---------------------------------------------------------------------------------
@@ -196,17 +125,7 @@ class Kube:
         self._sem = asyncio.Semaphore(concurrency)
 
     async def seed_nodes(self) -> None:
-        from kubernetes_asyncio.client.exceptions import ApiException
-
-        for name, ip, cidr in SEED_NODES:
-            try:
-                await self.core.create_node({"metadata": {"name": name},
-                                             "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}})
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
-            await self.core.patch_node_status(name, {"status": {"addresses": [
-                {"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}]}})
+        await create_seed_nodes(self.core, exist_ok=True)
 
     async def namespace(self, name: str) -> None:
         await self.core.create_namespace({"metadata": {"name": name}})
@@ -256,189 +175,35 @@ class Kube:
 # -- akod ---------------------------------------------------------------------------------------
 
 
-def akod_config(*, kubeconfig: Path, controller_url: str, password_file: Path, state: Path, port: int,
-                workers: int, burst: int, level: str) -> str:
-    return f"""# written by bench/l4.py
-[cluster]
-name = "S1-AZ1"
-kubeconfig = "{kubeconfig}"
-
-[controller]
-host = "{controller_url}"
-version = "20.1.2"
-username = "admin"
-password_file = "{password_file}"
-tenant = "admin"
-cloud = "Default-Cloud"
-se_group = "S1-AZ1-SE-Group"
-
-[network]
-vip_networks = [{{ name = "{VIP_NETWORK}", cidr = "{VIP_CIDR}" }}]
-default_domain = "avi.iberia.local"
-
-[api]
-rate = 0
-burst = {burst}
-workers = {workers}
-timeout_s = 60
-
-[state]
-path = "{state}"
-
-[status]
-listen = "127.0.0.1:{port}"
-
-[log]
-level = "{level}"
-"""
-
-
-class Akod:
+class Akod(DaemonProcess):
     """`python -m akod run --config ...` as systemd would run it, optionally under a profiler."""
 
     def __init__(self, *, workdir: Path, kubeconfig: Path, controller_url: str, workers: int = 8,
-                 burst: int = 40, level: str = "info") -> None:
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        password = workdir / "password"
-        password.write_text("admin\n")
-        password.chmod(0o600)
-        self.state = workdir / "state.db"
-        self.config = workdir / "akod.toml"
-        self.config.write_text(akod_config(kubeconfig=kubeconfig, controller_url=controller_url,
-                                           password_file=password, state=self.state, port=self.port,
-                                           workers=workers, burst=burst, level=level))
-        self.log_path = workdir / "akod.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.started_at = 0.0
-        self._http: aiohttp.ClientSession | None = None
+                 burst: int = 40, rate: float = 0.0, level: str = "info") -> None:
+        super().__init__(workdir=workdir, kubeconfig=kubeconfig, controller_url=controller_url,
+                         options=replace(BENCH_OPTIONS, api_workers=workers, api_burst=burst, api_rate=rate,
+                                         log_level=level),
+                         status_timeout_s=10.0, keep_session=True)
 
-    def start(self, *, prefix: Sequence[str] = (), module_args: Sequence[str] | None = None,
-              env: dict[str, str] | None = None) -> None:
-        """Start the daemon. `prefix` wraps the command (py-spy); `module_args` replaces `-m akod`."""
-        assert self.proc is None or self.proc.poll() is not None, "already running"
-        argv = [*prefix, sys.executable, *(module_args or ["-m", "akod"]), "run", "--config", str(self.config)]
-        with open(self.log_path, "ab") as log:
-            log.write(f"\n===== {' '.join(argv)} =====\n".encode())
-            log.flush()
-            self.started_at = time.monotonic()
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
-
-    def daemon_pid(self) -> int:
-        """The pid of the Python process running akod (a child of py-spy, when profiled)."""
-        assert self.proc is not None
-        pid = self.proc.pid
-        for _ in range(3):
-            if _is_akod(pid):
-                return pid
-            children = _children(pid)
-            if not children:
-                break
-            pid = children[0]
-        return pid
-
-    def peak_rss_mb(self) -> float:
-        """VmHWM of the daemon: the peak resident set size since it started."""
-        try:
-            for line in Path(f"/proc/{self.daemon_pid()}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return float("nan")
+    async def astop(self, *, timeout: float = 30.0) -> int:
+        """SIGTERM the daemon (not a profiler wrapping it) and wait; its exit code."""
+        return await super().astop(timeout=timeout)
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds (user + system) of the daemon so far, in all and per thread name."""
         return process_cpu(self.daemon_pid())
 
-    def log_tail(self, chars: int = 3000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
-
-    def check_running(self) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise BenchError(f"akod exited with {self.proc.returncode}; log tail:\n{self.log_tail()}")
-
-    async def _get(self, path: str) -> tuple[int, Any]:
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        async with self._http.get(self.url + path) as resp:
-            text = await resp.text()
-            try:
-                return resp.status, json.loads(text)
-            except ValueError:
-                return resp.status, text
-
     async def wait_synced(self, *, emulator: Emulator, virtual_services: int, timeout: float) -> float:
         """Seconds from start until ready, in sync and the controller holds `virtual_services` VSs."""
         async def probe() -> float | None:
-            self.check_running()
-            try:
-                code, _ = await self._get("/readyz")
-                if code != 200:
-                    return None
-                code, status = await self._get("/status")
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                return None
-            if code != 200 or not status.get("ready") or not status["sync"]["in_sync"]:
+            if await self.in_sync_status() is None:
                 return None
             seen = time.monotonic() - self.started_at
-            if await emulator.count("virtualservice") < virtual_services:
+            if await emulator.api.count("virtualservice") < virtual_services:
                 return None
             return seen
 
-        try:
-            return await poll(probe, timeout=timeout, interval=0.1, what="akod to be ready and in sync")
-        except BenchError as exc:
-            raise BenchError(f"{exc}\nakod log tail:\n{self.log_tail()}") from None
-
-    async def status(self) -> dict[str, Any]:
-        code, body = await self._get("/status")
-        if code != 200:
-            raise BenchError(f"/status answered {code}: {body}")
-        return body  # type: ignore[no-any-return]
-
-    async def stop(self, *, timeout: float = 30.0) -> int:
-        """SIGTERM the daemon (not a profiler wrapping it) and wait; return its exit code."""
-        assert self.proc is not None
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-        pid = self.daemon_pid()
-        if self.proc.poll() is None:
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-            raise BenchError(f"akod did not stop within {timeout:.0f}s of SIGTERM")
-        return int(self.proc.returncode)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _is_akod(pid: int) -> bool:
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return bool(argv) and Path(argv[0].decode(errors="replace")).name.startswith("python") and b"run" in argv
+        return await self.wait_for(probe, timeout=timeout, interval=0.1, what="akod to be ready and in sync")
 
 
 def _ticks(stat_text: str) -> tuple[str, float]:

@@ -52,16 +52,15 @@ from typing import Any
 
 import aiohttp
 
+from akod.devenv.controller import api_headers
+from akod.devenv.errors import HarnessError
 from bench.common import (
-    AVI_HEADERS,
     REPO,
     VIP_CIDR,
     Akod,
-    BenchError,
     Emulator,
     Kube,
     MachineCpu,
-    basic_auth,
     machine_info,
     process_cpu,
     reads_of,
@@ -141,7 +140,7 @@ async def run_baseline(*, url: str, emulator_pid: int, pids: list[int],
                        groups: list[list[tuple[str, dict[str, Any]]]], concurrency: int) -> BaselineRun:
     """One aiohttp session, Basic auth, `concurrency` keys at once, each key's bodies in order."""
     result = BaselineRun()
-    headers = {"Authorization": basic_auth(), **AVI_HEADERS}
+    headers = api_headers()
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(headers=headers, connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=60)) as http:
@@ -175,7 +174,7 @@ async def run_baseline(*, url: str, emulator_pid: int, pids: list[int],
 async def run_akod(*, akod: Akod, emulator: Emulator, kube: Kube, namespace: str, services: int,
                    timeout: float, pids: list[int]) -> AkodRun:
     run = AkodRun()
-    before = await emulator.stats()
+    before = await emulator.api.stats()
     emu_cpu = process_cpu(emulator.proc.pid)["total"]
     kube_pids = [p for p in pids if p not in (os.getpid(), emulator.proc.pid)]
     kube_cpu = sum(process_cpu(p)["total"] for p in kube_pids)
@@ -186,34 +185,34 @@ async def run_akod(*, akod: Akod, emulator: Emulator, kube: Kube, namespace: str
         run.cold_s = await akod.wait_synced(emulator=emulator, virtual_services=services, timeout=timeout)
         run.cold_cpu = akod.cpu()
         run.cold_load = machine.sample(extra=run.cold_cpu["total"])
-        code, entries = await emulator.call("GET", "/_emulator/requests?method=POST&path=/api/")
+        code, entries = await emulator.api.call("GET", "/_emulator/requests?method=POST&path=/api/")
         stamps = [e["t"] for e in entries] if code == 200 and isinstance(entries, list) else []
         if stamps:
             run.startup_s = min(stamps) - started_epoch
             run.write_span_s = max(stamps) - min(stamps)
         run.cold_emulator_cpu = process_cpu(emulator.proc.pid)["total"] - emu_cpu
         run.cold_kube_cpu = sum(process_cpu(p)["total"] for p in kube_pids) - kube_cpu
-        after = await emulator.stats()
+        after = await emulator.api.stats()
         run.cold_writes = writes_of(after) - writes_of(before)
         run.cold_reads = reads_of(after) - reads_of(before)
         run.cold_by_type = writes_by_type(before, after)
         run.cold_rss_mb = akod.peak_rss_mb()
         run.services_with_ip = await kube.services_with_ip(namespace)
         run.vips_ok = await vips_in_network(emulator, services)
-        run.cold_exit = await akod.stop()
+        run.cold_exit = await akod.astop()
         # warm restart: same state database, nothing changed
-        before = await emulator.stats()
+        before = await emulator.api.stats()
         akod.start()
         run.warm_s = await akod.wait_synced(emulator=emulator, virtual_services=services, timeout=timeout)
         run.warm_rss_mb = akod.peak_rss_mb()
         run.warm_cpu = akod.cpu()
-        run.warm_exit = await akod.stop()
-        after = await emulator.stats()
+        run.warm_exit = await akod.astop()
+        after = await emulator.api.stats()
         run.warm_writes = writes_of(after) - writes_of(before)
         run.warm_reads = reads_of(after) - reads_of(before)
         run.warm_by_type = writes_by_type(before, after)
     finally:
-        akod.kill()
+        await akod.aclose()
     return run
 
 
@@ -221,7 +220,7 @@ async def vips_in_network(emulator: Emulator, services: int) -> bool:
     """Every VsVip got an address, all distinct and inside the grown VIP network."""
     import ipaddress
 
-    code, body = await emulator.call("GET", "/_emulator/objects?type=vsvip")
+    code, body = await emulator.api.call("GET", "/_emulator/objects?type=vsvip")
     if code != 200:
         return False
     net = ipaddress.ip_network(VIP_CIDR)
@@ -251,9 +250,9 @@ async def profile_akod(*, tool: str, workdir: Path, kubeconfig: Path, emulator: 
         else:
             akod.start(module_args=["-m", "cProfile", "-o", str(out), "-m", "bench.counted"], env=env)
         seconds = await akod.wait_synced(emulator=emulator, virtual_services=services, timeout=timeout * 3)
-        code = await akod.stop()
+        code = await akod.astop()
     finally:
-        akod.kill()
+        await akod.aclose()
     report = [f"profile: {tool}, cold sync of {services} Services took {seconds:.1f}s under the profiler "
               f"(akod exit {code}); raw data: {out}"]
     report.append(pyspy_report(out, top=top) if tool == "py-spy" else cprofile_report(out, top=top))
@@ -424,12 +423,12 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, kube_pids: list[i
 
             async def baseline_round(r: int) -> None:
                 await emulator.reset()
-                before = await emulator.stats()
+                before = await emulator.api.stats()
                 say(f"round {r}: baseline, bare aiohttp POSTing {sum(len(g) for g in groups)} bodies, "
                     f"{args.workers} keys at once")
                 run = await run_baseline(url=emulator.url, emulator_pid=emulator.proc.pid, pids=pids, groups=groups,
                                          concurrency=args.workers)
-                after = await emulator.stats()
+                after = await emulator.api.stats()
                 run.virtual_services = int(after["objects"].get("virtualservice", 0))
                 if run.errors:
                     say(f"round {r}: baseline had {len(run.errors)} errors, first: {run.errors[0]}")
@@ -584,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
             kube_pids = [p.pid for p in (getattr(kube, "_apiserver", None), getattr(kube, "_etcd", None)) if p]
             code = asyncio.run(bench(args, kubeconfig=kube.kubeconfig, kube_pids=kube_pids, workdir=workdir))
         ok = True
-    except BenchError as exc:
+    except HarnessError as exc:
         print(f"bench/l4 failed: {exc}\n(work dir kept: {workdir})", file=sys.stderr)
         return 1
     finally:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import shutil
 import sys
 import tempfile
@@ -29,7 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import Akod, BenchError, Emulator, Kube, endpoint_ips, machine_info, poll, writes_by_type, writes_of
+from akod.devenv.errors import HarnessError
+from akod.devenv.seed import create_ingress_class
+from bench.common import Akod, BenchError, Emulator, Kube, endpoint_ips, machine_info, writes_by_type, writes_of
 
 NAMESPACE = "bench-l7"
 RATE = 30.0
@@ -78,14 +79,6 @@ async def ingresses_with_status(net: Any) -> int:
     return sum(1 for ing in items if ing.status and ing.status.load_balancer and ing.status.load_balancer.ingress)
 
 
-def paced(akod: Akod) -> None:
-    """The bench config of bench.common with akod's pace set to the controller's."""
-    text = akod.config.read_text()
-    text = re.sub(r"(?m)^rate = .*$", f"rate = {RATE:g}", text)
-    text = re.sub(r"(?m)^burst = .*$", "burst = 30", text)
-    akod.config.write_text(text)
-
-
 async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) -> int:
     from kubernetes_asyncio import client, config
 
@@ -93,54 +86,53 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) ->
     kube = Kube(api)
     net = client.NetworkingV1Api(api)
     emulator = Emulator()
-    akod = Akod(workdir=workdir / "akod", kubeconfig=kubeconfig, controller_url=emulator.url, workers=8, burst=30)
-    paced(akod)
+    # akod paced like the controller: [api] rate = 30, burst = 30
+    akod = Akod(workdir=workdir / "akod", kubeconfig=kubeconfig, controller_url=emulator.url, workers=8, burst=30,
+                rate=RATE)
     try:
         await emulator.reset()
-        code, body = await emulator.call("POST", "/_emulator/faults", PACE)
-        if code != 200:
-            raise BenchError(f"/_emulator/faults answered {code}: {body}")
+        await emulator.api.faults(PACE)
         await kube.seed_nodes()
         await kube.namespace(NAMESPACE)
-        await net.create_ingress_class({"metadata": {"name": "avi-lb"}, "spec": {"controller": "ako.vmware.com/avi-lb"}})
+        await create_ingress_class(net)
         await create_backends(kube, count=args.backends, endpoints=4)
         say(f"{args.backends} backend Services ready; starting akod ([api] rate = {RATE:g})")
         akod.start()
-        await poll(lambda: _ready(akod), timeout=120, what="akod ready and in sync")
-        before = await emulator.stats()
+        await akod.wait_in_sync(timeout=120)
+        before = await emulator.api.stats()
         say(f"creating {args.ingresses} Ingresses x 3 paths")
         began = time.monotonic()
         await create_ingresses(net, count=args.ingresses, backends=args.backends)
         created = time.monotonic() - began
 
         async def converged() -> bool:
-            akod.check_running()
-            if await emulator.count("pool") < 3 * args.ingresses:
+            akod.assert_running()
+            if await emulator.api.count("pool") < 3 * args.ingresses:
                 return False
-            if not await _ready(akod):
+            if await akod.in_sync_status() is None:
                 return False
-            return await ingresses_with_status(net) == args.ingresses
+            return bool(await ingresses_with_status(net) == args.ingresses)
 
-        await poll(converged, timeout=args.ingresses * 3, interval=0.5, what="every Ingress served")
+        await akod.wait_for(converged, timeout=args.ingresses * 3, interval=0.5, what="every Ingress served")
         total = time.monotonic() - began
-        after = await emulator.stats()
+        after = await emulator.api.stats()
         writes = writes_of(after) - writes_of(before)
         floor = writes / RATE
         by_type = writes_by_type(before, after)
         throttled = int(after.get("by_status", {}).get("429", 0)) - int(before.get("by_status", {}).get("429", 0))
         rss = akod.peak_rss_mb()
         say("warm restart")
-        if await akod.stop() != 0:
+        if await akod.astop() != 0:
             raise BenchError("akod did not exit 0 on SIGTERM")
-        warm_before = writes_of(await emulator.stats())
+        warm_before = writes_of(await emulator.api.stats())
         akod.start()
         warm_began = time.monotonic()
-        await poll(lambda: _ready(akod), timeout=300, what="akod ready after the restart")
+        await akod.wait_in_sync(timeout=300)
         warm = time.monotonic() - warm_began
-        warm_writes = writes_of(await emulator.stats()) - warm_before
-        await akod.stop()
+        warm_writes = writes_of(await emulator.api.stats()) - warm_before
+        await akod.astop()
     finally:
-        akod.kill()
+        await akod.aclose()
         emulator.close()
         await emulator.aclose()
         await api.close()
@@ -160,14 +152,6 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) ->
           f"ready + in sync in {warm:.1f} s")
     print(f"  peak RSS of akod                {rss:8.0f} MB")
     return 0
-
-
-async def _ready(akod: Akod) -> bool:
-    try:
-        status = await akod.status()
-    except Exception:  # noqa: BLE001 - not listening yet
-        return False
-    return bool(status.get("ready")) and bool(status.get("sync", {}).get("in_sync"))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -190,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"kube-apiserver ready at {kube.url}")
             code = asyncio.run(bench(args, kubeconfig=kube.kubeconfig, workdir=workdir))
         ok = True
-    except BenchError as exc:
+    except HarnessError as exc:
         print(f"bench/l7 failed: {exc}\n(work dir kept: {workdir})", file=sys.stderr)
         return 1
     finally:

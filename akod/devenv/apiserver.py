@@ -39,7 +39,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -52,6 +51,8 @@ from typing import IO, Any, Self
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from akod.devenv.ports import free_port
 
 __all__ = ["KubeApiServer", "KubeApiServerError", "default_cache_dir", "ensure_binaries"]
 
@@ -113,15 +114,6 @@ def ensure_binaries(*, stderr: IO[str] | int | None = None) -> Path:
     if not _has_binaries(built):
         raise KubeApiServerError(f"{BUILD_SCRIPT} reported {built}, which lacks kube-apiserver or etcd")
     return built
-
-
-def _free_port() -> int:
-    # The port is released before the server binds it; start() retries with new ports when a
-    # process loses that race.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _die_with_parent() -> None:
@@ -325,7 +317,7 @@ class KubeApiServer:
     def _start_with_retries(self, *, binaries: Path, attempts: int = 3) -> None:
         deadline = time.monotonic() + self._start_timeout_s
         for attempt in range(1, attempts + 1):
-            self._etcd_port, peer_port, self._port = _free_port(), _free_port(), _free_port()
+            self._etcd_port, peer_port, self._port = free_port(), free_port(), free_port()
             self._etcd = self._spawn(self._etcd_argv(binaries=binaries, peer_port=peer_port), log="etcd.log")
             self._apiserver = self._spawn(self._apiserver_argv(binaries=binaries), log="kube-apiserver.log")
             try:
@@ -333,7 +325,7 @@ class KubeApiServer:
                 self._write_kubeconfig(path=self.kubeconfig, user=ADMIN_USER)
                 return
             except _ProcessExited as exited:
-                # Most likely a port taken between _free_port() and bind: try fresh ports.
+                # Most likely a port taken between free_port() and bind: try fresh ports.
                 self._terminate(self._apiserver)
                 self._terminate(self._etcd)
                 shutil.rmtree(self.work_dir / "etcd", ignore_errors=True)

@@ -1,11 +1,13 @@
 """Self-signed certificates for the demo and the tests: a TLS Secret without openssl.
 
-Made with `cryptography` (EC P-256 or RSA 2048, a SAN for the host). Never used by the daemon
-itself, which only checks certificates (`akod.model.l7certs`).
+Made with `cryptography` (EC P-256 or RSA 2048, a SAN for the host), and wrapped in the Secret
+manifest an Ingress's `tls` section names. Never used by the daemon itself, which only checks
+certificates (`akod.model.l7certs`).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any
 
@@ -31,3 +33,9 @@ def self_signed(host: str, *, valid_from: dt.datetime | None = None, valid_to: d
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+def tls_secret(name: str, *, cert: str, key: str) -> dict[str, Any]:
+    """A `kubernetes.io/tls` Secret manifest named `name` holding the PEM `cert` and `key`."""
+    data = {"tls.crt": base64.b64encode(cert.encode()).decode(), "tls.key": base64.b64encode(key.encode()).decode()}
+    return {"metadata": {"name": name}, "type": "kubernetes.io/tls", "data": data}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 from collections.abc import Sequence
@@ -11,9 +10,10 @@ from typing import Any
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from akod.devenv.certs import self_signed
+from akod.devenv.certs import self_signed, tls_secret
+from akod.devenv.seed import INGRESS_CLASS, INGRESS_CONTROLLER, create_ingress_class
 
-AVI_CLASS = "avi-lb"
+AVI_CLASS = INGRESS_CLASS
 
 
 def make_cert(host: str, *, days: int = 30, expired: bool = False) -> tuple[str, str]:
@@ -42,9 +42,9 @@ class Ingresses:
         self.core = client.CoreV1Api(api)
         self.made: list[tuple[str, str, str]] = []
 
-    async def ensure_class(self, name: str = AVI_CLASS, *, controller: str = "ako.vmware.com/avi-lb") -> None:
+    async def ensure_class(self, name: str = AVI_CLASS, *, controller: str = INGRESS_CONTROLLER) -> None:
         with contextlib.suppress(ApiException):
-            await self.net.create_ingress_class({"metadata": {"name": name}, "spec": {"controller": controller}})
+            await create_ingress_class(self.net, name=name, controller=controller)
             self.made.append(("IngressClass", "", name))
 
     async def create(self, ns: str, name: str, *, rules: Sequence[dict[str, Any]],
@@ -84,9 +84,7 @@ class Ingresses:
         await self.net.delete_namespaced_ingress(name, ns)
 
     async def secret(self, ns: str, name: str, *, cert: str, key: str) -> None:
-        data = {"tls.crt": base64.b64encode(cert.encode()).decode(),
-                "tls.key": base64.b64encode(key.encode()).decode()}
-        body = {"metadata": {"name": name}, "type": "kubernetes.io/tls", "data": data}
+        body = tls_secret(name, cert=cert, key=key)
         try:
             await self.core.create_namespaced_secret(ns, body)
             self.made.append(("Secret", ns, name))

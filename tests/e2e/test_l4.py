@@ -9,7 +9,7 @@ import ipaddress
 from typing import Any
 
 from tests.e2e.conftest import Controller, Nodes
-from tests.e2e.harness import eventually
+from tests.e2e.harness import eventually, kill9_while_writing, writes_of_a_restart
 
 VIP_NET = ipaddress.ip_network("10.10.25.0/24")
 NODE_IPS = ["10.10.30.11", "10.10.30.12", "10.10.30.13"]
@@ -161,11 +161,7 @@ async def test_restart_with_nothing_changed_writes_nothing(controller, nodes: No
     await akod.wait_in_sync()
     for i in range(5):
         await settled(controller, f"S1-AZ1--default-app{i}", lambda s: len(s["pools"]) == 2)
-    assert akod.stop() == 0
-    before = len(await controller.writes())
-    akod.start()
-    await akod.wait_in_sync()
-    assert (await controller.writes())[before:] == []
+    assert await writes_of_a_restart(akod, controller) == []
     assert akod.stop() == 0
 
 
@@ -252,16 +248,7 @@ async def test_kill_9_while_creating_50_services_leaves_exact_objects(controller
     for name in names:
         await services.create("default", name, ports=[(80, "TCP")], endpoints=["10.34.1.10", "10.34.2.10"])
     akod = make_daemon()
-    akod.start()
-
-    async def some_written() -> bool:
-        return len(await controller.names("virtualservice")) >= 10
-
-    await eventually(some_written, timeout=60, interval=0.05, what="the first virtual services")
-    akod.kill9()
-    await controller.faults({"latency_ms": {"write": 0, "read": 0}})
-    akod.start()
-    await akod.wait_in_sync(timeout=90)
+    await kill9_while_writing(akod, controller, obj_type="virtualservice", sync_timeout=90)
     expected_vs = sorted(f"S1-AZ1--default-{n}" for n in names)
     assert await controller.names("virtualservice") == expected_vs
     assert await controller.names("vsvip") == expected_vs

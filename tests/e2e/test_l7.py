@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from tests.e2e.conftest import Controller, Nodes
-from tests.e2e.harness import eventually
+from tests.e2e.harness import eventually, kill9_while_writing, writes_of_a_restart
 from tests.e2e.ingresses import Ingresses, make_cert, path, rule
 
 VIP_NET = ipaddress.ip_network("10.10.25.0/24")
@@ -392,16 +392,7 @@ async def test_kill_9_while_creating_50_ingresses_leaves_exact_objects(
         await ingresses.create("default", name, rules=[rule(host, path("/", "kuard", 8080))],
                                tls=[([host], f"{name}-tls")] if name in tls else ())
     akod = make_daemon()
-    akod.start()
-
-    async def some_written() -> bool:
-        return len(await controller.names("pool")) >= 10
-
-    await eventually(some_written, timeout=60, interval=0.05, what="the first pools")
-    akod.kill9()
-    await controller.faults({"latency_ms": {"write": 0, "read": 0}})
-    akod.start()
-    await akod.wait_in_sync(timeout=120)
+    await kill9_while_writing(akod, controller, obj_type="pool", sync_timeout=120)
     hosts = {n: f"{n}.avi.iberia.local" for n in names}
     shards = sorted({shard(h) for h in hosts.values()})
     assert await controller.names("pool") == sorted(
@@ -433,11 +424,7 @@ async def test_restart_with_nothing_changed_writes_nothing(
     await akod.wait_in_sync()
     await routed(controller, vip=await vip_of(controller, shard(KUARD)), port=443, host=KUARD)
     await eventually(lambda: _has_status(ingresses, "kuard"), what="kuard's status")
-    assert akod.stop() == 0
-    before = len(await controller.writes())
-    akod.start()
-    await akod.wait_in_sync()
-    assert (await controller.writes())[before:] == []
+    assert await writes_of_a_restart(akod, controller) == []
     assert akod.stop() == 0
 
 

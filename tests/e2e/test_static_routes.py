@@ -9,12 +9,12 @@ import asyncio
 import signal
 from typing import Any
 
+from akod.devenv.seed import HAND_MADE_ROUTE
 from tests.e2e.conftest import SEED_NODES, Controller, Nodes, hops, ours
 from tests.e2e.harness import eventually
 
 SEED_HOPS = {cidrs[0]: ip for _, ip, cidrs in SEED_NODES}
-HAND_MADE = {"route_id": "hand-made-1", "prefix": {"ip_addr": {"addr": "192.168.50.0", "type": "V4"}, "mask": 24},
-             "next_hop": {"addr": "10.10.25.1", "type": "V4"}}
+HAND_MADE = HAND_MADE_ROUTE
 OTHER_CLUSTER = {"route_id": "S1-AZ2-node-0", "prefix": {"ip_addr": {"addr": "10.35.0.0", "type": "V4"}, "mask": 24},
                  "next_hop": {"addr": "10.10.31.11", "type": "V4"},
                  "labels": [{"key": "clustername", "value": "S1-AZ2"}]}
