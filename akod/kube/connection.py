@@ -12,11 +12,14 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp.helpers import basicauth_from_netrc, netrc_from_env, proxies_from_env
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient
 
 log = logging.getLogger("akod.kube")
+# kubernetes-asyncio's read buffer: watch events of large objects exceed aiohttp's default.
+READ_BUFSIZE = 2**21
 
 
 def resolve_kubeconfig(*, configured: str, environ: dict[str, str] | None = None) -> str:
@@ -45,10 +48,12 @@ def _skip_env_lookups_when_empty(api: ApiClient) -> None:
     kubernetes-asyncio opens its session with `trust_env=True`, so every request to the apiserver
     looks up the proxy environment and ~/.netrc in a thread (two executor hops per call, three
     calls per Service synced). When no proxy variable is set and no netrc entry names the
-    apiserver, those look-ups can only find nothing, so skipping them changes no request.
+    apiserver, those look-ups can only find nothing, so the client gets a session without them:
+    the same connector (TLS settings, pool size) moved over with `ClientSession.detach()`.
     """
-    session = getattr(getattr(api, "rest_client", None), "pool_manager", None)
-    if session is None or not getattr(session, "_trust_env", False):
+    rest = getattr(api, "rest_client", None)
+    session = getattr(rest, "pool_manager", None)
+    if rest is None or not isinstance(session, aiohttp.ClientSession) or not session.trust_env:
         return
     host = urlsplit(str(api.configuration.host)).hostname or ""
     if proxies_from_env():
@@ -62,5 +67,8 @@ def _skip_env_lookups_when_empty(api: ApiClient) -> None:
         return
     else:
         return  # an entry names the apiserver: let aiohttp keep using it
-    session._trust_env = False
-
+    connector = session.connector
+    if connector is None:
+        return
+    session.detach()
+    rest.pool_manager = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=READ_BUFSIZE)
