@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.engine import RowMapping
+
 from akod.store.records import Applied, Cursor, Desired, JournalEntry, Observed, StoredProblem
 
 Ident = tuple[str, str, str]
@@ -76,33 +78,33 @@ def observed_params(obj: Observed, *, kind: str, stamp: str) -> Params:
 # -- rows to records -----------------------------------------------------------------------------
 # Each takes a row's columns by name, as `Result.mappings()` yields them, in any column order.
 
-def applied_from(row: Mapping[str, Any]) -> Applied:
+def applied_from(row: RowMapping) -> Applied:
     return Applied(obj_type=row["obj_type"], tenant=row["tenant"], name=row["name"], uuid=row["uuid"],
                    checksum=row["checksum"], last_modified=row["last_modified"], applied_at=row["applied_at"],
                    owner_key=row["owner_key"], info=json.loads(row["info"] or "{}"), role=row["role"])
 
 
-def desired_from(row: Mapping[str, Any]) -> Desired:
+def desired_from(row: RowMapping) -> Desired:
     return Desired(obj_type=row["obj_type"], tenant=row["tenant"], name=row["name"], owner_key=row["owner_key"],
                    body=json.loads(row["body"]), checksum=row["checksum"], role=row["role"])
 
 
-def observed_from(row: Mapping[str, Any]) -> Observed:
+def observed_from(row: RowMapping) -> Observed:
     return Observed(kind=row["kind"], namespace=row["namespace"], name=row["name"], uid=row["uid"],
                     resource_version=row["resource_version"], body=json.loads(row["body"]))
 
 
-def cursor_from(row: Mapping[str, Any]) -> Cursor:
+def cursor_from(row: RowMapping) -> Cursor:
     return Cursor(resource=row["resource"], resource_version=row["resource_version"], listed_at=row["listed_at"],
                   updated_at=row["updated_at"])
 
 
-def journal_from(row: Mapping[str, Any]) -> JournalEntry:
+def journal_from(row: RowMapping) -> JournalEntry:
     return JournalEntry(id=row["id"], key=row["key"], op=row["op"], obj_type=row["obj_type"], tenant=row["tenant"],
                         name=row["name"], checksum=row["checksum"], state=row["state"], attempts=row["attempts"],
                         last_error=row["last_error"], created_at=row["created_at"], updated_at=row["updated_at"])
 
 
-def problem_from(row: Mapping[str, Any]) -> StoredProblem:
+def problem_from(row: RowMapping) -> StoredProblem:
     return StoredProblem(kind=row["kind"], namespace=row["namespace"], name=row["name"], field=row["field"],
                          reason=row["reason"], message=row["message"], since=row["since"])

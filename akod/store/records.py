@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from akod.model.observed import Observed  # noqa: F401 - re-exported for the store's callers
+from akod.model.observed import Observed as Observed  # re-exported for the store's callers
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,10 +80,11 @@ class Store:
         writer = self._writer
         if writer is not None:
             writer.stop()
-            if writer.started:
-                await writer.ended()
-            if self._own_writer is not None:
+            if self._own_writer is not None:  # started on demand: it drains the queue, then ends
                 await asyncio.gather(self._own_writer, return_exceptions=True)
+            elif writer.started:  # run by a supervisor: it ends the same way
+                await writer.ended()
+            writer.abandon()  # never run (a supervised store nobody ran): fail what waits
         if self._writer_engine is not None:
             await self._writer_engine.dispose()
         await self._reader.dispose()
@@ -123,8 +124,6 @@ class Store:
         return writer
 
     async def _run_own_writer(self, writer: Writer) -> None:
-        if writer.started:  # closed before this task got to run
-            return
         try:
             await writer.run()
         except StoreWriterDead:

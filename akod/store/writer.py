@@ -64,7 +64,7 @@ class _Pending:
     since: float  # time.monotonic() when it was queued
 
 
-Phase = Literal["new", "running", "stopping", "ended"]
+Phase = Literal["new", "running", "ended"]
 
 
 class Writer:
@@ -82,11 +82,12 @@ class Writer:
         self._changed = asyncio.Event()  # the mirror is loaded, or the writer has ended
         self._ended = asyncio.Event()
         self._phase: Phase = "new"
+        self._stop_requested = False
         self._failure: BaseException | None = None
         self._why = ""
         self._last_progress = time.monotonic()
         self._ids = JournalIds(last=0)
-        self.batches = 0  # transactions taken from the queue so far (a retried batch counts once)
+        self.batches = 0  # batches taken from the queue so far (one retried write by write counts once)
         self.mirror: Mirror | None = None
 
     # -- for the store ---------------------------------------------------------------------------
@@ -97,11 +98,11 @@ class Writer:
 
     @property
     def alive(self) -> bool:
-        return self._phase in ("running", "stopping")
+        return self._phase == "running"
 
     def submit(self, op: Operation[T]) -> asyncio.Future[T]:
         """Queue `op`; the future is done once it is committed (or has failed)."""
-        if self._phase in ("stopping", "ended"):
+        if self._stop_requested or self._phase == "ended":
             raise self._dead(in_flight=False)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(op=op, future=future, since=time.monotonic()))
@@ -130,12 +131,14 @@ class Writer:
         return max(0.0, time.monotonic() - max(head.since, self._last_progress))
 
     def stop(self) -> None:
-        """Write what is queued, then end (at once if the writer never started); refuse new writes."""
+        """Refuse new writes; write what is queued, then end (once running, if it is not yet)."""
+        self._stop_requested = True
+        self._wake.set()
+
+    def abandon(self) -> None:
+        """Nobody will run this writer: fail what is queued now (nothing, once it has started)."""
         if self._phase == "new":
-            self._end(None, why="the store is closed")
-        elif self._phase == "running":
-            self._phase = "stopping"
-            self._wake.set()
+            self._end(None, why="the store was closed before its writer ran")
 
     async def ended(self) -> None:
         await self._ended.wait()
@@ -177,16 +180,17 @@ class Writer:
     async def _loop(self, conn: AsyncConnection) -> None:
         while True:
             if not self._queue:
-                if self._phase == "stopping":
+                if self._stop_requested:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._batch_limit))]
             self._in_flight = batch
+            self.batches += 1
             # Shielded: a cancelled writer still finishes (commits or rolls back) the transaction
             # in flight, so its callers learn what happened and the connection stays usable.
-            job = asyncio.ensure_future(self._write(conn, batch))
+            job = asyncio.ensure_future(self._take(conn, batch))
             try:
                 await asyncio.shield(job)
             except asyncio.CancelledError:
@@ -195,15 +199,26 @@ class Writer:
                     if not job.cancelled() and job.exception() is not None:
                         log.error("store write in flight at cancellation failed: %r", job.exception())
                 raise
-            finally:
-                self._in_flight = ()
-            self.batches += 1
             if self._crash_after is not None and self.batches >= self._crash_after:
                 raise InjectedWriterCrash(f"writer_crash_after={self._crash_after}: crashing after "
                                           f"{self.batches} batches, as asked")
 
-    async def _write(self, conn: AsyncConnection, batch: Sequence[_Pending]) -> None:
-        """`batch` in one transaction; if that fails, each of its writes alone."""
+    async def _take(self, conn: AsyncConnection, batch: Sequence[_Pending]) -> None:
+        """Write `batch`, then tell its callers (once it is no longer in flight)."""
+        outcomes = await self._write(conn, batch)
+        self._in_flight = ()  # not if the write raised: then `_end` tells the callers
+        self._last_progress = time.monotonic()
+        for pending, (result, error) in zip(batch, outcomes, strict=True):
+            if pending.future.done():  # its caller was cancelled meanwhile
+                continue
+            if error is not None:
+                pending.future.set_exception(error)
+            else:
+                pending.future.set_result(result)
+
+    async def _write(self, conn: AsyncConnection,
+                     batch: Sequence[_Pending]) -> list[tuple[Any, Exception | None]]:
+        """`batch` in one transaction, or if that fails each of its writes alone: what each caller gets."""
         mirror = self.mirror
         assert mirror is not None  # loaded before the loop
         mark = self._ids.last
@@ -213,20 +228,12 @@ class Writer:
                 results = await write_all(conn, [p.op for p in batch], ctx)
         except Exception as exc:  # noqa: BLE001 - a bad write fails its caller, not the writer
             self._ids.last = mark  # rolled back: the ids were never used
-            if len(batch) > 1:
-                for pending in batch:
-                    await self._write(conn, [pending])
-                return
-            self._last_progress = time.monotonic()
-            if not batch[0].future.done():
-                batch[0].future.set_exception(exc)
-            return
+            if len(batch) == 1:
+                return [(None, exc)]
+            return [outcome for pending in batch for outcome in await self._write(conn, [pending])]
         for pending in batch:
             pending.op.settle(mirror)
-        self._last_progress = time.monotonic()
-        for pending, result in zip(batch, results, strict=True):
-            if not pending.future.done():  # its caller may have been cancelled meanwhile
-                pending.future.set_result(result)
+        return [(result, None) for result in results]
 
     def _end(self, failure: BaseException | None, *, why: str) -> None:
         self._phase = "ended"
@@ -245,7 +252,7 @@ class Writer:
         self._ended.set()
 
     def _dead(self, *, in_flight: bool) -> StoreWriterDead:
-        why = self._why or ("the store is closing" if self._phase == "stopping" else "it is not running")
+        why = self._why or ("the store is closing" if self._stop_requested else "it is not running")
         what = "it may or may not be committed" if in_flight else "this write was not made"
         exc = StoreWriterDead(f"the store's writer is not running ({why}): {what}")
         exc.__cause__ = self._failure
