@@ -6,9 +6,11 @@ statements, so they are *grouped*: each folds its rows into a `Group`, and the g
 `executemany` per table and kind of change for all of them. The effect is that of running them one
 after the other, because the group keeps the last write of each row (an upsert overwrites the whole
 row, a key's desired set is replaced whole) and is flushed early when two writes would update the
-same journal row. The few writes that must read before they write (a relist, the rebuild of the
-applied state, pruning the journal, replacing problems) run *alone*, after the group before them
-is flushed, with statements of their own.
+same journal row. (One difference, harmless: a key that claims a desired object another key gives
+up later in the same group succeeds, where in sequence it would have met the other key's row.)
+The few writes that must read before they write (a relist, the rebuild of the applied state,
+pruning the journal, replacing problems) run *alone*, after the group before them is flushed,
+with statements of their own.
 
 Results that the caller gets (journal ids) are known when a write is folded: there is one writer,
 so it allocates journal ids itself (`JournalIds`) instead of asking SQLite for them. After the

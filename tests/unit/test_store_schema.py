@@ -119,3 +119,17 @@ async def test_a_store_opened_on_an_upgraded_0002_database_reads_its_rows(tmp_pa
                                           checksum="c2") == 8
     finally:
         await store.close()
+
+
+async def test_a_state_path_with_uri_characters_is_written_and_read_where_it_says(tmp_path: Path) -> None:
+    directory = tmp_path / "a b#c?d%20e"
+    directory.mkdir()
+    db = directory / "state.db"
+    store = await Store.open(path=db)
+    try:
+        entry = await store.journal_intent(key="k", op="POST", obj_type="pool", tenant="admin", name="p", checksum="c")
+        assert [j.id for j in await store.journal()] == [entry]  # the read-only engine opened the same file
+    finally:
+        await store.close()
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM journal").fetchone() == (1,)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [directory.name]
