@@ -1,10 +1,12 @@
 """Layer 3: the SQLite edge: schema, migrations and the repository the other layers use."""
 
+from akod.store.codec import now_iso
 from akod.store.records import (
     DONE,
     FAILED,
     INTENT,
     SUPERSEDED,
+    UNKNOWN,
     Applied,
     Cursor,
     Desired,
@@ -12,9 +14,10 @@ from akod.store.records import (
     Observed,
     StoredProblem,
 )
-from akod.store.repository import Store, now_iso
+from akod.store.repository import Store, StoreReadOnly
+from akod.store.writer import StoreWriterDead
 
 __all__ = [
-    "DONE", "FAILED", "INTENT", "SUPERSEDED", "Applied", "Cursor", "Desired", "JournalEntry",
-    "Observed", "Store", "StoredProblem", "now_iso",
+    "DONE", "FAILED", "INTENT", "SUPERSEDED", "UNKNOWN", "Applied", "Cursor", "Desired", "JournalEntry",
+    "Observed", "Store", "StoreReadOnly", "StoreWriterDead", "StoredProblem", "now_iso",
 ]

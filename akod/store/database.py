@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+from urllib.request import pathname2url
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import URL, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -37,7 +39,7 @@ def alembic_config() -> Config:
 def migrate(*, path: Path) -> None:
     """Create the database if needed and bring its schema to the newest revision."""
     _create_private_file(path)
-    engine = create_engine(f"sqlite:///{path}")
+    engine = create_engine(URL.create("sqlite", database=str(path)))
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -48,15 +50,23 @@ def migrate(*, path: Path) -> None:
         engine.dispose()
 
 
-def open_engine(*, path: Path, read_only: bool = False) -> AsyncEngine:
+def database_url(*, path: Path, read_only: bool = False) -> URL:
+    """The URL of the database at `path`, whatever characters the path holds.
+
+    Built, not parsed, so that SQLAlchemy takes the path as it is; a read-only one is an SQLite
+    `file:` URI (`mode=ro`), in which `%`, `?` and `#` of the path must be escaped.
+    """
     if read_only:
-        url = f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true"
-    else:
-        url = f"sqlite+aiosqlite:///{path}"
-    engine = create_async_engine(url)
+        return URL.create("sqlite+aiosqlite", database=f"file:{pathname2url(str(path.absolute()))}",
+                          query={"mode": "ro", "uri": "true"})
+    return URL.create("sqlite+aiosqlite", database=str(path))
+
+
+def open_engine(*, path: Path, read_only: bool = False) -> AsyncEngine:
+    engine = create_async_engine(database_url(path=path, read_only=read_only))
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout=5000")
         if not read_only:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from akod.model.observed import Observed  # noqa: F401 - re-exported for the store's callers
+from akod.model.observed import Observed as Observed  # re-exported for the store's callers
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +16,10 @@ class Cursor:
     updated_at: str
 
 
+# `role` on Desired and Applied: a label the sync layer gives an object within its key ("" when it
+# gives none). The store keeps it with the row and hands it back; it never interprets it.
+
+
 @dataclass(frozen=True, slots=True)
 class Desired:
     obj_type: str
@@ -24,6 +28,7 @@ class Desired:
     owner_key: str
     body: dict[str, Any] = field(hash=False, compare=False)
     checksum: str = ""
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,7 @@ class Applied:
     applied_at: str = ""
     owner_key: str = ""
     info: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +78,7 @@ INTENT = "intent"
 DONE = "done"
 FAILED = "failed"
 SUPERSEDED = "superseded"
+# A write cut off in flight (e.g. SIGTERM during the call): it may or may not have reached the
+# controller, and the daemon stopped before it could find out. Resolved, like `intent`, by reading
+# the object back at the next start. The store stores it like any other state and never sets it.
+UNKNOWN = "unknown"

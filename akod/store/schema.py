@@ -53,6 +53,7 @@ class AviDesiredRow(Base):
     body: Mapped[str] = mapped_column(Text, nullable=False)
     checksum: Mapped[str] = mapped_column(String, nullable=False)
     updated_at: Mapped[str] = mapped_column(String, nullable=False)
+    role: Mapped[str] = mapped_column(String, nullable=False, default="", server_default="")
 
     __table_args__ = (Index("ix_avi_desired_owner", "owner_key"),)
 
@@ -71,6 +72,7 @@ class AviAppliedRow(Base):
     applied_at: Mapped[str] = mapped_column(String, nullable=False)
     owner_key: Mapped[str] = mapped_column(String, nullable=False, default="", server_default="")
     info: Mapped[str] = mapped_column(Text, nullable=False, default="{}", server_default="{}")
+    role: Mapped[str] = mapped_column(String, nullable=False, default="", server_default="")
 
     __table_args__ = (Index("ix_avi_applied_owner", "owner_key"),)
 

@@ -1,4 +1,4 @@
-"""The store's hot path (group commit on the raw connection, in-memory mirror) against SQLite itself."""
+"""The store's hot path (a key's begin and finish, watch batches, group commit, the mirror) against SQLite itself."""
 
 from __future__ import annotations
 

@@ -6,8 +6,11 @@ import sqlite3
 from pathlib import Path
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+from akod.store import Store
 from akod.store.database import alembic_config, migrate
 from akod.store.schema import Base
 
@@ -49,3 +52,84 @@ def test_upgrading_from_the_first_revision_keeps_rows_and_marks_the_vrf_owner(tm
     migrate(path=db)
     row = sqlite3.connect(db).execute("SELECT name, owner_key, info FROM avi_applied").fetchone()
     assert row == ("VRF_AZ1", "vrf", "{}")
+
+
+def test_migrations_match_schema_py_column_for_column(tmp_path: Path) -> None:
+    """Types, nullability and indexes as Alembic's autogenerate compares them, and server defaults.
+
+    (Alembic's own server-default comparison reports SQLite's `''` as differing from `''`, so the
+    defaults are compared here, as SQLite reports them.)
+    """
+    db = tmp_path / "state.db"
+    migrate(path=db)
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []
+            insp = inspect(conn)
+            stored = {(t, c["name"]): c["default"] for t in insp.get_table_names() if t != "alembic_version"
+                      for c in insp.get_columns(t)}
+    finally:
+        engine.dispose()
+    described = {(t.name, c.name): None if c.server_default is None else f"'{c.server_default.arg}'"  # type: ignore[attr-defined]
+                 for t in Base.metadata.sorted_tables for c in t.columns}
+    assert stored == described
+
+
+def test_upgrading_a_0002_database_gives_existing_rows_an_empty_role(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    db.touch(mode=0o600)
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.exec_driver_sql("INSERT INTO avi_applied VALUES "
+                             "('pool', 'admin', 'p1', 'pool-1', 'c1', '1', 'then', 'l4:vs1', '{\"a\":1}')")
+        conn.exec_driver_sql("INSERT INTO avi_desired VALUES ('pool', 'admin', 'p1', 'l4:vs1', '{}', 'c1', 'then')")
+    engine.dispose()
+    migrate(path=db)
+    with sqlite3.connect(db) as check:
+        assert check.execute("SELECT name, owner_key, info, role FROM avi_applied").fetchall() == \
+            [("p1", "l4:vs1", '{"a":1}', "")]
+        assert check.execute("SELECT name, owner_key, checksum, role FROM avi_desired").fetchall() == \
+            [("p1", "l4:vs1", "c1", "")]
+        assert check.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
+
+
+async def test_a_store_opened_on_an_upgraded_0002_database_reads_its_rows(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    db.touch(mode=0o600)
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.exec_driver_sql("INSERT INTO avi_applied VALUES "
+                             "('pool', 'admin', 'p1', 'pool-1', 'c1', '1', 'then', 'l4:vs1', '{}')")
+        conn.exec_driver_sql("INSERT INTO journal VALUES (7, 'l4:vs1', 'POST', 'pool', 'admin', 'p1', 'c1', "
+                             "'intent', 1, '', 'then', 'then')")
+    engine.dispose()
+    store = await Store.open(path=db)
+    try:
+        (applied,) = await store.applied_for_key(owner_key="l4:vs1", idents=[])
+        assert (applied.name, applied.uuid, applied.role) == ("p1", "pool-1", "")
+        # journal ids go on from the largest stored one
+        assert await store.journal_intent(key="l4:vs1", op="PUT", obj_type="pool", tenant="admin", name="p1",
+                                          checksum="c2") == 8
+    finally:
+        await store.close()
+
+
+async def test_a_state_path_with_uri_characters_is_written_and_read_where_it_says(tmp_path: Path) -> None:
+    directory = tmp_path / "a b#c?d%20e"
+    directory.mkdir()
+    db = directory / "state.db"
+    store = await Store.open(path=db)
+    try:
+        entry = await store.journal_intent(key="k", op="POST", obj_type="pool", tenant="admin", name="p", checksum="c")
+        assert [j.id for j in await store.journal()] == [entry]  # the read-only engine opened the same file
+    finally:
+        await store.close()
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM journal").fetchone() == (1,)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [directory.name]
