@@ -155,4 +155,5 @@ class Pacer:
                 if self._reconfigured is None:
                     self._reconfigured = asyncio.Event()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._reconfigured.wait(), timeout=delay)
+                    async with asyncio.timeout(delay):
+                        await self._reconfigured.wait()

@@ -5,8 +5,8 @@ from outside on demand (the store's writer task dying, say). `AKOD_TEST_FAULTS` 
 comma-separated `name=value` pairs; nothing else reads it, an unknown name is an error (a typo
 must not make a test pass without its fault), and without the variable the daemon is untouched.
 
-- `store_writer_crash_after=N`: the state database's writer task raises after N committed
-  batches (shows that a dead writer stops the watchdog and the daemon exits non-zero).
+- `store_writer_crash_after=N`: the state database's writer task raises once it has taken N
+  writes (shows that a dead writer stops the watchdog and the daemon exits non-zero).
 """
 
 from __future__ import annotations

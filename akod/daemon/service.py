@@ -23,8 +23,9 @@ import logging
 import os
 import random
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from kubernetes_asyncio.client import ApiClient
 
@@ -40,11 +41,11 @@ from akod.kube.resources import Resolution, resolve
 from akod.kube.watching import WatchSpec
 from akod.model.observed import Observed
 from akod.statusd import StatusServer
-from akod.store import Store
+from akod.store import Applied, Store
 from akod.sync.cluster import Change, ClusterCache
-from akod.sync.discovery import ControllerMismatch, discover, routes_enabled
+from akod.sync.discovery import ControllerContext, ControllerMismatch, discover, routes_enabled
 from akod.sync.engine import Engine
-from akod.sync.family import Inputs, SyncIO
+from akod.sync.family import AppliedLookup, Inputs, SyncIO
 from akod.sync.keyqueue import KeyQueue
 from akod.sync.metrics import Telemetry
 from akod.sync.owned import OwnedSync
@@ -54,6 +55,7 @@ from akod.sync.reporting import ProblemReporter
 from akod.sync.runtime import Runtime
 
 log = logging.getLogger("akod.daemon")
+T = TypeVar("T")
 STOP_GRACE_S = 8.0
 HEARTBEAT_S = 10.0
 RESYNC_S = 300.0
@@ -85,7 +87,8 @@ class Daemon:
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload_wanted.set)
         s = self.settings
-        store = await Store.open(path=Path(s.state.path), writer_crash_after=self._faults.store_writer_crash_after)
+        store = await Store.open(path=Path(s.state.path), supervised=True,
+                                 writer_crash_after=self._faults.store_writer_crash_after)
         telemetry = Telemetry()
         self._pacer = Pacer(rate=s.api.rate, burst=s.api.burst, workers=s.api.workers)
         kube_api: ApiClient | None = None
@@ -134,6 +137,7 @@ class Daemon:
                 await self._stop.wait()
                 log.info("stopping: letting in-flight calls finish")
                 self._notifier.stopping()
+                supervisor.begin_stop()
                 if not await engine.drain(grace_s=STOP_GRACE_S):
                     log.warning("some keys were still being synced after %.0fs; their writes are cut off "
                                 "(journal: unknown, resolved at the next start)", STOP_GRACE_S)
@@ -189,7 +193,7 @@ class Daemon:
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD_0, *gc.get_threshold()[1:])
 
-    def _watch_task(self, *, spec: WatchSpec, runtime: Runtime):  # type: ignore[no-untyped-def]
+    def _watch_task(self, *, spec: WatchSpec, runtime: Runtime) -> Callable[[], Awaitable[None]]:
         registry, engine = runtime.registry, runtime.engine
 
         async def on_change(upserts: Sequence[Observed], deleted: Sequence[Observed]) -> None:
@@ -201,7 +205,7 @@ class Daemon:
         return lambda: run_watch(spec=spec, store=runtime.store, state=runtime.watches[spec.resource],
                                  on_change=on_change)
 
-    async def _discover(self, client: AviClient):  # type: ignore[no-untyped-def]
+    async def _discover(self, client: AviClient) -> ControllerContext:
         failures = 0
         while True:
             try:
@@ -292,14 +296,14 @@ class Daemon:
         self._notifier.ready(self._status_line(runtime))
 
 
-def _applied_lookup(store: Store):  # type: ignore[no-untyped-def]
-    async def lookup(obj_type: str, tenant: str, name: str):  # type: ignore[no-untyped-def]
+def _applied_lookup(store: Store) -> AppliedLookup:
+    async def lookup(obj_type: str, tenant: str, name: str) -> Applied | None:
         return await store.applied(obj_type=obj_type, tenant=tenant, name=name)
 
     return lookup
 
 
-async def _retry(what: str, call):  # type: ignore[no-untyped-def]
+async def _retry(what: str, call: Callable[[], Awaitable[T]]) -> T:
     failures = 0
     while True:
         try:

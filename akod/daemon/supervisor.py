@@ -45,6 +45,7 @@ class Supervisor:
         self._restart_cap_s = restart_cap_s
         self.restarts: dict[str, int] = {}
         self.fatal: Fatal | None = None
+        self.stopping = False  # the daemon is stopping: a task that ends now is not a failure
 
     async def __aenter__(self) -> Supervisor:
         self._group = asyncio.TaskGroup()
@@ -55,7 +56,8 @@ class Supervisor:
                         tb: TracebackType | None) -> bool | None:
         assert self._group is not None
         try:
-            return await self._group.__aexit__(exc_type, exc, tb)
+            await self._group.__aexit__(exc_type, exc, tb)
+            return None
         except BaseExceptionGroup as group:
             fatal = _first_fatal(group)
             if fatal is None:
@@ -71,7 +73,12 @@ class Supervisor:
         task = self._tasks.get(name)
         return task is not None and not task.done()
 
+    def begin_stop(self) -> None:
+        """The daemon is stopping (it drains the engine next): tasks may end without it being fatal."""
+        self.stopping = True
+
     def cancel(self) -> None:
+        self.stopping = True
         for task in self._tasks.values():
             task.cancel()
 
@@ -87,6 +94,9 @@ class Supervisor:
                 self.fatal = self.fatal or exc
                 raise
             except Exception as exc:  # noqa: BLE001 - the policy decides; nothing dies unseen
+                if self.stopping:
+                    log.warning("task %s ended with an error while stopping: %s: %s", name, type(exc).__name__, exc)
+                    return
                 if policy != RESTART:
                     log.exception("task %s died; the daemon stops (exit %d) so that it is restarted", name, EXIT_FATAL)
                     fatal = Fatal(f"task {name} died: {type(exc).__name__}: {exc}")
@@ -98,7 +108,7 @@ class Supervisor:
                 log.exception("task %s died (%d times); starting it again in %.1fs", name, failures, delay)
                 await asyncio.sleep(delay)
                 continue
-            if policy == ONCE:
+            if policy == ONCE or self.stopping:
                 return
             if policy == CRITICAL:
                 fatal = Fatal(f"task {name} ended although the daemon needs it")

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
+from akod.model.problems import ObjectRef
 from akod.store.records import Applied, Cursor, Desired, JournalEntry, Observed, StoredProblem
 
 Ident = tuple[str, str, str]
@@ -67,7 +68,8 @@ def applied_row(applied: Applied, *, stamp: str, owner_key: str | None = None,
 
 def desired_params(desired: Desired, *, owner_key: str, stamp: str) -> Params:
     return {"obj_type": desired.obj_type, "tenant": desired.tenant, "name": desired.name, "owner_key": owner_key,
-            "body": dumps(desired.body), "checksum": desired.checksum, "updated_at": stamp, "role": desired.role}
+            "body": dumps(desired.body), "checksum": desired.checksum, "updated_at": stamp, "role": desired.role,
+            "subjects": _ENCODER.encode([[r.kind, r.namespace, r.name] for r in desired.subjects])}
 
 
 def observed_params(obj: Observed, *, kind: str, stamp: str) -> Params:
@@ -86,7 +88,9 @@ def applied_from(row: RowMapping) -> Applied:
 
 def desired_from(row: RowMapping) -> Desired:
     return Desired(obj_type=row["obj_type"], tenant=row["tenant"], name=row["name"], owner_key=row["owner_key"],
-                   body=json.loads(row["body"]), checksum=row["checksum"], role=row["role"])
+                   body=json.loads(row["body"]), checksum=row["checksum"], role=row["role"],
+                   subjects=tuple(ObjectRef(kind=k, namespace=ns, name=n)
+                                  for k, ns, n in json.loads(row["subjects"] or "[]")))
 
 
 def observed_from(row: RowMapping) -> Observed:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from akod.model.observed import Observed as Observed  # re-exported for the store's callers
+from akod.model.problems import ObjectRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class Desired:
     body: dict[str, Any] = field(hash=False, compare=False)
     checksum: str = ""
     role: str = ""
+    # The Kubernetes objects this one is made for; empty: every object of its key (a shared VS).
+    subjects: tuple[ObjectRef, ...] = field(default=(), hash=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ class Store:
 
         `supervised`: the caller runs the writer with `run_writer()`; writes wait for it (and
         `writer_stalled_for()` grows) until it does. `writer_crash_after` (tests only): the writer
-        raises after committing that many batches, as if it had crashed.
+        raises once it has taken that many writes, as if it had crashed.
         """
         if read_only:
             if not path.exists():
@@ -213,7 +213,13 @@ class Store:
         return await self._queries.desired(owner_key=owner_key)
 
     async def applied(self, *, obj_type: str, tenant: str, name: str) -> Applied | None:
-        return await self._queries.applied(obj_type=obj_type, tenant=tenant, name=name)
+        """From the in-memory mirror of `avi_applied` (no database round trip)."""
+        return (await self._mirror()).applied.get((obj_type, tenant, name))
+
+    async def owner_keys(self) -> set[str]:
+        """Every key that has desired or applied rows (the start-up sequence syncs each)."""
+        mirror = await self._mirror()
+        return set(mirror.desired) | set(mirror.owned)
 
     async def all_applied(self, *, obj_type: str | None = None) -> list[Applied]:
         return await self._queries.all_applied(obj_type=obj_type)

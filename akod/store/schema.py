@@ -54,6 +54,7 @@ class AviDesiredRow(Base):
     checksum: Mapped[str] = mapped_column(String, nullable=False)
     updated_at: Mapped[str] = mapped_column(String, nullable=False)
     role: Mapped[str] = mapped_column(String, nullable=False, default="", server_default="")
+    subjects: Mapped[str] = mapped_column(Text, nullable=False, default="[]", server_default="[]")
 
     __table_args__ = (Index("ix_avi_desired_owner", "owner_key"),)
 

@@ -82,6 +82,7 @@ class ReplaceApplied(Alone[None]):
         self.written = []
         for a in self.objects:
             owner, role = kept.get(ident_of(a), (a.owner_key, a.role))
+            role = role or a.role  # a row from before roles: the controller's body tells it
             row, stored = applied_row(a, stamp=ctx.stamp, owner_key=owner, role=role)
             rows.append(row)
             self.written.append(stored)

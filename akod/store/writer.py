@@ -88,6 +88,7 @@ class Writer:
         self._last_progress = time.monotonic()
         self._ids = JournalIds(last=0)
         self.batches = 0  # batches taken from the queue so far (one retried write by write counts once)
+        self.writes = 0  # writes (operations) taken from the queue so far
         self.mirror: Mirror | None = None
 
     # -- for the store ---------------------------------------------------------------------------
@@ -188,6 +189,7 @@ class Writer:
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._batch_limit))]
             self._in_flight = batch
             self.batches += 1
+            self.writes += len(batch)
             # Shielded: a cancelled writer still finishes (commits or rolls back) the transaction
             # in flight, so its callers learn what happened and the connection stays usable.
             job = asyncio.ensure_future(self._take(conn, batch))
@@ -199,9 +201,9 @@ class Writer:
                     if not job.cancelled() and job.exception() is not None:
                         log.error("store write in flight at cancellation failed: %r", job.exception())
                 raise
-            if self._crash_after is not None and self.batches >= self._crash_after:
+            if self._crash_after is not None and self.writes >= self._crash_after:
                 raise InjectedWriterCrash(f"writer_crash_after={self._crash_after}: crashing after "
-                                          f"{self.batches} batches, as asked")
+                                          f"{self.writes} writes, as asked")
 
     async def _take(self, conn: AsyncConnection, batch: Sequence[_Pending]) -> None:
         """Write `batch`, then tell its callers (once it is no longer in flight)."""

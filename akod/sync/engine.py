@@ -121,6 +121,11 @@ class Engine:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - one key's failure must not stop the others
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Cancelled, and a clean-up on the way out (a `finally` writing the journal) raised
+                # instead: the cancel still stands, or this worker would never stop.
+                raise asyncio.CancelledError() from exc
             log.exception("syncing %s raised", key)
             return Outcome("requeue", reason=f"{type(exc).__name__}: {exc}")
         finally:

@@ -75,11 +75,7 @@ class KeyQueue:
                         self._last_start[key] = now
                         return key
                     earliest = ready_at if earliest is None else min(earliest, ready_at)
-                try:
-                    timeout = None if earliest is None else earliest - now
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
-                except TimeoutError:
-                    pass
+                await self._wait(None if earliest is None else earliest - now)
             return None
 
     async def done(self, key: str) -> None:
@@ -107,10 +103,19 @@ class KeyQueue:
         """
         async with self._wakeup:
             while self._active or self.due():
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._next_due())
-                except TimeoutError:
-                    pass
+                await self._wait(self._next_due())
+
+    async def _wait(self, timeout: float | None) -> None:
+        """Wait for a notification, at most `timeout` seconds (the lock held, as `Condition.wait`).
+
+        `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` can swallow a cancellation that
+        arrives as the condition is notified, and a worker that ignores its cancel never stops.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self._wakeup.wait()
+        except TimeoutError:
+            pass
 
     def _next_due(self) -> float | None:
         if not self._waiting:

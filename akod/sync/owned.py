@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import sys
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -163,10 +164,26 @@ class OwnedSync:
             outcomes += [(entry, SUPERSEDED, "not attempted: an earlier write of this key failed or was cut off")
                          for entry in entries if entry not in closed and entry not in cut]
             written = [a for ident, a in result.items() if a.owner_key == key and ident in write_entries]
-            await self._store.finish_key(outcomes=outcomes, applied=[*written, *adopted], forget=forget)
+            await self._finish(outcomes=outcomes, applied=[*written, *adopted], forget=forget)
         if failure is not None:
             raise failure
         return result
+
+    async def _finish(self, *, outcomes: list[tuple[int, str, str]], applied: list[Applied],
+                      forget: list[Ident]) -> None:
+        """Record the key's outcomes; on the way out of a failure (or a cancel), never mask it.
+
+        If this write fails too, the rows stay open and the next start resolves them from the
+        controller; the exception that is already propagating is the one that matters.
+        """
+        propagating = sys.exc_info()[1]
+        try:
+            await self._store.finish_key(outcomes=outcomes, applied=applied, forget=forget)
+        except Exception as exc:
+            if propagating is None:
+                raise
+            log.error("could not record the outcomes of a failed key sync (%s); they are resolved at the next "
+                      "start", exc)
 
     async def _remove(self, applied: Applied) -> str | None:
         """DELETE one object; None when it is gone, else why the outcome is not known."""

@@ -53,7 +53,7 @@ def _field_for(obj: AviObject) -> str:
 class L4Family:
     name = "l4"
     key_kinds = frozenset({KIND, CLEAR})
-    resources = ("namespaces", "nodes", "services", "endpoints")
+    resources: tuple[str, ...] = ("namespaces", "nodes", "services", "endpoints")
     subject_kind = "Service"
     own_journal = False
 

@@ -55,7 +55,7 @@ def _clear_key(ing: IngId) -> str:
 class L7Family:
     name = "l7"
     key_kinds = frozenset({KIND, CLEAR})
-    resources = ("namespaces", "nodes", "services", "endpoints", "ingressclasses", "ingresses", "secrets")
+    resources: tuple[str, ...] = ("namespaces", "nodes", "services", "endpoints", "ingressclasses", "ingresses", "secrets")
     subject_kind = "Ingress"
     own_journal = False
 

@@ -38,7 +38,7 @@ MAX_412_RETRIES = 8
 class RoutesFamily:
     name = "routes"
     key_kinds = frozenset({KEY})
-    resources = ("nodes",)
+    resources: tuple[str, ...] = ("nodes",)
     subject_kind = "Node"
     own_journal = True
 
