@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv k8s lint unit emulator-test e2e bench clean
+.PHONY: demo test venv k8s lint typecheck unit emulator-test e2e bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ demo: $(STAMP) k8s
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
-test: $(STAMP) k8s lint
+# Types: strict on akod.model, akod.config and akod.sync, checked everywhere else (pyproject.toml).
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: $(STAMP) k8s lint typecheck
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP) k8s

@@ -40,7 +40,6 @@ import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -53,6 +52,9 @@ from akod.avi.errors import (
     error_for_status,
 )
 from akod.avi.pacing import Pacer
+from akod.avi.paths import as_object as _as_object
+from akod.avi.paths import item_path as _item_path
+from akod.avi.paths import path_and_query as _path_and_query
 from akod.avi.retrying import RetryPolicy, is_retryable_status, parse_retry_after
 from akod.avi.session import Session, make_cookie_jar, origin_of, says_invalid_credentials
 from akod.avi.transport import (
@@ -488,23 +490,3 @@ class AviClient:
         log.warning("%s", error)
         return error
 
-
-def _item_path(obj_type: str, uuid: str) -> str:
-    if not uuid:
-        raise ValueError(f"{obj_type}: empty uuid")
-    return f"/api/{obj_type}/{quote(uuid, safe='')}"
-
-
-def _path_and_query(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def _as_object(reply: Reply, *, method: str, path: str) -> dict[str, Any]:
-    if reply.body is None:
-        return {}
-    if not isinstance(reply.body, dict):
-        raise AviError(
-            status=reply.status, message="reply is not a JSON object", method=method, path=path
-        )
-    return reply.body

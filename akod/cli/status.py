@@ -33,7 +33,8 @@ async def fetch_status(*, base: str, socket_path: str | None, timeout_s: float =
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
         async with http.get(f"{base}/status") as resp:
             resp.raise_for_status()
-            return await resp.json()
+            body: dict[str, Any] = await resp.json()
+            return body
 
 
 def status(*, config_path: Path | None, url: str | None, as_json: bool) -> int:

@@ -141,7 +141,7 @@ class Daemon:
                 if not await engine.drain(grace_s=STOP_GRACE_S):
                     log.warning("some keys were still being synced after %.0fs; their writes are cut off "
                                 "(journal: unknown, resolved at the next start)", STOP_GRACE_S)
-                supervisor.cancel()
+                await supervisor.shutdown(first=["engine"], last=["store-writer"])
         finally:
             await status.stop()
         if supervisor.fatal is not None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 
 log = logging.getLogger("akod.daemon")
@@ -81,6 +81,21 @@ class Supervisor:
         self.stopping = True
         for task in self._tasks.values():
             task.cancel()
+
+    async def shutdown(self, *, first: Sequence[str], last: Sequence[str], timeout_s: float = 5.0) -> None:
+        """End the tasks in three waves: `first`, then all others, then `last`, each awaited.
+
+        Order matters on the way out: the engine's handlers record their outcomes in `finally`
+        blocks, so the store's writer must still be running while they end; it goes last.
+        """
+        self.stopping = True
+        rest = [n for n in self._tasks if n not in first and n not in last]
+        for wave in (list(first), rest, list(last)):
+            tasks = [self._tasks[n] for n in wave if n in self._tasks and not self._tasks[n].done()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=timeout_s)
 
     async def _guard(self, name: str, factory: Callable[[], Awaitable[None]], policy: str) -> None:
         failures = 0

@@ -44,6 +44,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from akod.emulator.errors import ApiError
@@ -222,7 +223,7 @@ def _path_holds(store: Store, clause: dict[str, Any], path: str) -> bool:
 
 
 def _sensitive(clause: dict[str, Any]) -> bool:
-    return clause.get("match_case", "INSENSITIVE") == "SENSITIVE"
+    return bool(clause.get("match_case", "INSENSITIVE") == "SENSITIVE")
 
 
 #: Negated criteria hold when the positive one holds for none of the strings.
@@ -241,7 +242,7 @@ def _strings_hold(criteria: str, strings: list[str], subject: str, *, sensitive:
         return any(_search(pattern, subject, flags) for pattern in strings)
     if not sensitive:
         subject, strings = subject.lower(), [s.lower() for s in strings]
-    tests = {
+    tests: dict[str, Callable[[str, str], bool]] = {
         "BEGINS_WITH": str.startswith, "EQUALS": str.__eq__,
         "CONTAINS": str.__contains__, "ENDS_WITH": str.endswith,
     }

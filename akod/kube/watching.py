@@ -79,7 +79,8 @@ class _Gone(Exception):
 async def _raw(resp: Any) -> dict[str, Any]:
     data = await resp.read()
     resp.release()
-    return json.loads(data)
+    body: dict[str, Any] = json.loads(data)
+    return body
 
 
 async def list_all(spec: WatchSpec) -> tuple[list[Observed], str]:

@@ -197,8 +197,8 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
         policies = []
         for namespace, routes in sorted(namespaces.items()):
             policy = sni_policy_name(cluster=cluster, namespace=namespace, host=host)
-            rules = indexed(policy, host_rules(host=host, routes=routes, redirect=False))
-            out.add(l7bodies.policy_set(name=policy, ctx=ctx, rules=rules, namespace=namespace, host=host,
+            sni_rules = indexed(policy, host_rules(host=host, routes=routes, redirect=False))
+            out.add(l7bodies.policy_set(name=policy, ctx=ctx, rules=sni_rules, namespace=namespace, host=host,
                                         subjects=tuple(s for s in subjects if s.namespace == namespace)))
             policies.append(policy)
         out.add(l7bodies.sni_child(name=child, ctx=ctx, parent=vs_name, host=host, certificate=child,

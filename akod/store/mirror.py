@@ -88,5 +88,5 @@ async def load_mirror(conn: AsyncConnection) -> Mirror:
         mirror.put_applied(applied_from(row))
     query = select(DESIRED.c.owner_key, DESIRED.c.obj_type, DESIRED.c.tenant, DESIRED.c.name, DESIRED.c.checksum)
     for owner, obj_type, tenant, name, checksum in await conn.execute(query):
-        mirror.desired.setdefault(owner, {})[(obj_type, tenant, name)] = checksum
+        mirror.desired.setdefault(str(owner), {})[(str(obj_type), str(tenant), str(name))] = str(checksum)
     return mirror

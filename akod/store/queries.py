@@ -86,7 +86,7 @@ class Queries:
     async def object_counts(self) -> dict[str, int]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(select(APPLIED.c.obj_type, func.count()).group_by(APPLIED.c.obj_type))
-            return {t: int(n) for t, n in rows}
+            return {str(t): int(str(n)) for t, n in rows}
 
     # -- journal and problems --------------------------------------------------------------------
 
@@ -99,7 +99,7 @@ class Queries:
     async def journal_counts(self) -> dict[str, int]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(select(JOURNAL.c.state, func.count()).group_by(JOURNAL.c.state))
-            return {state: int(n) for state, n in rows}
+            return {str(state): int(str(n)) for state, n in rows}
 
     async def problems(self) -> list[StoredProblem]:
         p = PROBLEMS

@@ -76,7 +76,8 @@ class ReplaceApplied(Alone[None]):
         types = sorted(self.types)
         query = select(st.APPLIED.c.obj_type, st.APPLIED.c.tenant, st.APPLIED.c.name, st.APPLIED.c.owner_key,
                        st.APPLIED.c.role).where(st.APPLIED.c.obj_type.in_(types))
-        kept = {(t, tn, n): (owner, role) for t, tn, n, owner, role in await conn.execute(query)}
+        kept = {(str(t), str(tn), str(n)): (str(owner), str(role))
+                for t, tn, n, owner, role in await conn.execute(query)}
         await conn.execute(delete(st.APPLIED).where(st.APPLIED.c.obj_type.in_(types)))
         rows = []
         self.written = []
