@@ -10,10 +10,8 @@ REST API with Basic auth, as an operator's script would.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,15 +65,6 @@ def kuard(*ports: int, members: tuple[str, ...] = ("10.34.1.6", "10.34.2.7"),
 def one(objects: tuple[AviObject, ...] | list[AviObject], obj_type: str) -> AviObject:
     (found,) = [o for o in objects if o.obj_type == obj_type]
     return found
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within_s: float = 5.0, what: str = "") -> None:
-    """Poll `check` until it holds; fail after `within_s`."""
-    deadline = time.monotonic() + within_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within_s}s: {what}")
-        await asyncio.sleep(0.01)
 
 
 @dataclass

@@ -4,6 +4,11 @@ Names are deterministic, so whatever happened to a write is found by reading the
 name: these tests pin that nothing is ever created twice and that every journal row ends in the
 state that tells what happened (`unknown` rows cut off by a cancel are closed at the next start by
 `resolve_open_rows` after the applied state is rebuilt from the controller).
+
+The emulator applies write latency before it reads the request body, so a write whose client has
+gone (timed out, cancelled) never takes effect there: it is logged with status 0 ("dropped"). A
+controller that did handle such a write and only lost the answer is played by making the same
+object by hand while akod's call is still in flight.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from akod.avi import AviOutcomeUnknown
 from akod.store import DONE, INTENT, SUPERSEDED, UNKNOWN
 from akod.sync.inventory import rebuild_applied
 from akod.sync.owned import ObjectRejected
-from tests.unit.owned_rig import KEY, Rig, eventually, kuard, one, open_rig
+from tests.unit.owned_rig import KEY, Rig, kuard, one, open_rig
+from tests.unit.polling import eventually
 
 TYPES = ("vsvip", "pool", "l4policyset", "virtualservice")
 VS = "S1-AZ1--default-kuard"
@@ -66,9 +72,9 @@ async def test_a_create_that_timed_out_is_read_back_left_open_and_created_once_b
 
 async def test_a_create_that_timed_out_but_took_effect_is_read_back_as_done_and_the_key_goes_on(
         tmp_path: Path) -> None:
-    async with open_rig(tmp_path, timeout_s=0.5) as rig:
+    async with open_rig(tmp_path, timeout_s=1.0) as rig:
         objects = kuard(8080).objects
-        await rig.set_faults({"latency_ms": {"write": 1000}})
+        await rig.set_faults({"latency_ms": {"write": 1500}})
         apply = asyncio.create_task(rig.owned.apply(key=KEY, objects=objects))
         await eventually(lambda: _arrived(rig, ("POST", "/api/vsvip")), what="the create reaches the controller")
         # The emulator drops a write whose client left before its body was read; a controller that handled
@@ -146,7 +152,7 @@ async def test_a_cancel_during_a_create_that_takes_effect_is_closed_as_done_at_t
 
     assert await rig.journal() == [("POST", "vsvip", UNKNOWN)] + [("POST", t, SUPERSEDED) for t in TYPES[1:]]
     await rig.set_faults({})
-    await rig.create_by_hand(one(objects, "vsvip"))  # the controller's side of the cut-off create (see above)
+    await rig.create_by_hand(one(objects, "vsvip"))  # the controller's side of the cut-off create (module docstring)
 
     assert await restart_resolution(rig) == 1
 
