@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from akod.model.observed import Observed
 
 log = logging.getLogger("akod.kube")
+RELIST_MIN_INTERVAL_S = 10.0  # at most one LIST of a resource per this many seconds (410 storms)
 
 ListFn = Callable[..., Awaitable[Any]]
 Trim = Callable[[dict[str, Any]], Observed]
@@ -193,18 +195,31 @@ async def run_watch(
     on_change: OnChange,
     timeout_s: int = 290,
     backoff_cap_s: float = 30.0,
+    relist_interval_s: float = RELIST_MIN_INTERVAL_S,
 ) -> None:
-    """Keep `spec`'s objects in the store current, forever (cancel to stop)."""
+    """Keep `spec`'s objects in the store current, forever (cancel to stop).
+
+    `relist_interval_s`: at most one successful LIST per this many seconds, and at least this long
+    before asking again for a resource the server answered 404 for.
+    """
     cursor = await store.cursor(resource=spec.resource) if spec.resume else None
     rv = cursor.resource_version if cursor is not None else ""
     if rv:
         state.resource_version = rv
         log.info("resuming the %s watch from the stored resourceVersion %s", spec.resource, rv)
     failures = 0
+    last_relist = -relist_interval_s
     while True:
         try:
             if not rv:
+                # A server that answers every watch with 410 must not make akod list in a loop.
+                wait = last_relist + relist_interval_s - time.monotonic()
+                if wait > 0:
+                    log.info("the %s were listed %.1fs ago; listing again in %.1fs", spec.resource,
+                             relist_interval_s - wait, wait)
+                    await asyncio.sleep(wait)
                 rv = await relist(spec=spec, store=store, state=state, on_change=on_change)
+                last_relist = time.monotonic()
                 state.synced = True
             rv = await _watch_once(spec=spec, store=store, state=state, on_change=on_change, rv=rv, timeout_s=timeout_s)
             failures = 0
@@ -219,6 +234,10 @@ async def run_watch(
             state.connected = False
             state.restarts += 1
             state.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            if rv:  # resume after what was stored, not from where the failed watch began
+                rv = state.resource_version or rv
             delay = random.uniform(0, min(backoff_cap_s, 0.5 * 2 ** min(failures, 8)))
+            if isinstance(exc, ApiException) and exc.status == 404:
+                delay = max(delay, relist_interval_s)  # not served (a CRD removed?): not fixed in a second
             log.warning("the %s watch failed (%s); retrying in %.1fs", spec.resource, state.last_error, delay)
             await asyncio.sleep(delay)

@@ -144,6 +144,7 @@ class Engine:
             self.synced_keys += 1
             return
         self._telemetry.sync_failures.labels(kind=kind).inc()
+        self.held.pop(key, None)  # it fails now: shown as failing, not as held
         failure = self.failures.get(key)
         count = failure.count + 1 if failure else 1
         message = outcome.reason[:1000]

@@ -5,43 +5,48 @@ makes the controller match it:
 
 - objects are written in dependency order (children first) and stale ones deleted in reverse;
 - an object whose desired checksum equals the one last applied is not written at all;
-- each write has a journal row: `intent` before the call, its outcome after;
-- a create that meets 409 (the name exists) adopts the existing object: compare, update if needed;
-- a write with an unknown outcome (connection lost, 5xx after retries, a crash) is resolved by
-  reading the object back by name: names are deterministic, so nothing is ever created twice;
-- a PUT that meets 404 (deleted behind our back) becomes a create.
+- each write has a journal row: `intent` before the call, its outcome after (`writes` makes the
+  call and says how it ended: adopt on 409, create on a PUT's 404, read back when unknown);
+- a row left open (`intent`: the outcome was not known) is settled by the key's next sync that
+  succeeds, which leaves the controller holding exactly the desired set; a row cut off in flight
+  (a stop, a cancel) is `unknown`, and the start-up sequence settles it from the controller.
 
-Errors the controller gives for the object itself (400, 403) stop the key and are raised as
-`ObjectRejected`, which the caller turns into an object error for the Kubernetes object; anything
-else propagates and the engine retries the key with backoff.
+Errors the controller gives for the object itself (400, 403, 422, a DELETE refused because the
+object is referred to) stop the key and are raised as `ObjectRejected`, which the caller turns
+into an object error for the Kubernetes object; anything else propagates and the engine retries
+the key with backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
-import sys
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from akod.avi import AviBadRequest, AviClient, AviConflict, AviError, AviNotFound, AviUnavailable
-from akod.model.objects import AviObject, for_api_version, rank_of, stored_checksum
+from akod.avi import AviClient, AviError, AviUnavailable
+from akod.model.objects import AviObject, rank_of
 from akod.store import DONE, FAILED, INTENT, SUPERSEDED, UNKNOWN, Applied, Desired, Store
 from akod.sync import rulesets
+from akod.sync.writes import ObjectWriter
 
 log = logging.getLogger("akod.sync")
 Ident = tuple[str, str, str]
 
 
 class ObjectRejected(Exception):
-    """The controller refused an object (400/403): retrying the same body cannot succeed."""
+    """The controller refused a write or a delete of an object (400/403/422): the same cannot succeed."""
 
     def __init__(self, *, obj: AviObject, error: AviError) -> None:
         super().__init__(f"{obj.obj_type} {obj.name}: {error.message}")
         self.obj = obj
         self.error = error
+
+    @classmethod
+    def of_delete(cls, *, applied: Applied, error: AviError) -> ObjectRejected:
+        return cls(obj=AviObject(applied.obj_type, applied.tenant, applied.name, {}, role=applied.role), error=error)
 
 
 def _ident(obj: AviObject | Applied) -> Ident:
@@ -72,7 +77,9 @@ def applied_info(obj_type: str, body: dict[str, Any]) -> dict[str, Any]:
 class OwnedSync:
     def __init__(self, *, store: Store, client: AviClient) -> None:
         self._store = store
-        self._client = client
+        self._writer = ObjectWriter(client=client)
+        # Journal rows this process left open (`intent`) per key: the key's next sync settles them.
+        self._open: dict[str, list[int]] = {}
 
     async def apply(self, *, key: str, objects: Sequence[AviObject]) -> dict[Ident, Applied]:
         """Make the controller hold exactly `objects` for `key`; return what is applied, by ident.
@@ -100,7 +107,7 @@ class OwnedSync:
             else:
                 todo.append((obj, have))
         stale = sorted((a for ident, a in previous.items() if ident not in wanted), key=removal_order, reverse=True)
-        if not todo and not stale and not adopted:
+        if not todo and not stale and not adopted and key not in self._open:
             stored = await self._store.desired_checksums(owner_key=key)
             if stored == {_ident(o): o.checksum for o in desired}:
                 return result  # nothing to write anywhere: the common case after a restart
@@ -113,61 +120,67 @@ class OwnedSync:
                      for o in desired],
             ops=ops,
         )
-        write_entries = dict(zip((_ident(o) for o, _ in todo), entries, strict=False))
-        delete_entries = entries[len(todo):]
-        outcomes: list[tuple[int, str, str]] = []
-        forget: list[Ident] = []
-        failure: BaseException | None = None
-        in_flight: list[int] = []  # entries whose call is being made: cut off, their outcome is unknown
+        run = _Run(key=key, entries=entries, writes=dict(zip((_ident(o) for o, _ in todo), entries, strict=False)))
         try:
-            ranks = sorted({o.rank for o, _ in todo})
-            for rank in ranks:  # a rank's objects do not refer to each other: write them at once
-                group = [(o, have) for o, have in todo if o.rank == rank]
-                in_flight = [write_entries[_ident(o)] for o, _ in group]
-                answers = await asyncio.gather(*(self._send(obj=o, current=have) for o, have in group),
-                                               return_exceptions=True)
-                in_flight = []
-                for (obj, _), answer in zip(group, answers, strict=True):
-                    entry = write_entries[_ident(obj)]
-                    if isinstance(answer, BaseException):
-                        state, found = await self._settle(obj=obj, error=answer)
-                        if state == DONE:
-                            result[_ident(obj)] = self._applied(key=key, obj=obj, body=found)
-                            outcomes.append((entry, DONE, "resolved by reading back"))
-                            continue
-                        outcomes.append((entry, state, f"{type(answer).__name__}: {answer}"))
-                        if failure is None:
-                            failure = (ObjectRejected(obj=obj, error=answer)
-                                       if state == FAILED and isinstance(answer, AviError) else answer)
-                    else:
-                        result[_ident(obj)] = self._applied(key=key, obj=obj, body=answer)
-                        outcomes.append((entry, DONE, ""))
-                if failure is not None:
-                    break
-            if failure is None:
-                for applied, entry in zip(stale, delete_entries, strict=True):
-                    in_flight = [entry]
-                    error = await self._remove(applied)
-                    in_flight = []
-                    if error is not None:
-                        outcomes.append((entry, INTENT, error))
-                        failure = AviUnavailable(status=None, message=error, method="DELETE",
-                                                 path=f"/api/{applied.obj_type}/{applied.uuid}")
-                        break
-                    outcomes.append((entry, DONE, ""))
-                    forget.append(_ident(applied))
+            await self._write(run, todo=todo, result=result)
+            if run.failure is None:
+                await self._delete(run, stale=stale, entries=entries[len(todo):])
         finally:
-            closed = {entry for entry, _, _ in outcomes}
-            cut = set(in_flight) - closed
-            outcomes += [(entry, UNKNOWN, "cut off in flight (stop or cancel): outcome unknown, resolved at start")
-                         for entry in sorted(cut)]
-            outcomes += [(entry, SUPERSEDED, "not attempted: an earlier write of this key failed or was cut off")
-                         for entry in entries if entry not in closed and entry not in cut]
-            written = [a for ident, a in result.items() if a.owner_key == key and ident in write_entries]
-            await self._finish(outcomes=outcomes, applied=[*written, *adopted], forget=forget)
-        if failure is not None:
-            raise failure
+            outcomes = run.closing()
+            if run.failure is None and not run.cut:
+                # The controller now holds exactly the desired set: rows earlier syncs left open are settled.
+                outcomes += [(entry, SUPERSEDED, "settled by the key's next sync, which left the controller as desired")
+                             for entry in self._open.pop(key, [])]
+            open_now = [entry for entry, state, _ in outcomes if state == INTENT]
+            if open_now:
+                self._open.setdefault(key, []).extend(open_now)
+            written = [a for ident, a in result.items() if a.owner_key == key and ident in run.writes]
+            await self._finish(outcomes=outcomes, applied=[*written, *adopted], forget=run.forget)
+        if run.failure is not None:
+            raise run.failure
         return result
+
+    async def _write(self, run: _Run, *, todo: list[tuple[AviObject, Applied | None]],
+                     result: dict[Ident, Applied]) -> None:
+        for rank in sorted({o.rank for o, _ in todo}):  # a rank's objects do not refer to each other: at once
+            group = [(o, have) for o, have in todo if o.rank == rank]
+            run.in_flight = [run.writes[_ident(o)] for o, _ in group]
+            answers = await asyncio.gather(*(self._writer.send(obj=o, current=have) for o, have in group),
+                                           return_exceptions=True)
+            run.in_flight = []
+            for (obj, _), answer in zip(group, answers, strict=True):
+                entry = run.writes[_ident(obj)]
+                if not isinstance(answer, BaseException):
+                    result[_ident(obj)] = self._applied(key=run.key, obj=obj, body=answer)
+                    run.outcomes.append((entry, DONE, ""))
+                    continue
+                state, found = await self._writer.settle(obj=obj, error=answer)
+                if state == DONE and found is not None:
+                    result[_ident(obj)] = self._applied(key=run.key, obj=obj, body=found)
+                    run.outcomes.append((entry, DONE, "resolved by reading back"))
+                    continue
+                run.outcomes.append((entry, state, f"{type(answer).__name__}: {answer}"))
+                if run.failure is None:
+                    run.failure = (ObjectRejected(obj=obj, error=answer)
+                                   if state == FAILED and isinstance(answer, AviError) else answer)
+            if run.failure is not None:
+                return
+
+    async def _delete(self, run: _Run, *, stale: list[Applied], entries: Sequence[int]) -> None:
+        for applied, entry in zip(stale, entries, strict=True):
+            run.in_flight = [entry]
+            removal = await self._writer.remove(applied)
+            run.in_flight = []
+            run.outcomes.append((entry, removal.state, removal.why))
+            if removal.state == DONE:
+                run.forget.append(_ident(applied))
+                continue
+            if removal.error is not None:
+                run.failure = ObjectRejected.of_delete(applied=applied, error=removal.error)
+            else:
+                run.failure = AviUnavailable(status=None, message=removal.why, method="DELETE",
+                                             path=f"/api/{applied.obj_type}/{applied.uuid}")
+            return
 
     async def _finish(self, *, outcomes: list[tuple[int, str, str]], applied: list[Applied],
                       forget: list[Ident]) -> None:
@@ -185,77 +198,6 @@ class OwnedSync:
             log.error("could not record the outcomes of a failed key sync (%s); they are resolved at the next "
                       "start", exc)
 
-    async def _remove(self, applied: Applied) -> str | None:
-        """DELETE one object; None when it is gone, else why the outcome is not known."""
-        try:
-            await self._client.delete(applied.obj_type, applied.uuid, tenant=applied.tenant)
-        except AviNotFound:
-            log.debug("%s %s was already gone", applied.obj_type, applied.name)
-            return None
-        except AviUnavailable as exc:
-            try:
-                if await self._read_back(applied) is None:
-                    return None
-            except AviError:
-                pass
-            return str(exc)
-        log.debug("deleted %s %s", applied.obj_type, applied.name)
-        return None
-
-    async def _send(self, *, obj: AviObject, current: Applied | None) -> dict[str, Any]:
-        payload = obj.payload()
-        version = _version_tuple(self._client.api_version)
-        if version:
-            payload = for_api_version(payload, version)
-        if rulesets.incremental(obj):
-            if current is not None:
-                patch = rulesets.plan_patch(obj=obj, info=current.info)
-                if patch is not None:
-                    try:
-                        return await self._client.patch(obj.obj_type, current.uuid, patch.body, tenant=obj.tenant)
-                    except AviNotFound:
-                        log.info("%s %s vanished from the controller; creating it again", obj.obj_type, obj.name)
-                        current = None
-                    except AviBadRequest as exc:  # our idea of its rules was stale: rewrite it whole
-                        log.warning("PATCH of %s %s refused (%s); writing it whole", obj.obj_type, obj.name,
-                                    exc.message)
-            payload = rulesets.full_payload(obj, payload)
-        if current is not None:
-            try:
-                return await self._client.put(obj.obj_type, current.uuid, payload, tenant=obj.tenant)
-            except AviNotFound:
-                log.info("%s %s vanished from the controller; creating it again", obj.obj_type, obj.name)
-        return await self._create(obj=obj, payload=payload)
-
-    async def _settle(self, *, obj: AviObject, error: BaseException) -> tuple[str, Any]:
-        """The journal state for a failed write; ("done", body) when reading back shows it happened."""
-        if isinstance(error, AviUnavailable):
-            try:
-                found = await self._read_back(obj)
-            except AviError:
-                found = None
-            if found is not None and _cksum_of(found, obj.obj_type) == obj.checksum:
-                return DONE, found
-            return INTENT, None  # outcome still unknown: the row stays open, resolved by the retry
-        if isinstance(error, AviError) and error.status in (400, 403, 422):
-            return FAILED, None
-        return INTENT, None
-
-    async def _create(self, *, obj: AviObject, payload: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return await self._client.post(obj.obj_type, payload, tenant=obj.tenant)
-        except AviConflict:
-            found = await self._read_back(obj)
-            if found is None:
-                raise
-            log.info("%s %s already exists on the controller; adopting it", obj.obj_type, obj.name)
-            if _cksum_of(found, obj.obj_type) == obj.checksum:
-                return found
-            return await self._client.put(obj.obj_type, str(found["uuid"]), payload, tenant=obj.tenant)
-
-    async def _read_back(self, obj: AviObject | Applied) -> dict[str, Any] | None:
-        return await self._client.get_by_name(obj.obj_type, obj.name, tenant=obj.tenant)
-
     def _applied(self, *, key: str, obj: AviObject, body: dict[str, Any]) -> Applied:
         return Applied(obj_type=obj.obj_type, tenant=obj.tenant, name=obj.name, uuid=str(body.get("uuid", "")),
                        checksum=obj.checksum, last_modified=str(body.get("_last_modified", "")), owner_key=key,
@@ -265,12 +207,17 @@ class OwnedSync:
         """Delete one object outside a key's set (garbage collection), journaled."""
         entry = await self._store.journal_intent(key=key, op="DELETE", obj_type=applied.obj_type,
                                                  tenant=applied.tenant, name=applied.name, checksum=applied.checksum)
-        error = await self._remove(applied)
-        if error is not None:
-            await self._store.journal_attempt(entry_id=entry, error=error)
-            raise AviUnavailable(status=None, message=error, method="DELETE",
-                                 path=f"/api/{applied.obj_type}/{applied.uuid}")
-        await self._store.journal_outcome(entry_id=entry, state=DONE, forget=_ident(applied))
+        removal = await self._writer.remove(applied)
+        if removal.state == DONE:
+            await self._store.journal_outcome(entry_id=entry, state=DONE, forget=_ident(applied))
+            return
+        if removal.error is not None:
+            await self._store.journal_outcome(entry_id=entry, state=FAILED, error=removal.why)
+            raise ObjectRejected.of_delete(applied=applied, error=removal.error)
+        await self._store.journal_outcome(entry_id=entry, state=SUPERSEDED,
+                                          error=f"{removal.why}; tried again by the next collection")
+        raise AviUnavailable(status=None, message=removal.why, method="DELETE",
+                             path=f"/api/{applied.obj_type}/{applied.uuid}")
 
     async def resolve_open_rows(self, *, leave: Callable[[str], bool] = lambda key: False) -> int:
         """Close the journal rows a crash (`intent`) or a stop (`unknown`) left open.
@@ -287,17 +234,30 @@ class OwnedSync:
                           else (SUPERSEDED, "it did not take effect; the next sync writes what is missing"))
             await self._store.journal_outcome(entry_id=r.id, state=state,
                                               error=f"{r.state} at start; read back from the controller: {why}")
+        self._open.clear()
         return len(rows)
 
 
-def _cksum_of(body: dict[str, Any], obj_type: str) -> str:
-    return stored_checksum(obj_type, body)
+@dataclasses.dataclass
+class _Run:
+    """One apply's journal entries and what became of them so far."""
 
+    key: str
+    entries: list[int]
+    writes: dict[Ident, int]
+    outcomes: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
+    forget: list[Ident] = dataclasses.field(default_factory=list)
+    in_flight: list[int] = dataclasses.field(default_factory=list)  # entries whose call is being made
+    failure: BaseException | None = None
+    cut: bool = False
 
-@functools.lru_cache(maxsize=16)
-def _version_tuple(version: str | None) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in (version or "").split(".")[:3])
-    except ValueError:
-        return ()
-
+    def closing(self) -> list[tuple[int, str, str]]:
+        """Every entry's outcome: as recorded, `unknown` if cut off in flight, else not attempted."""
+        closed = {entry for entry, _, _ in self.outcomes}
+        cut = set(self.in_flight) - closed
+        self.cut = bool(cut)
+        return [*self.outcomes,
+                *((entry, UNKNOWN, "cut off in flight (stop or cancel): outcome unknown, resolved at start")
+                  for entry in sorted(cut)),
+                *((entry, SUPERSEDED, "not attempted: an earlier write of this key failed or was cut off")
+                  for entry in self.entries if entry not in closed and entry not in cut)]

@@ -100,7 +100,11 @@ class Apiserver:
     lists: list[Script] = field(default_factory=list)
     watches: list[Script] = field(default_factory=list)
     queries: list[dict[str, str]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # loop time of each request, as `queries`
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def list_times(self) -> list[float]:
+        return [t for t, q in zip(self.arrivals, self.queries, strict=True) if q.get("watch") != "true"]
 
     def watch_queries(self) -> list[dict[str, str]]:
         return [q for q in self.queries if q.get("watch") == "true"]
@@ -110,6 +114,7 @@ class Apiserver:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.queries.append(dict(request.query))
+        self.arrivals.append(asyncio.get_running_loop().time())
         if request.query.get("watch") == "true":
             script = self.watches.pop(0) if self.watches else stream()
         elif self.lists:

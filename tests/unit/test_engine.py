@@ -201,8 +201,6 @@ async def test_a_held_key_is_shown_as_held_not_failed_until_a_run_succeeds() -> 
     assert family.runs("l4:a") == 3
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Engine._settle never clears `held` on a requeue, so /status shows a "
-                                       "stale held reason next to the key's new failure")
 async def test_a_held_key_that_then_fails_is_shown_as_failing_only() -> None:
     family = Family(script={"l4:a": [hold("bad port"), requeue(reason="503", after_s=30)]})
     engine = engine_for(family)

@@ -179,8 +179,6 @@ async def test_a_503_that_persists_leaves_the_row_open_and_the_next_apply_create
                                          ("POST", "virtualservice", DONE)]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a row left `intent` by a 5xx stays open after the retry that resolves "
-                                       "it, so /status pending_ops never returns to 0 until a restart")
 async def test_the_retry_that_creates_the_pool_closes_the_row_the_503_left_open(rig: Rig) -> None:
     await rig.set_faults({"errors": [{"method": "POST", "path": "/api/pool", "status": 503}]})
     with pytest.raises(AviUnavailable):

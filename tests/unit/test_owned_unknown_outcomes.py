@@ -186,8 +186,6 @@ async def test_a_cancel_during_a_create_that_never_took_effect_is_closed_as_supe
         assert await rig.on_controller("vsvip") == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a DELETE the controller refuses (403) escapes `_remove` and is "
-                                       "journaled `unknown` 'cut off in flight', not `failed` + ObjectRejected")
 async def test_a_delete_the_controller_refuses_fails_its_row_and_rejects_the_object(rig: Rig) -> None:
     await rig.owned.apply(key=KEY, objects=kuard(8080, 8443).objects)
     await rig.set_faults({"errors": [{"method": "DELETE", "path": "/api/pool", "status": 403}]})

@@ -38,6 +38,9 @@ from tests.unit.scripted_apiserver import (
     stream,
 )
 
+# The loop's floor between LISTs (and its wait after a 404), short so that the tests stay quick.
+RELIST_S = 0.3
+
 
 @dataclass
 class Changes:
@@ -92,7 +95,7 @@ async def watching(server: Apiserver, store: Store) -> AsyncIterator[Loop]:
                          trim=trim_node)
         loop = Loop(server=server, store=store, state=WatchState(), changes=Changes())
         task = asyncio.create_task(run_watch(spec=spec, store=store, state=loop.state, on_change=loop.changes,
-                                             timeout_s=60, backoff_cap_s=0.05))
+                                             timeout_s=60, backoff_cap_s=0.05, relist_interval_s=RELIST_S))
         try:
             yield loop
         finally:
@@ -240,8 +243,6 @@ async def test_a_connection_dropped_mid_stream_reconnects_and_keeps_what_it_stor
         assert loop.changes.upserted() == ["n1", "n2"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: run_watch keeps the resourceVersion the failed watch started from, "
-                                       "so a drop replays (or, once compacted, relists) what was already stored")
 async def test_a_connection_dropped_mid_stream_reconnects_from_the_last_resource_version(store: Store) -> None:
     await stored_before(store, "100", "n1")
     server = dropped_once_stored(store)
@@ -254,3 +255,22 @@ async def test_a_connection_dropped_mid_stream_reconnects_from_the_last_resource
 async def _cursor_is(store: Store, rv: str) -> bool:
     found = await store.cursor(resource="nodes")
     return found is not None and found.resource_version == rv
+
+
+async def test_a_server_that_answers_every_watch_with_410_is_listed_at_most_once_per_interval(store: Store) -> None:
+    server = Apiserver(watches=[error(410, GONE) for _ in range(10)],
+                       lists=[listing(str(100 + i), node("n1", str(90 + i))) for i in range(10)])
+    async with watching(server, store):
+        await eventually(lambda: server.list_count() >= 4, within_s=5, what="four lists")
+        times = server.list_times()
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert all(gap >= RELIST_S * 0.95 for gap in gaps), gaps  # no busy relist loop
+
+
+async def test_a_resource_the_server_does_not_serve_is_asked_for_again_only_after_the_interval(store: Store) -> None:
+    server = Apiserver(lists=[error(404, NOT_FOUND), error(404, NOT_FOUND), error(404, NOT_FOUND)])
+    async with watching(server, store) as loop:
+        await eventually(lambda: server.list_count() >= 3, within_s=5, what="three lists")
+        times = server.list_times()
+        assert all(b - a >= RELIST_S * 0.95 for a, b in zip(times, times[1:])), times
+        assert await loop.nodes() == {} and loop.changes.calls == []
