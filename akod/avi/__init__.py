@@ -12,6 +12,7 @@ from akod.avi.errors import (
     AviOutcomeUnknown,
     AviPreconditionFailed,
     AviUnavailable,
+    AviWriteRefused,
 )
 from akod.avi.pacing import Pacer
 from akod.avi.retrying import RetryPolicy
@@ -29,6 +30,7 @@ __all__ = [
     "AviOutcomeUnknown",
     "AviPreconditionFailed",
     "AviUnavailable",
+    "AviWriteRefused",
     "CallObserver",
     "Pacer",
     "RetryPolicy",

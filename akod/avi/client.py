@@ -37,7 +37,7 @@ import asyncio
 import copy
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -92,6 +92,8 @@ class AviClient:
         backoff_base_s: float = 0.2,
         backoff_cap_s: float = 10.0,
         deadline_s: float = 120.0,
+        write_gate: Callable[[], None] | None = None,
+        user_agent: str = "",
     ) -> None:
         self._origin = origin_of(base_url)
         self._session = Session(
@@ -114,6 +116,9 @@ class AviClient:
         self._login_failure: AviError | None = None
         self.connected = False
         self.last_error: str | None = None
+        # Asked before every write leaves (raises AviWriteRefused: a standby, a leader past its lease).
+        self._write_gate = write_gate
+        self._user_agent = user_agent
 
     def __repr__(self) -> str:
         return (
@@ -146,6 +151,7 @@ class AviClient:
             cookie_jar=make_cookie_jar(self._origin),
             connector=aiohttp.TCPConnector(ssl=self._ssl, limit=0),
             timeout=self._timeout,
+            headers={"User-Agent": self._user_agent} if self._user_agent else None,
         )
         return self
 
@@ -429,6 +435,7 @@ class AviClient:
             headers=headers,
             params=params,
             body=body,
+            write_gate=self._write_gate,
         )
 
     # Bookkeeping.

@@ -69,6 +69,14 @@ class AviAuthError(AviError):
     """Bad credentials (`Invalid credentials`, or login refused); never retried."""
 
 
+class AviWriteRefused(AviError):
+    """This daemon may not write now (it is not the leader, or could not renew its lease in time).
+
+    Raised before anything is sent: the write certainly did not happen."""
+
+    refused_write = True  # the engine requeues such a key quietly
+
+
 class AviAmbiguousName(AviError):
     """A lookup by name matched more than one object (add a scope such as `cloud_ref.name`)."""
 

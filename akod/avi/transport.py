@@ -24,7 +24,7 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ import aiohttp
 from akod.avi.pacing import Pacer
 
 log = logging.getLogger("akod.avi")
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # Failures after which the request certainly did not reach the controller.
 _NOT_SENT: tuple[type[BaseException], ...] = tuple(
@@ -125,11 +126,18 @@ async def send_once(
     headers: Mapping[str, str],
     params: Mapping[str, str] | None = None,
     body: Mapping[str, Any] | None = None,
+    write_gate: Callable[[], None] | None = None,
 ) -> Reply:
-    """One paced, observed attempt; raises `NoReply` when no HTTP reply came back."""
+    """One paced, observed attempt; raises `NoReply` when no HTTP reply came back.
+
+    `write_gate` is asked right before a write to the configuration is sent (after the wait for a
+    slot and a token, which can be long): it raises to keep the write from leaving at all.
+    """
     data = None if body is None else json.dumps(body).encode()
     obj_type = obj_type_of(path)
     async with pacer.slot():
+        if write_gate is not None and method in WRITES and path.startswith("/api/"):
+            write_gate()
         started = time.monotonic()
         try:
             async with http.request(

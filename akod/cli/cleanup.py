@@ -10,8 +10,13 @@ import asyncio
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from akod.cli.common import CliExit, avi_client, load_or_exit, read_password_or_exit
 from akod.config import Settings
+
+if TYPE_CHECKING:
+    from akod.sync.cleanup import CleanupResult
 
 
 def cleanup(*, config_path: Path, yes: bool) -> int:
@@ -41,8 +46,16 @@ def cleanup(*, config_path: Path, yes: bool) -> int:
     return 0
 
 
-async def _cleanup(settings: Settings, password: str, apply: bool):  # type: ignore[no-untyped-def]
+async def _cleanup(settings: Settings, password: str, apply: bool) -> CleanupResult:
+    from akod.store import Store
     from akod.sync.cleanup import cleanup as run_cleanup
 
+    recorded: set[str] = set()
+    if Path(settings.state.path).exists():  # the VsVips akod recorded making (read-only)
+        store = await Store.open(path=Path(settings.state.path), read_only=True)
+        try:
+            recorded = await store.recorded_names(obj_type="vsvip")
+        finally:
+            await store.close()
     async with avi_client(settings, password=password) as client:
-        return await run_cleanup(settings=settings, client=client, apply=apply)
+        return await run_cleanup(settings=settings, client=client, apply=apply, recorded_vsvips=recorded)

@@ -45,17 +45,19 @@ async def _plan(settings: Settings, password: str) -> Plan:
     from akod.store import Store
     from akod.sync.planning import make_plan
 
-    stored = None
+    stored, recorded = None, set()
     if Path(settings.state.path).exists():  # which objects a key with broken input keeps (read-only)
         store = await Store.open(path=Path(settings.state.path), read_only=True)
         try:
             stored = await store.all_applied()
+            recorded = await store.recorded_names(obj_type="vsvip")
         finally:
             await store.close()
     kube = await open_api_client(kubeconfig=str(settings.cluster.kubeconfig or ""), context=settings.cluster.context)
     try:
         async with avi_client(settings, password=password) as client:
-            return await make_plan(settings=settings, client=client, kube_api=kube, stored=stored)
+            return await make_plan(settings=settings, client=client, kube_api=kube, stored=stored,
+                                   recorded_vsvips=recorded)
     finally:
         await kube.close()
 

@@ -24,6 +24,7 @@ LIVE_KEYS: frozenset[str] = frozenset(
         "l4.*",
         "l7.*",
         "routes.*",
+        "sync.*",
     }
 )
 # Exceptions inside a live section: ClusterIP vs NodePort changes what every pool member is.

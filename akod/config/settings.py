@@ -193,6 +193,37 @@ class ApiSettings(Section):
         return self.rate == 0
 
 
+class SyncSettings(Section):
+    # Seconds between drift checks (the controller's objects compared with what akod applied);
+    # 0 turns them off. Paced by `[api] rate` like every call.
+    drift_check_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 60.0
+
+
+class HaSettings(Section):
+    """An active/standby pair: a coordination.k8s.io/v1 Lease decides which daemon writes."""
+
+    enabled: bool = False
+    lease_name: str = ""  # "" = akod-<cluster name>
+    lease_namespace: NamespaceName = "avi-system"
+    identity: str = ""  # "" = <host name>-<pid>
+    # AKO's timings (client-go leaderelection): the lease lasts 15 s, a leader that has not renewed
+    # for 10 s stops writing, and every 2 s a daemon tries to acquire or renew.
+    lease_duration_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 15.0
+    renew_deadline_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
+    retry_period_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 2.0
+
+    @model_validator(mode="after")
+    def _timings(self) -> HaSettings:
+        if not self.retry_period_s < self.renew_deadline_s < self.lease_duration_s:
+            raise problem("needs retry_period_s < renew_deadline_s < lease_duration_s (a leader must stop "
+                          f"writing before its lease can expire); got {self.retry_period_s}, "
+                          f"{self.renew_deadline_s}, {self.lease_duration_s}", at=("renew_deadline_s",))
+        return self
+
+    def lease_for(self, cluster: str) -> str:
+        return self.lease_name or f"akod-{cluster}"
+
+
 class StateSettings(Section):
     path: RequiredPath = Path("/var/lib/akod/state.db")
 
@@ -217,6 +248,8 @@ class Settings(Section):
     l7: L7Settings = L7Settings()
     namespaces: NamespacesSettings = NamespacesSettings()
     api: ApiSettings = ApiSettings()
+    sync: SyncSettings = SyncSettings()
+    ha: HaSettings = HaSettings()
     state: StateSettings = StateSettings()
     status: StatusSettings = StatusSettings()
     log: LogSettings = LogSettings()

@@ -1,49 +1,49 @@
 """The daemon: the edges, the registry of families, the engine and the status server in one process.
 
 `Daemon.run()` is what `akod run` (and so systemd) executes. Every long-lived task runs under the
-`Supervisor` (see there for what each task's end means). Start order: the state database
-(migrations) and its writer; the status server (so a starting daemon can already say why it is not
-ready); API discovery, then the cluster cache from the stored copy and the watches; then the
-start-up sequence (`akod.sync.reconcile`): the controller's context (retried while it is down),
-the applied state rebuilt from the controller, every key marked, the engine started, garbage
-collected, READY. The controller being down is not fatal: watches keep the store current,
-`/readyz` says 503 with the reason, and the backlog drains when the controller is back. Fatal at
-start are only a broken config (exit 2), a controller that contradicts the config (exit 2: wrong
-cloud, VRF, SE group of another cluster) and a refused login (exit 1).
+`Supervisor` (see there for what each task's end means): the store's writer, the watchdog, the
+election (`Leadership`), the start-up and role changes (`Roles`: warm up, then lead or stand by),
+the watches, the engine, the drift check, the controller heartbeat and the reloader. The
+controller being down is not fatal: watches keep the store current, `/readyz` says 503 with the
+reason, and the backlog drains when the controller is back. Fatal at start are only a broken
+config (exit 2), a controller that contradicts the config (exit 2: wrong cloud, VRF, SE group of
+another cluster) and a refused login (exit 1).
 
-SIGTERM/SIGINT: stop taking new work, let in-flight calls finish (at most `STOP_GRACE_S`), exit 0.
-SIGHUP: re-read the config (one reload at a time; SIGHUPs during a reload coalesce into one more).
+Every write leaves through a gate: the Avi client asks `Leadership.check_write` right before each
+write is sent, and the Kubernetes client's REST layer asks it before each POST/PUT/PATCH/DELETE.
+The Lease is written through a second, ungated client.
+
+SIGTERM/SIGINT: stop taking new work, let in-flight calls finish (at most `STOP_GRACE_S`), hand
+the lease back, exit 0. SIGHUP: re-read the config (one reload at a time; SIGHUPs during a reload
+coalesce into one more).
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
-import random
 import signal
-from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from kubernetes_asyncio.client import ApiClient
 
 from akod import __version__
-from akod.avi import AviAuthError, AviClient, Pacer
+from akod.avi import AviClient, Pacer
 from akod.config import ConfigError, Settings, load_settings, restart_required
 from akod.daemon.faults import Faults
+from akod.daemon.leadership import Leadership
 from akod.daemon.logsetup import set_level
 from akod.daemon.notify import Notifier
+from akod.daemon.roles import Roles
 from akod.daemon.supervisor import CRITICAL, ONCE, RESTART, Fatal, Supervisor
-from akod.kube import WatchState, open_api_client, run_watch
-from akod.kube.resources import Resolution, resolve
-from akod.kube.watching import WatchSpec
-from akod.model.observed import Observed
+from akod.kube import open_api_client
+from akod.kube.gating import KubeWriteRefused, gate_writes
 from akod.statusd import StatusServer
 from akod.store import Applied, Store
-from akod.sync.cluster import Change, ClusterCache
-from akod.sync.discovery import ControllerContext, ControllerMismatch, discover, routes_enabled
+from akod.sync.cluster import ClusterCache
+from akod.sync.discovery import routes_enabled
+from akod.sync.drift import DriftCheck
 from akod.sync.engine import Engine
 from akod.sync.family import AppliedLookup, Inputs, SyncIO
 from akod.sync.keyqueue import KeyQueue
@@ -53,13 +53,11 @@ from akod.sync.reconcile import Reconciler
 from akod.sync.registry import Registry
 from akod.sync.reporting import ProblemReporter
 from akod.sync.runtime import Runtime
+from akod.sync.suspects import DriftLedger
 
 log = logging.getLogger("akod.daemon")
-T = TypeVar("T")
 STOP_GRACE_S = 8.0
 HEARTBEAT_S = 10.0
-RESYNC_S = 300.0
-GC_THRESHOLD_0 = 10_000
 KEYS_PER_CALL_SLOT = 2
 # Not pinging the watchdog for this long without systemd to act on it: the daemon exits itself.
 SELF_EXIT_AFTER_S = 180.0
@@ -92,24 +90,37 @@ class Daemon:
         telemetry = Telemetry()
         self._pacer = Pacer(rate=s.api.rate, burst=s.api.burst, workers=s.api.workers)
         kube_api: ApiClient | None = None
+        lease_api: ApiClient | None = None
         try:
             kube_api = await open_api_client(kubeconfig=str(s.cluster.kubeconfig or ""), context=s.cluster.context)
+            if s.ha.enabled:
+                lease_api = await open_api_client(kubeconfig=str(s.cluster.kubeconfig or ""),
+                                                  context=s.cluster.context)
+            leadership = Leadership(settings=s, api=lease_api)
+            agent = f"akod/{__version__} ({leadership.identity})"
+            kube_api.user_agent = agent
+            gate_writes(kube_api, lambda: _kube_gate(leadership))
             async with AviClient(
                 base_url=s.controller.base_url, username=s.controller.username, password=self._password,
                 tenant=s.controller.tenant, version=s.controller.version, ca_file=str(s.controller.ca_file or ""),
                 insecure=s.controller.insecure, timeout_s=s.api.timeout_s, pacer=self._pacer, observer=telemetry,
+                write_gate=leadership.check_write, user_agent=agent,
             ) as client:
-                return await self._serve(store=store, telemetry=telemetry, client=client, kube_api=kube_api)
+                return await self._serve(store=store, telemetry=telemetry, client=client, kube_api=kube_api,
+                                         leadership=leadership)
         finally:
-            if kube_api is not None:
-                await kube_api.close()
+            for api in (kube_api, lease_api):
+                if api is not None:
+                    await api.close()
             await store.close()
             self._notifier.close()
 
-    async def _serve(self, *, store: Store, telemetry: Telemetry, client: AviClient, kube_api: ApiClient) -> int:
+    async def _serve(self, *, store: Store, telemetry: Telemetry, client: AviClient, kube_api: ApiClient,
+                     leadership: Leadership) -> int:
         s = self.settings
         inputs = Inputs(cluster=ClusterCache(), settings=s, applied=_applied_lookup(store))
-        owned = OwnedSync(store=store, client=client)
+        ledger = DriftLedger(telemetry=telemetry)
+        owned = OwnedSync(store=store, client=client, drift=ledger)
         reporter = ProblemReporter(store=store, kube_api=kube_api, telemetry=telemetry)
         registry = Registry(inputs=inputs, io=SyncIO(store=store, owned=owned, reporter=reporter, client=client,
                                                       kube_api=kube_api))
@@ -120,18 +131,24 @@ class Daemon:
                         handler=registry.sync)
         telemetry.on_any_call = engine.note_call
         runtime = Runtime(store=store, telemetry=telemetry, engine=engine, client=client, registry=registry,
-                          version=__version__)
+                          leadership=leadership, drift=ledger, version=__version__)
         self.runtime = runtime
         reconciler = Reconciler(registry=registry, engine=engine, store=store, owned=owned, client=client)
+        drift = DriftCheck(registry=registry, engine=engine, store=store, client=client, ledger=ledger,
+                           interval_s=lambda: self.settings.sync.drift_check_s, active=leadership.may_write)
         status = StatusServer(runtime=runtime, listen=str(s.status.listen))
         supervisor = Supervisor()
+        roles = Roles(runtime=runtime, supervisor=supervisor, kube_api=kube_api, reconciler=reconciler,
+                      leadership=leadership, settings=lambda: self.settings,
+                      ready=lambda: self._notifier.ready(self._status_line(runtime)))
         try:
             async with supervisor:
                 supervisor.start("store-writer", store.run_writer, policy=CRITICAL)
                 await status.start()
                 supervisor.start("watchdog", lambda: self._watchdog(runtime), policy=CRITICAL)
-                supervisor.start("boot", lambda: self._boot(runtime=runtime, supervisor=supervisor, kube_api=kube_api,
-                                                            reconciler=reconciler), policy=ONCE)
+                supervisor.start("leadership", leadership.run, policy=RESTART)
+                supervisor.start("roles", roles.run, policy=ONCE)
+                supervisor.start("drift-check", drift.run, policy=RESTART)
                 supervisor.start("heartbeat", lambda: self._heartbeat(client), policy=RESTART)
                 supervisor.start("reloader", lambda: self._reloader(runtime), policy=RESTART)
                 await self._stop.wait()
@@ -141,7 +158,8 @@ class Daemon:
                 if not await engine.drain(grace_s=STOP_GRACE_S):
                     log.warning("some keys were still being synced after %.0fs; their writes are cut off "
                                 "(journal: unknown, resolved at the next start)", STOP_GRACE_S)
-                await supervisor.shutdown(first=["engine"], last=["store-writer"])
+                await supervisor.shutdown(first=["engine"], last=["store-writer", "leadership"])
+                await leadership.release()
         finally:
             await status.stop()
         if supervisor.fatal is not None:
@@ -151,81 +169,6 @@ class Daemon:
         return EXIT_OK
 
     # -- tasks -----------------------------------------------------------------------------------
-
-    async def _boot(self, *, runtime: Runtime, supervisor: Supervisor, kube_api: ApiClient,
-                    reconciler: Reconciler) -> None:
-        """The start-up sequence, then the periodic full pass (as its own supervised task)."""
-        registry, engine, store = runtime.registry, runtime.engine, runtime.store
-        await store.prune_journal()
-        resolution = await _retry("API discovery", lambda: resolve(kube_api, registry.resources()))
-        runtime.missing_apis = dict(resolution.missing)
-        await self._load_cache(registry=registry, store=store, resolution=resolution)
-        for spec in resolution.specs:
-            runtime.watches[spec.resource] = WatchState()
-            supervisor.start(f"watch-{spec.resource}",
-                             self._watch_task(spec=spec, runtime=runtime), policy=RESTART)
-        inputs = registry.inputs
-        inputs.controller = await self._discover(runtime.client)
-        inputs.controller_version = runtime.client.controller_version or ""
-        inputs.api_version = runtime.client.api_version or ""
-        while not all(w.synced for w in runtime.watches.values()):
-            await asyncio.sleep(0.05)
-        await reconciler.rebuild()
-        await reconciler.mark_everything()
-        supervisor.start("engine", engine.run, policy=CRITICAL)
-        await reconciler.collect()
-        runtime.boot_done = True
-        summary = registry.summary()
-        log.info("boot reconcile done: %s", ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items()))
-        self._notifier.ready(self._status_line(runtime))
-        supervisor.start("resync", lambda: self._resync(reconciler), policy=RESTART)
-
-    async def _load_cache(self, *, registry: Registry, store: Store, resolution: Resolution) -> None:
-        """The cluster cache from the stored copy, before the watches deliver what changed since."""
-        for name in registry.resources():
-            variant = resolution.chosen.get(name)
-            if variant is not None:
-                objects = await store.observed(kind=variant.kind)
-                await registry.load(resource=variant.cursor_name, kind=variant.kind, objects=objects)
-        # What is loaded by now lives as long as the process: keep it out of the collector's
-        # full passes, and collect the young generation less often (a sync key allocates many
-        # short-lived dicts; the default threshold of 700 made collections a visible cost).
-        gc.freeze()
-        gc.set_threshold(GC_THRESHOLD_0, *gc.get_threshold()[1:])
-
-    def _watch_task(self, *, spec: WatchSpec, runtime: Runtime) -> Callable[[], Awaitable[None]]:
-        registry, engine = runtime.registry, runtime.engine
-
-        async def on_change(upserts: Sequence[Observed], deleted: Sequence[Observed]) -> None:
-            keys = await registry.on_change(Change(resource=spec.resource, kind=spec.kind, upserts=upserts,
-                                                   deleted=deleted))
-            for key in sorted(keys):
-                await engine.mark(key)
-
-        return lambda: run_watch(spec=spec, store=runtime.store, state=runtime.watches[spec.resource],
-                                 on_change=on_change)
-
-    async def _discover(self, client: AviClient) -> ControllerContext:
-        failures = 0
-        while True:
-            try:
-                return await discover(client=client, settings=self.settings)
-            except ControllerMismatch as exc:
-                raise Fatal(f"the controller does not match the configuration: {exc}", code=EXIT_CONFIG) from exc
-            except AviAuthError as exc:
-                raise Fatal(f"login to the controller refused: {exc}", code=EXIT_FATAL) from exc
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - controller down or not ready: keep trying
-                failures += 1
-                delay = min(15.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
-                log.warning("controller not usable yet (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
-                await asyncio.sleep(delay)
-
-    async def _resync(self, reconciler: Reconciler) -> None:
-        while True:
-            await asyncio.sleep(RESYNC_S)
-            await reconciler.full_pass()
 
     async def _heartbeat(self, client: AviClient) -> None:
         """A light read every few seconds so readiness notices a controller that went away."""
@@ -262,7 +205,9 @@ class Daemon:
     def _status_line(self, runtime: Runtime) -> str:
         ready, reason = runtime.readiness()
         routes = runtime.registry.summary().get("static_routes", 0)
-        return f"{'ready' if ready else 'not ready: ' + reason}; {routes} static routes; {len(runtime.engine.queue)} pending"
+        role = "leader" if runtime.leadership.leader else "standby"
+        return (f"{'ready' if ready else 'not ready: ' + reason}; {role}; {routes} static routes; "
+                f"{len(runtime.engine.queue)} pending")
 
     async def _reloader(self, runtime: Runtime) -> None:
         """One reload at a time: SIGHUPs that arrive during a reload coalesce into one more."""
@@ -296,6 +241,12 @@ class Daemon:
         self._notifier.ready(self._status_line(runtime))
 
 
+def _kube_gate(leadership: Leadership) -> None:
+    if not leadership.may_write():
+        raise KubeWriteRefused(f"{leadership.identity} may not write to Kubernetes: not the leader "
+                               f"(holder: {leadership.holder or 'nobody'})")
+
+
 def _applied_lookup(store: Store) -> AppliedLookup:
     async def lookup(obj_type: str, tenant: str, name: str) -> Applied | None:
         return await store.applied(obj_type=obj_type, tenant=tenant, name=name)
@@ -303,23 +254,9 @@ def _applied_lookup(store: Store) -> AppliedLookup:
     return lookup
 
 
-async def _retry(what: str, call: Callable[[], Awaitable[T]]) -> T:
-    failures = 0
-    while True:
-        try:
-            return await call()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the apiserver not answering yet: keep trying
-            failures += 1
-            delay = min(15.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
-            log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
-            await asyncio.sleep(delay)
-
-
 def _merge_live(*, old: Settings, new: Settings) -> Settings:
     """Take the sections that can change live from `new`, everything else from `old`."""
-    live = ("log", "api", "namespaces", "l4", "routes")
+    live = ("log", "api", "namespaces", "l4", "routes", "sync")
     updates = {name: getattr(new, name) for name in live}
     l7 = new.l7.model_copy(update={"service_type": old.l7.service_type})
     return old.model_copy(update={**updates, "l7": l7})

@@ -83,6 +83,14 @@ class Queries:
             desired = {(t, tn, n) for t, tn, n in await conn.execute(wanted)}
         return [applied_from(r) for r in applied if (r["obj_type"], r["tenant"], r["name"]) not in desired]
 
+    async def recorded_names(self, *, obj_type: str) -> set[str]:
+        """Names of `obj_type` this database ever recorded akod making: applied, desired, or journaled."""
+        queries = [select(APPLIED.c.name).where(APPLIED.c.obj_type == obj_type),
+                   select(DESIRED.c.name).where(DESIRED.c.obj_type == obj_type),
+                   select(JOURNAL.c.name).where(JOURNAL.c.obj_type == obj_type, JOURNAL.c.op != "DELETE")]
+        async with self._engine.connect() as conn:
+            return {str(name) for query in queries for (name,) in await conn.execute(query)}
+
     async def object_counts(self) -> dict[str, int]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(select(APPLIED.c.obj_type, func.count()).group_by(APPLIED.c.obj_type))

@@ -238,6 +238,10 @@ class Store:
         """Applied objects that no key wants any more (no desired row): garbage to delete."""
         return await self._queries.unowned_applied(exclude_types=exclude_types)
 
+    async def recorded_names(self, *, obj_type: str) -> set[str]:
+        """Names of `obj_type` akod recorded making (applied, desired or journaled): what it owns by record."""
+        return await self._queries.recorded_names(obj_type=obj_type)
+
     async def object_counts(self) -> dict[str, int]:
         return await self._queries.object_counts()
 

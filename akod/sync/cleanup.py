@@ -10,6 +10,7 @@ VRF by read-modify-write (other clusters' and hand-made routes stay), and the SE
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,11 +33,16 @@ class CleanupResult:
     objects: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def cleanup(*, settings: Settings, client: AviClient, apply: bool) -> CleanupResult:
-    """Delete every object of this cluster (parents first), then its routes and SE group label."""
+async def cleanup(*, settings: Settings, client: AviClient, apply: bool,
+                  recorded_vsvips: Collection[str] = ()) -> CleanupResult:
+    """Delete every object of this cluster (parents first), then its routes and SE group label.
+
+    `recorded_vsvips`: the VsVips the state database recorded akod making; with those akod's own
+    virtual services use (and marked ones), they are the only VsVips cleanup deletes."""
     ctx = await discover(client=client, settings=settings, label_se_group=False)
     inventory = await controller_inventory(client=client, cluster=settings.cluster.name,
-                                           cloud=settings.controller.cloud, tenant=settings.controller.tenant)
+                                           cloud=settings.controller.cloud, tenant=settings.controller.tenant,
+                                           recorded_vsvips=recorded_vsvips)
     objects = sorted(inventory, key=removal_order, reverse=True)
     if apply:
         for obj in objects:

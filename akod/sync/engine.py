@@ -12,6 +12,9 @@ logged with its traceback and the key is retried with backoff; other keys go on.
 
 `progress_at` is when the engine last showed it moves (a handler returned, or a controller call
 finished through `note_call`): the watchdog compares it with the work owed.
+
+`pause()` (a standby, or a leader that lost its lease) stops handing out keys; marks keep coming
+and coalescing, and `resume()` (a takeover) lets the workers at them again.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class Engine:
         self._stopping = False
         self._busy = 0
         self._running = asyncio.Event()
+        self._open = asyncio.Event()  # set: workers take keys; clear: paused
+        self._open.set()
         self.failures: dict[str, KeyFailure] = {}
         self.held: dict[str, str] = {}
         self.last_sync_at: str = ""
@@ -68,7 +73,19 @@ class Engine:
         self.progress_at = time.monotonic()
 
     def owes_work(self) -> bool:
-        return self._busy > 0 or (self._running.is_set() and self.queue.due() > 0)
+        return self._busy > 0 or (self._running.is_set() and self._open.is_set() and self.queue.due() > 0)
+
+    @property
+    def paused(self) -> bool:
+        return not self._open.is_set()
+
+    def pause(self) -> None:
+        """Hand out no key until `resume()`; handlers already running go on (their writes are gated)."""
+        self._open.clear()
+
+    def resume(self) -> None:
+        self._open.set()
+        self.progress_at = time.monotonic()
 
     async def mark(self, key: str, *, delay_s: float = 0.0) -> None:
         await self.queue.mark(key, delay_s=delay_s)
@@ -96,9 +113,14 @@ class Engine:
 
     async def _worker(self) -> None:
         while not self._stopping:
+            await self._open.wait()
             key = await self.queue.take()
             if key is None:
                 return
+            if not self._open.is_set():  # paused while this worker waited: the key waits for the resume
+                await self.queue.done(key)
+                await self.queue.mark(key)
+                continue
             self._busy += 1
             self._telemetry.queue_depth.set(len(self.queue))
             self._telemetry.in_flight.set(self.queue.active)
@@ -126,6 +148,8 @@ class Engine:
                 # Cancelled, and a clean-up on the way out (a `finally` writing the journal) raised
                 # instead: the cancel still stands, or this worker would never stop.
                 raise asyncio.CancelledError() from exc
+            if getattr(exc, "refused_write", False):  # not the leader (any more): nothing was sent
+                return Outcome("requeue", reason=str(exc))
             log.exception("syncing %s raised", key)
             return Outcome("requeue", reason=f"{type(exc).__name__}: {exc}")
         finally:

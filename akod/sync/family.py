@@ -36,6 +36,7 @@ from akod.sync.contexts import Contexts
 from akod.sync.discovery import ControllerContext
 from akod.sync.owned import OwnedSync
 from akod.sync.reporting import ProblemReporter
+from akod.sync.suspects import Ident, Suspect
 
 DONE_STATE, HOLD_STATE, REQUEUE_STATE = "done", "hold", "requeue"
 
@@ -143,6 +144,9 @@ class Family(Protocol):
 
     def applied_rebuilt(self) -> None:
         """The applied state was just read again from the controller: verify, do not trust memory."""
+
+    def drifted(self, key: str, found: Mapping[Ident, Suspect]) -> None:
+        """The drift check found these objects of `key` changed on the controller: repair at the next sync."""
 
     async def on_change(self, change: Change) -> set[str]: ...
 

@@ -34,6 +34,8 @@ class Telemetry:
                                     ["resource"], registry=self.registry)
         self.watch_relists = Gauge("akod_watch_relists", "Full relists since start (first start or 410 Gone)",
                                    ["resource"], registry=self.registry)
+        self.drift_repairs = Counter("akod_drift_repairs", "Objects written again because they were edited or "
+                                     "deleted on the controller", ["type"], registry=self.registry)
         self.object_errors = Gauge("akod_object_errors", "Kubernetes objects with a translation error",
                                    registry=self.registry)
         self.api_calls_by_method: TallyCounter[str] = TallyCounter()

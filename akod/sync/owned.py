@@ -23,13 +23,14 @@ import asyncio
 import dataclasses
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from akod.avi import AviClient, AviError, AviUnavailable
 from akod.model.objects import AviObject, rank_of
 from akod.store import DONE, FAILED, INTENT, SUPERSEDED, UNKNOWN, Applied, Desired, Store
 from akod.sync import rulesets
+from akod.sync.suspects import DELETED, DriftLedger, Suspect
 from akod.sync.writes import ObjectWriter
 
 log = logging.getLogger("akod.sync")
@@ -75,11 +76,18 @@ def applied_info(obj_type: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 class OwnedSync:
-    def __init__(self, *, store: Store, client: AviClient) -> None:
+    def __init__(self, *, store: Store, client: AviClient, drift: DriftLedger | None = None) -> None:
         self._store = store
         self._writer = ObjectWriter(client=client)
+        self._drift = drift
         # Journal rows this process left open (`intent`) per key: the key's next sync settles them.
         self._open: dict[str, list[int]] = {}
+
+    def suspect(self, key: str, found: Mapping[Ident, Suspect]) -> None:
+        """The drift check found these objects of `key` changed on the controller: the next apply
+        writes them again (whole, or created again when deleted)."""
+        if self._drift is not None:
+            self._drift.suspect(key, found)
 
     async def apply(self, *, key: str, objects: Sequence[AviObject]) -> dict[Ident, Applied]:
         """Make the controller hold exactly `objects` for `key`; return what is applied, by ident.
@@ -97,8 +105,16 @@ class OwnedSync:
         result: dict[Ident, Applied] = {}
         todo: list[tuple[AviObject, Applied | None]] = []
         adopted: list[Applied] = []
+        suspects = self._drift.take(key) if self._drift is not None else {}
+        repairs: dict[Ident, str] = {}
         for obj in desired:
             have = current.get(_ident(obj))
+            found = suspects.get(_ident(obj))
+            if found is not None and have is not None and have.applied_at < found.since:
+                # Changed on the controller since akod wrote it: written again, whole.
+                repairs[_ident(obj)] = found.how
+                todo.append((obj, None if found.how == DELETED else have))
+                continue
             if have is not None and have.checksum == obj.checksum:
                 if have.owner_key != key:
                     have = dataclasses.replace(have, owner_key=key)
@@ -120,7 +136,8 @@ class OwnedSync:
                      for o in desired],
             ops=ops,
         )
-        run = _Run(key=key, entries=entries, writes=dict(zip((_ident(o) for o, _ in todo), entries, strict=False)))
+        run = _Run(key=key, entries=entries, writes=dict(zip((_ident(o) for o, _ in todo), entries, strict=False)),
+                   repairs=repairs)
         try:
             await self._write(run, todo=todo, result=result)
             if run.failure is None:
@@ -145,14 +162,17 @@ class OwnedSync:
         for rank in sorted({o.rank for o, _ in todo}):  # a rank's objects do not refer to each other: at once
             group = [(o, have) for o, have in todo if o.rank == rank]
             run.in_flight = [run.writes[_ident(o)] for o, _ in group]
-            answers = await asyncio.gather(*(self._writer.send(obj=o, current=have) for o, have in group),
-                                           return_exceptions=True)
+            answers = await asyncio.gather(*(self._writer.send(obj=o, current=have, whole=_ident(o) in run.repairs)
+                                             for o, have in group), return_exceptions=True)
             run.in_flight = []
             for (obj, _), answer in zip(group, answers, strict=True):
                 entry = run.writes[_ident(obj)]
                 if not isinstance(answer, BaseException):
                     result[_ident(obj)] = self._applied(key=run.key, obj=obj, body=answer)
                     run.outcomes.append((entry, DONE, ""))
+                    how = run.repairs.get(_ident(obj))
+                    if how is not None and self._drift is not None:
+                        self._drift.repaired(obj_type=obj.obj_type, name=obj.name, how=how)
                     continue
                 state, found = await self._writer.settle(obj=obj, error=answer)
                 if state == DONE and found is not None:
@@ -177,6 +197,8 @@ class OwnedSync:
                 continue
             if removal.error is not None:
                 run.failure = ObjectRejected.of_delete(applied=applied, error=removal.error)
+            elif removal.refused is not None:
+                run.failure = removal.refused
             else:
                 run.failure = AviUnavailable(status=None, message=removal.why, method="DELETE",
                                              path=f"/api/{applied.obj_type}/{applied.uuid}")
@@ -214,6 +236,9 @@ class OwnedSync:
         if removal.error is not None:
             await self._store.journal_outcome(entry_id=entry, state=FAILED, error=removal.why)
             raise ObjectRejected.of_delete(applied=applied, error=removal.error)
+        if removal.refused is not None:
+            await self._store.journal_outcome(entry_id=entry, state=SUPERSEDED, error=removal.why)
+            raise removal.refused
         await self._store.journal_outcome(entry_id=entry, state=SUPERSEDED,
                                           error=f"{removal.why}; tried again by the next collection")
         raise AviUnavailable(status=None, message=removal.why, method="DELETE",
@@ -248,6 +273,7 @@ class _Run:
     outcomes: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
     forget: list[Ident] = dataclasses.field(default_factory=list)
     in_flight: list[int] = dataclasses.field(default_factory=list)  # entries whose call is being made
+    repairs: dict[Ident, str] = dataclasses.field(default_factory=dict)  # drift being repaired: how it drifted
     failure: BaseException | None = None
     cut: bool = False
 

@@ -13,6 +13,7 @@ the translations' problems, which are the ones the daemon reports.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,15 +55,17 @@ class Plan:
 
 
 async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClient,
-                    stored: list[Applied] | None = None) -> Plan:
+                    stored: list[Applied] | None = None, recorded_vsvips: Collection[str] = ()) -> Plan:
     """What the daemon would change now. `stored`: the state database's applied rows, if there is one
-    (read-only): they say which objects a key with broken input keeps."""
+    (read-only): they say which objects a key with broken input keeps; `recorded_vsvips`: the VsVips
+    it recorded making (the only ones, with those akod's VSes use, that are akod's)."""
     owners: dict[str, set[tuple[str, str]]] = {}
     for row in stored or ():
         owners.setdefault(row.owner_key, set()).add((row.obj_type, row.name))
     ctx = await discover(client=client, settings=settings, label_se_group=False)
     inventory = await controller_inventory(client=client, cluster=settings.cluster.name,
-                                           cloud=settings.controller.cloud, tenant=settings.controller.tenant)
+                                           cloud=settings.controller.cloud, tenant=settings.controller.tenant,
+                                           recorded_vsvips=recorded_vsvips)
     by_ident = {(a.obj_type, a.tenant, a.name): a for a in inventory}
 
     async def applied(obj_type: str, tenant: str, name: str) -> Applied | None:

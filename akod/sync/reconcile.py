@@ -44,7 +44,6 @@ class Reconciler:
         self._store = store
         self._owned = owned
         self._client = client
-        self.passes = 0
 
     async def rebuild(self) -> int:
         """Step 1: read the controller's objects (retrying while it fails), resolve open journal rows."""
@@ -85,11 +84,3 @@ class Reconciler:
         await self._engine.queue.wait_idle()
         await self._engine.mark(GC_KEY)
         await self._engine.queue.wait_idle()
-
-    async def full_pass(self) -> None:
-        """The whole sequence (at start, and again periodically: what was missed is found)."""
-        await self.rebuild()
-        count = await self.mark_everything()
-        await self.collect()
-        self.passes += 1
-        log.debug("reconcile pass %d: %d keys", self.passes, count)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from akod.avi import AviClient
 from akod.config import Settings
@@ -21,11 +21,27 @@ from akod.store import Store
 from akod.sync.engine import Engine
 from akod.sync.metrics import Telemetry
 from akod.sync.registry import Registry
+from akod.sync.suspects import DriftLedger
 
 # A write waiting this long for the store's writer, or work owed by the engine with no handler
 # returning and no controller call finishing for this long, means akod is stuck, not busy.
 WRITER_STALL_S = 20.0
 ENGINE_STALL_FLOOR_S = 120.0
+
+
+class LeaderView(Protocol):
+    """Who writes (`akod.daemon.leadership.Leadership`), as the status endpoint shows it."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    @property
+    def leader(self) -> bool: ...
+
+    @property
+    def holder(self) -> str: ...
+
+    def summary(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -35,10 +51,12 @@ class Runtime:
     engine: Engine
     client: AviClient
     registry: Registry
+    leadership: LeaderView
+    drift: DriftLedger | None = None
     watches: dict[str, WatchState] = field(default_factory=dict)
     missing_apis: dict[str, str] = field(default_factory=dict)
-    boot_done: bool = False
-    leader: bool = True
+    warm: bool = False  # watches synced and the controller known: ready to lead
+    boot_done: bool = False  # leading, and the start-up sequence has run
     version: str = ""
     started: float = field(default_factory=time.monotonic)
     fatal: str = ""
@@ -56,6 +74,10 @@ class Runtime:
             return False, f"watches not synced yet: {', '.join(sorted(unsynced))}"
         if not self.client.connected:
             return False, f"the controller does not answer: {self.client.last_error or 'not connected yet'}"
+        if not self.leadership.leader:
+            if self.warm:
+                return True, f"standby: ready to take over (the lease is held by {self.leadership.holder or 'nobody'})"
+            return False, "warming up"
         if not self.boot_done:
             return False, "boot reconcile not finished"
         return True, "ready"
@@ -87,7 +109,8 @@ class Runtime:
             "version": self.version,
             "cluster": self.settings.cluster.name,
             "uptime_s": round(time.monotonic() - self.started, 3),
-            "leader": self.leader,
+            "leader": self.leadership.leader,
+            "ha": self.leadership.summary(),
             "ready": ready,
             "ready_reason": reason,
             "progress": {"ok": healthy, "reason": why},
@@ -124,6 +147,7 @@ class Runtime:
                 "api_calls": self.telemetry.api_calls(),
                 **self.registry.summary(),
             },
+            "drift": self.drift.summary(interval_s=self.settings.sync.drift_check_s) if self.drift else {},
             "objects": await store.object_counts(),
             "errors": [
                 {"kind": p.kind, "namespace": p.namespace, "name": p.name, "field": p.field,

@@ -19,9 +19,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from akod.avi import AviBadRequest, AviClient, AviConflict, AviError, AviNotFound, AviUnavailable
+from akod.avi import AviBadRequest, AviClient, AviConflict, AviError, AviNotFound, AviUnavailable, AviWriteRefused
 from akod.model.objects import AviObject, for_api_version, stored_checksum
-from akod.store import DONE, FAILED, INTENT, Applied
+from akod.store import DONE, FAILED, INTENT, SUPERSEDED, Applied
 from akod.sync import rulesets
 
 log = logging.getLogger("akod.sync")
@@ -30,11 +30,13 @@ REFUSALS = (400, 403, 422)  # the controller's answer about the object itself: r
 
 @dataclass(frozen=True, slots=True)
 class Removal:
-    """How a DELETE ended: `done` (gone), `failed` (refused: `error`), or `intent` (not known: `why`)."""
+    """How a DELETE ended: `done` (gone), `failed` (refused: `error`), `superseded` (not sent: this
+    daemon may not write now), or `intent` (not known: `why`)."""
 
     state: str
     why: str = ""
-    error: AviError | None = None
+    error: AviError | None = None  # the controller refused the delete (400, 403, 422)
+    refused: AviWriteRefused | None = None  # never sent: this daemon may not write now
 
 
 class ObjectWriter:
@@ -69,6 +71,8 @@ class ObjectWriter:
 
     async def settle(self, *, obj: AviObject, error: BaseException) -> tuple[str, dict[str, Any] | None]:
         """The journal state for a failed write; (done, body) when reading back shows it happened."""
+        if isinstance(error, AviWriteRefused):
+            return SUPERSEDED, None  # never sent: this daemon may not write now
         if isinstance(error, AviUnavailable):
             try:
                 found = await self.read_back(obj)
@@ -87,6 +91,8 @@ class ObjectWriter:
         except AviNotFound:
             log.debug("%s %s was already gone", applied.obj_type, applied.name)
             return Removal(DONE)
+        except AviWriteRefused as exc:
+            return Removal(SUPERSEDED, why=f"not sent: {exc}", error=None, refused=exc)
         except AviUnavailable as exc:
             try:
                 if await self.read_back(applied) is None:

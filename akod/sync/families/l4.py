@@ -27,6 +27,8 @@ from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied
 from akod.sync.cluster import Change, Ident
 from akod.sync.contexts import Contexts
+from akod.sync.suspects import Ident as AviIdent
+from akod.sync.suspects import Suspect
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation
 from akod.sync.keysync import apply_translation
 from akod.sync.objects import describe_objects, diff_owned
@@ -143,6 +145,10 @@ class L4Family:
 
     def applied_rebuilt(self) -> None:
         pass
+
+    def drifted(self, key: str, found: Mapping[AviIdent, Suspect]) -> None:
+        if self._io is not None:
+            self._io.owned.suspect(key, found)
 
     # -- one key ---------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from akod.store import Applied
 from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
 from akod.sync.families.l7index import IngId, L7Index, backends_of, fingerprint, secrets_of
+from akod.sync.suspects import Ident, Suspect
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation
 from akod.sync.keysync import apply_translation
 from akod.sync.objects import describe_objects, diff_owned
@@ -143,6 +144,10 @@ class L7Family:
 
     def applied_rebuilt(self) -> None:
         pass
+
+    def drifted(self, key: str, found: Mapping[Ident, Suspect]) -> None:
+        if self._io is not None:
+            self._io.owned.suspect(key, found)
 
     # -- one key ---------------------------------------------------------------------------------
 

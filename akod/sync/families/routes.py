@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from akod.avi import AviClient, AviError, AviPreconditionFailed
+from akod.avi import AviClient, AviError, AviPreconditionFailed, AviWriteRefused
 from akod.model.objects import AviObject, Role
 from akod.model.problems import ObjectRef
 from akod.model.routes import diff_routes, describe_route, merge_routes, plan_routes, routes_checksum, same_routes
@@ -27,6 +27,7 @@ from akod.store import FAILED, INTENT, SUPERSEDED, UNKNOWN, Applied, Desired
 from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
 from akod.sync.discovery import ADMIN, ControllerContext, routes_enabled, se_group_owner
+from akod.sync.suspects import Ident, Suspect
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation, requeue
 
 log = logging.getLogger("akod.sync")
@@ -69,6 +70,10 @@ class RoutesFamily:
         return {"static_routes": self.route_count}
 
     def applied_rebuilt(self) -> None:
+        self._verify = True
+
+    def drifted(self, key: str, found: Mapping[Ident, Suspect]) -> None:
+        """The VRF changed on the controller (maybe only other clusters' routes): read it again."""
         self._verify = True
 
     # -- the key ---------------------------------------------------------------------------------
@@ -138,6 +143,9 @@ class RoutesFamily:
                 log.info("VRF %s changed while we wrote it (412); reading it again", ctl.vrf)
                 await store.journal_outcome(entry_id=entry, state=SUPERSEDED, error=f"412: {exc}")
                 continue
+            except AviWriteRefused as exc:
+                await store.journal_outcome(entry_id=entry, state=SUPERSEDED, error=f"not sent: {exc}")
+                raise
             except AviError as exc:
                 if exc.status in (400, 403, 404):
                     await store.journal_outcome(entry_id=entry, state=FAILED, error=str(exc))

@@ -1,0 +1,166 @@
+"""From a started process to a warm standby, and from standby to leader and back.
+
+Every daemon warms up the same way: API discovery, the cluster cache from the stored copy, the
+watches (resumed or relisted), the controller's context (read-only: nothing is written yet), the
+watches synced. A daemon without `[ha]` is the leader at once; with `[ha]` it may stay a warm
+standby, ready to take over, for as long as the other daemon holds the Lease.
+
+Taking over (`lead`) is the start-up sequence of `akod.sync.reconcile`, run as the one who may
+write: the SE group labelled, the applied state rebuilt from the controller (the old leader may
+have written anything up to its last moment, so memory is not trusted), every key marked (static
+routes included: AKO forgets them on failover), the engine resumed, garbage collected, ready.
+Losing the lease (`stand_by`) pauses the engine at once; the write gates already refuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from kubernetes_asyncio.client import ApiClient
+
+from akod.avi import AviAuthError
+from akod.config import Settings
+from akod.daemon.leadership import Leadership
+from akod.daemon.supervisor import CRITICAL, RESTART, Fatal, Supervisor
+from akod.kube import WatchState, run_watch
+from akod.kube.resources import Resolution, resolve
+from akod.kube.watching import WatchSpec
+from akod.model.observed import Observed
+from akod.sync.cluster import Change
+from akod.sync.discovery import ControllerContext, ControllerMismatch, discover
+from akod.sync.reconcile import Reconciler
+from akod.sync.runtime import Runtime
+
+log = logging.getLogger("akod.daemon")
+T = TypeVar("T")
+GC_THRESHOLD_0 = 10_000
+EXIT_FATAL, EXIT_CONFIG = 1, 2
+
+
+class Roles:
+    def __init__(self, *, runtime: Runtime, supervisor: Supervisor, kube_api: ApiClient, reconciler: Reconciler,
+                 leadership: Leadership, settings: Callable[[], Settings], ready: Callable[[], None]) -> None:
+        self._rt = runtime
+        self._supervisor = supervisor
+        self._kube_api = kube_api
+        self._reconciler = reconciler
+        self._leadership = leadership
+        self._settings = settings
+        self._ready = ready
+
+    async def run(self) -> None:
+        await self.warm_up()
+        self._ready()  # READY=1: as a leader after the start-up sequence, as a standby now
+        while True:
+            await self._leadership.wait(leader=True)
+            await self.lead()
+            await self._leadership.wait(leader=False)
+            self.stand_by()
+
+    async def warm_up(self) -> None:
+        rt = self._rt
+        registry = rt.registry
+        await rt.store.prune_journal()
+        resolution = await retry("API discovery", lambda: resolve(self._kube_api, registry.resources()))
+        rt.missing_apis = dict(resolution.missing)
+        await self._load_cache(resolution)
+        for spec in resolution.specs:
+            rt.watches[spec.resource] = WatchState()
+            self._supervisor.start(f"watch-{spec.resource}", self._watch_task(spec), policy=RESTART)
+        rt.engine.pause()  # keys are marked from now on; they run once this daemon leads
+        self._supervisor.start("engine", rt.engine.run, policy=CRITICAL)
+        await self._discover(label_se_group=False)
+        while not all(w.synced for w in rt.watches.values()):
+            await asyncio.sleep(0.05)
+        rt.warm = True
+        if self._leadership.enabled and not self._leadership.leader:
+            log.info("warm standby: watches synced, controller known; waiting for the lease %s/%s",
+                     self._leadership.namespace, self._leadership.name)
+
+    async def lead(self) -> None:
+        rt, reconciler = self._rt, self._reconciler
+        log.info("taking the lead: rebuilding the applied state from the controller and re-asserting everything")
+        await self._discover(label_se_group=True)
+        await reconciler.rebuild()
+        await reconciler.mark_everything()
+        rt.engine.resume()
+        await reconciler.collect()
+        rt.boot_done = True
+        summary = rt.registry.summary()
+        log.info("boot reconcile done: %s", ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items()))
+        self._ready()
+
+    def stand_by(self) -> None:
+        self._rt.engine.pause()
+        self._rt.boot_done = False
+        log.warning("standing by: no writes until this daemon holds the lease again")
+
+    async def _discover(self, *, label_se_group: bool) -> ControllerContext:
+        rt = self._rt
+        failures = 0
+        while True:
+            try:
+                ctx = await discover(client=rt.client, settings=self._settings(), label_se_group=label_se_group)
+            except ControllerMismatch as exc:
+                raise Fatal(f"the controller does not match the configuration: {exc}", code=EXIT_CONFIG) from exc
+            except AviAuthError as exc:
+                raise Fatal(f"login to the controller refused: {exc}", code=EXIT_FATAL) from exc
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - controller down or not ready (or we lost the lead): retry
+                failures += 1
+                delay = min(15.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
+                log.warning("controller not usable yet (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            inputs = rt.registry.inputs
+            inputs.controller = ctx
+            inputs.controller_version = rt.client.controller_version or ""
+            inputs.api_version = rt.client.api_version or ""
+            return ctx
+
+    async def _load_cache(self, resolution: Resolution) -> None:
+        """The cluster cache from the stored copy, before the watches deliver what changed since."""
+        rt = self._rt
+        for name in rt.registry.resources():
+            variant = resolution.chosen.get(name)
+            if variant is not None:
+                objects = await rt.store.observed(kind=variant.kind)
+                await rt.registry.load(resource=variant.cursor_name, kind=variant.kind, objects=objects)
+        # What is loaded by now lives as long as the process: keep it out of the collector's
+        # full passes, and collect the young generation less often (a sync key allocates many
+        # short-lived dicts; the default threshold of 700 made collections a visible cost).
+        gc.freeze()
+        gc.set_threshold(GC_THRESHOLD_0, *gc.get_threshold()[1:])
+
+    def _watch_task(self, spec: WatchSpec) -> Callable[[], Awaitable[None]]:
+        rt = self._rt
+
+        async def on_change(upserts: Sequence[Observed], deleted: Sequence[Observed]) -> None:
+            keys = await rt.registry.on_change(Change(resource=spec.resource, kind=spec.kind, upserts=upserts,
+                                                      deleted=deleted))
+            for key in sorted(keys):
+                await rt.engine.mark(key)
+
+        return lambda: run_watch(spec=spec, store=rt.store, state=rt.watches[spec.resource], on_change=on_change)
+
+
+async def retry(what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """`call()` until it succeeds, with capped, jittered backoff (the apiserver not answering yet)."""
+    failures = 0
+    while True:
+        try:
+            return await call()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - keep trying
+            failures += 1
+            delay = min(15.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
+            log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
+            await asyncio.sleep(delay)
+
