@@ -13,6 +13,7 @@ stored in, printed with, or compared as part of these models.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
@@ -203,7 +204,8 @@ class HaSettings(Section):
     """An active/standby pair: a coordination.k8s.io/v1 Lease decides which daemon writes."""
 
     enabled: bool = False
-    lease_name: str = ""  # "" = akod-<cluster name>
+    lease_name: Annotated[str, Field(pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                                     max_length=253)] = ""  # "" = akod-<cluster name, lower case>
     lease_namespace: NamespaceName = "avi-system"
     identity: str = ""  # "" = <host name>-<pid>
     # AKO's timings (client-go leaderelection): the lease lasts 15 s, a leader that has not renewed
@@ -221,7 +223,10 @@ class HaSettings(Section):
         return self
 
     def lease_for(self, cluster: str) -> str:
-        return self.lease_name or f"akod-{cluster}"
+        """`lease_name`, else `akod-<cluster>` made a valid object name (lower case, `_` and `.` as `-`)."""
+        if self.lease_name:
+            return self.lease_name
+        return "akod-" + re.sub(r"[^a-z0-9-]+", "-", cluster.lower()).strip("-")
 
 
 class StateSettings(Section):

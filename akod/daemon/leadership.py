@@ -21,7 +21,9 @@ Without `[ha] enabled` there is no Lease: the daemon is always the leader and th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -38,6 +40,18 @@ from akod.config import Settings
 from akod.kube.lease import LeaseConflict, LeaseRecord, micro_time, read_lease, write_lease
 
 log = logging.getLogger("akod.daemon")
+
+
+def _short(exc: Exception) -> str:
+    """An error in one line: an ApiException's status and the server's message, not its headers."""
+    status = getattr(exc, "status", None)
+    body = getattr(exc, "body", None)
+    if status is not None and body:
+        message = str(body)
+        with contextlib.suppress(ValueError, AttributeError):
+            message = str(json.loads(body).get("message") or message)
+        return f"{status}: {message}"[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def default_identity() -> str:
@@ -135,8 +149,10 @@ class Leadership:
             self.last_error = str(exc)
             self._give_up_if_past_deadline()
         except Exception as exc:  # noqa: BLE001 - the apiserver not answering: stop writing in time
-            self.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            log.warning("could not read or renew the lease %s/%s: %s", self.namespace, self.name, self.last_error)
+            why = _short(exc)
+            if why != self.last_error:  # once per distinct error, not every retry period
+                log.warning("could not read or renew the lease %s/%s: %s", self.namespace, self.name, why)
+            self.last_error = why
             self._give_up_if_past_deadline()
 
     async def release(self) -> None:

@@ -2,8 +2,9 @@
 
 Tests of a client want to say "after a restart with nothing changed, no write was sent" or "the
 daemon never exceeded N calls per second"; the emulator is where that is observable. Each answered
-request (everything except `/_emulator/*`) becomes `{t, method, path, query, status, tenant, bytes}`
-(`bytes`: the size of the request body, for tests that a request does not grow with the data);
+request (everything except `/_emulator/*`) becomes `{t, method, path, query, status, tenant, bytes,
+client}` (`bytes`: the size of the request body, for tests that a request does not grow with the
+data; `client`: its User-Agent, for tests that tell two clients apart);
 `stats` counts by method and by object type. The log keeps the most recent 100,000 entries so a
 long benchmark cannot exhaust memory; the counters are never truncated.
 """
@@ -28,10 +29,11 @@ class Entry:
     status: int  # 0 when the connection was dropped on purpose
     tenant: str | None
     size: int = 0
+    client: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {"t": self.t, "method": self.method, "path": self.path, "query": self.query,
-                "status": self.status, "tenant": self.tenant, "bytes": self.size}
+                "status": self.status, "tenant": self.tenant, "bytes": self.size, "client": self.client}
 
 
 def object_type_of(path: str) -> str:
@@ -51,8 +53,8 @@ class RequestLog:
         self._total = 0
 
     def record(self, *, method: str, path: str, query: Mapping[str, str], status: int,
-               tenant: str | None, size: int = 0) -> None:
-        self._entries.append(Entry(time.time(), method, path, dict(query), status, tenant, size))
+               tenant: str | None, size: int = 0, client: str = "") -> None:
+        self._entries.append(Entry(time.time(), method, path, dict(query), status, tenant, size, client))
         self._total += 1
         self._by_method[method] += 1
         self._by_type.setdefault(object_type_of(path), Counter())[method] += 1

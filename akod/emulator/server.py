@@ -92,7 +92,8 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
         context = find_context(request)
         label = context.tenant_label if context is not None else tenant_label(request)
         state.log.record(method=request.method, path=request.path, query=request.query,
-                         status=status, tenant=label, size=request.content_length or 0)
+                         status=status, tenant=label, size=request.content_length or 0,
+                         client=request.headers.get("User-Agent", ""))
 
 
 @web.middleware
