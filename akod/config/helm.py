@@ -107,6 +107,7 @@ def helm_values_to_toml(values: Mapping[str, Any]) -> str:
     _network(state)
     _routes_l4_l7(state)
     _namespaces_and_log(state)
+    _ha(state)
     return _render(state)
 
 
@@ -272,6 +273,13 @@ def _routes_l4_l7(state: _Import) -> None:
             "AKOSettings.layer7Only is true: akod has no such switch; set [l4] "
             "default_lb_controller = false to leave LoadBalancer Services without a class alone."
         )
+
+
+def _ha(state: _Import) -> None:
+    """AKO runs active/standby when its StatefulSet has two replicas: akod, two daemons with a Lease."""
+    replicas = state.get("replicaCount")
+    if isinstance(replicas, int) and not isinstance(replicas, bool) and replicas > 1:
+        state.emit("ha", "enabled", True, f"from replicaCount ({replicas}): run akod on two jump hosts")
 
 
 def _namespaces_and_log(state: _Import) -> None:

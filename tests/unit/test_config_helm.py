@@ -338,3 +338,8 @@ def test_toml_writer_keeps_special_floats() -> None:
 def test_toml_writer_quotes_keys_only_when_needed() -> None:
     assert toml_key("shard_vs_size") == "shard_vs_size"
     assert toml_key("a.b") == '"a.b"'
+
+
+def test_two_ako_replicas_become_an_ha_pair_and_one_stays_single(tmp_path: Path, seed_values: dict[str, Any]) -> None:
+    assert round_trip(tmp_path, seed_values).ha.enabled is False  # the seed runs replicaCount: 1
+    assert round_trip(tmp_path, {**seed_values, "replicaCount": 2}).ha.enabled is True
