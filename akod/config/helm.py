@@ -34,7 +34,7 @@ _LOG_LEVELS = {
     "WARNING": "warning",
     "ERROR": "error",
 }
-_SECTION_ORDER = ("cluster", "controller", "network", "routes", "l4", "l7", "namespaces", "log")
+_SECTION_ORDER = ("cluster", "controller", "network", "routes", "l4", "l7", "namespaces", "ha", "log")
 _SECRET_KEYS = ("avicredentials.password", "avicredentials.authtoken")
 
 
