@@ -123,7 +123,7 @@ class Daemon:
         owned = OwnedSync(store=store, client=client, drift=ledger)
         reporter = ProblemReporter(store=store, kube_api=kube_api, telemetry=telemetry)
         registry = Registry(inputs=inputs, io=SyncIO(store=store, owned=owned, reporter=reporter, client=client,
-                                                      kube_api=kube_api))
+                                                      kube_api=kube_api, drift=ledger))
         # The pacer bounds the calls to the controller at `[api] workers`; the engine runs more keys
         # than that, so that while some keys are in their database or Kubernetes steps, others
         # keep the controller's slots busy (the controller never sees more concurrent calls).

@@ -36,7 +36,7 @@ from akod.sync.contexts import Contexts
 from akod.sync.discovery import ControllerContext
 from akod.sync.owned import OwnedSync
 from akod.sync.reporting import ProblemReporter
-from akod.sync.suspects import Ident, Suspect
+from akod.sync.suspects import DriftLedger, Ident, Suspect
 
 DONE_STATE, HOLD_STATE, REQUEUE_STATE = "done", "hold", "requeue"
 
@@ -127,6 +127,7 @@ class SyncIO:
     reporter: ProblemReporter
     client: AviClient
     kube_api: ApiClient | None
+    drift: DriftLedger | None = None  # where repairs of drift are counted
 
 
 class Family(Protocol):

@@ -161,7 +161,7 @@ async def test_deletions_on_the_controller_are_repaired(controller: Controller, 
 
     await eventually(route_back, timeout=REPAIR_WITHIN_S, interval=0.3, what="the static route put back")
     status = await akod.wait_in_sync()
-    assert status["drift"]["repairs"].get("vrfcontext", 0) == 0  # the routes family repairs by reading the VRF
+    assert status["drift"]["repairs"].get("vrfcontext", 0) >= 1  # the routes put back count as a repair
     assert akod.stop() == 0
 
 

@@ -47,6 +47,7 @@ class RoutesFamily:
         self._in = inputs
         self._io = io
         self._verify = True  # the first pass compares with the controller's copy
+        self._drifted = False  # the drift check saw the VRF change: a write now is a repair
         self.route_count = 0
 
     def _cluster_name(self) -> str:
@@ -75,6 +76,7 @@ class RoutesFamily:
     def drifted(self, key: str, found: Mapping[Ident, Suspect]) -> None:
         """The VRF changed on the controller (maybe only other clusters' routes): read it again."""
         self._verify = True
+        self._drifted = True
 
     # -- the key ---------------------------------------------------------------------------------
 
@@ -106,19 +108,22 @@ class RoutesFamily:
         if not open_rows and not self._verify and applied is not None and applied.checksum == cks:
             return DONE
         try:
-            await self._converge(io=io, ctl=ctl, ours=ours, cks=cks, open_rows=open_rows)
+            wrote = await self._converge(io=io, ctl=ctl, ours=ours, cks=cks, open_rows=open_rows)
         except AviError as exc:
             return requeue(reason=f"{type(exc).__name__}: {exc}")
         except _KeptChanging as exc:
             return requeue(reason=str(exc))
-        self._verify = False
+        if wrote and self._drifted and applied is not None and applied.checksum == cks and io.drift is not None:
+            io.drift.repaired(obj_type=OBJ_TYPE, name=ctl.vrf, how="edited")  # our routes were changed by hand
+        self._verify = self._drifted = False
         if self.route_count != len(ours) or applied is None or applied.checksum != cks:
             log.info("Number of static routes %d", len(ours))
         self.route_count = len(ours)
         return DONE
 
     async def _converge(self, *, io: SyncIO, ctl: ControllerContext, ours: Sequence[dict[str, Any]], cks: str,
-                        open_rows: list[int]) -> None:
+                        open_rows: list[int]) -> bool:
+        """Make the VRF hold `ours` (read-modify-write, 412 retried); True if it had to be written."""
         store, client, cluster = io.store, io.client, self._cluster_name()
         unresolved = list(open_rows)
         for _ in range(MAX_412_RETRIES):
@@ -128,7 +133,7 @@ class RoutesFamily:
                 for entry in unresolved:
                     await store.journal_outcome(entry_id=entry, state=JOURNAL_DONE, error="resolved by reading back")
                 await store.record_applied(self._applied(ctl, cks, current))
-                return
+                return False
             for entry in unresolved:
                 await store.journal_outcome(entry_id=entry, state=SUPERSEDED,
                                             error="not on the controller when read back; written again")
@@ -155,7 +160,7 @@ class RoutesFamily:
                     await store.journal_attempt(entry_id=entry, error=str(exc))
                 raise
             await store.journal_outcome(entry_id=entry, state=JOURNAL_DONE, applied=self._applied(ctl, cks, result))
-            return
+            return True
         raise _KeptChanging(f"VRF {ctl.vrf} kept changing under us ({MAX_412_RETRIES} times 412); will retry")
 
     @staticmethod
