@@ -38,6 +38,7 @@ from akod.daemon.notify import Notifier
 from akod.daemon.supervisor import CRITICAL, ONCE, RESTART, Fatal, Supervisor
 from akod.kube import WatchState, open_api_client, run_watch
 from akod.kube.resources import Resolution, resolve
+from akod.kube.status import KubeWriter
 from akod.kube.watching import WatchSpec
 from akod.model.observed import Observed
 from akod.statusd import StatusServer
@@ -110,9 +111,11 @@ class Daemon:
         s = self.settings
         inputs = Inputs(cluster=ClusterCache(), settings=s, applied=_applied_lookup(store))
         owned = OwnedSync(store=store, client=client)
-        reporter = ProblemReporter(store=store, kube_api=kube_api, telemetry=telemetry)
+        # Routed to the APIs discovery chooses (`_boot`): nothing is written to Kubernetes before.
+        kube = KubeWriter(api=kube_api)
+        reporter = ProblemReporter(store=store, kube=kube, telemetry=telemetry)
         registry = Registry(inputs=inputs, io=SyncIO(store=store, owned=owned, reporter=reporter, client=client,
-                                                      kube_api=kube_api))
+                                                      kube=kube))
         # The pacer bounds the calls to the controller at `[api] workers`; the engine runs more keys
         # than that, so that while some keys are in their database or Kubernetes steps, others
         # keep the controller's slots busy (the controller never sees more concurrent calls).
@@ -130,7 +133,7 @@ class Daemon:
                 supervisor.start("store-writer", store.run_writer, policy=CRITICAL)
                 await status.start()
                 supervisor.start("watchdog", lambda: self._watchdog(runtime), policy=CRITICAL)
-                supervisor.start("boot", lambda: self._boot(runtime=runtime, supervisor=supervisor, kube_api=kube_api,
+                supervisor.start("boot", lambda: self._boot(runtime=runtime, supervisor=supervisor, kube=kube,
                                                             reconciler=reconciler), policy=ONCE)
                 supervisor.start("heartbeat", lambda: self._heartbeat(client), policy=RESTART)
                 supervisor.start("reloader", lambda: self._reloader(runtime), policy=RESTART)
@@ -152,13 +155,18 @@ class Daemon:
 
     # -- tasks -----------------------------------------------------------------------------------
 
-    async def _boot(self, *, runtime: Runtime, supervisor: Supervisor, kube_api: ApiClient,
+    async def _boot(self, *, runtime: Runtime, supervisor: Supervisor, kube: KubeWriter,
                     reconciler: Reconciler) -> None:
         """The start-up sequence, then the periodic full pass (as its own supervised task)."""
         registry, engine, store = runtime.registry, runtime.engine, runtime.store
         await store.prune_journal()
-        resolution = await _retry("API discovery", lambda: resolve(kube_api, registry.resources()))
+        resolution = await _retry("API discovery", lambda: resolve(kube.api, registry.resources()))
         runtime.missing_apis = dict(resolution.missing)
+        for name, why in resolution.missing.items():
+            log.warning("%s: %s; akod does not watch them", name, why)
+        runtime.apis = {name: v.api for name, v in resolution.chosen.items()}
+        registry.inputs.unserved = frozenset(resolution.missing)
+        kube.route(resolution.targets)  # status patches and Events go to the API each kind was read from
         await self._load_cache(registry=registry, store=store, resolution=resolution)
         for spec in resolution.specs:
             runtime.watches[spec.resource] = WatchState()

@@ -37,6 +37,7 @@ class Runtime:
     registry: Registry
     watches: dict[str, WatchState] = field(default_factory=dict)
     missing_apis: dict[str, str] = field(default_factory=dict)
+    apis: dict[str, str] = field(default_factory=dict)  # watched resource -> the API discovery chose
     boot_done: bool = False
     leader: bool = True
     version: str = ""
@@ -108,6 +109,7 @@ class Runtime:
                            "restarts": w.restarts, "relists": w.relists, "last_error": w.last_error}
                     for name, w in sorted(self.watches.items())
                 },
+                "apis": dict(sorted(self.apis.items())),
                 "missing": dict(sorted(self.missing_apis.items())),
             },
             "sync": {
