@@ -1,4 +1,10 @@
-"""`akod check`: is the config valid (exit 2 if not), and does the other side match it (exit 3 if not)?"""
+"""`akod check`: is the config valid (exit 2 if not), and does the other side match it (exit 3 if not)?
+
+Online, it also runs the daemon's API discovery and prints which API each watched resource comes
+from (`ingresses: networking.k8s.io/v1beta1/ingresses` on Kubernetes 1.18). A resource the cluster
+serves in no version akod knows is a warning, not a failure: the daemon runs without it (no
+IngressClass API on old clusters) and reports it the same way (`/status` `kubernetes.missing`).
+"""
 
 from __future__ import annotations
 
@@ -22,26 +28,37 @@ def check(*, config_path: Path, offline: bool) -> int:
         password = read_password_or_exit(settings)
     except CliExit as exc:
         return exc.code
-    problems = asyncio.run(_online(settings, password))
+    problems, missing = asyncio.run(_online(settings, password))
+    for name, why in sorted(missing.items()):
+        print(f"akod: warning: {name}: {why}; akod does not watch them", file=sys.stderr)
     for line in problems:
         print(f"akod: {line}", file=sys.stderr)
     if problems:
         return EXIT_OTHER_SIDE
-    print("cluster and controller reachable; cloud, SE group, VIP network and VRF found")
+    unserved = f"; not served by the cluster: {', '.join(sorted(missing))}" if missing else ""
+    print(f"cluster and controller reachable; cloud, SE group, VIP network and VRF found{unserved}")
     return 0
 
 
-async def _online(settings: Settings, password: str) -> list[str]:
+async def _online(settings: Settings, password: str) -> tuple[list[str], dict[str, str]]:
+    """The problems found on either side, and the watched resources the cluster does not serve."""
     from akod.kube import open_api_client
+    from akod.kube.resources import resolve
     from akod.sync.discovery import ControllerMismatch, se_group_owner, discover, routes_enabled
+    from akod.sync.registry import watched_resources
 
     problems: list[str] = []
+    missing: dict[str, str] = {}
     try:
         kube = await open_api_client(kubeconfig=str(settings.cluster.kubeconfig or ""), context=settings.cluster.context)
         try:
             from kubernetes_asyncio.client import CoreV1Api
 
             await CoreV1Api(kube).list_node(limit=1)
+            resolution = await resolve(kube, watched_resources())
+            for name, variant in resolution.chosen.items():
+                print(f"kubernetes: {name} from {variant.api}")
+            missing = dict(resolution.missing)
         finally:
             await kube.close()
     except Exception as exc:  # noqa: BLE001 - report, whatever it is
@@ -60,4 +77,4 @@ async def _online(settings: Settings, password: str) -> list[str]:
         problems.append(str(exc))
     except Exception as exc:  # noqa: BLE001
         problems.append(f"[controller] host: the controller is not usable: {exc}")
-    return problems
+    return problems, missing

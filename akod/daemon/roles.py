@@ -21,14 +21,13 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from kubernetes_asyncio.client import ApiClient
-
 from akod.avi import AviAuthError
 from akod.config import Settings
 from akod.daemon.leadership import Leadership
 from akod.daemon.supervisor import CRITICAL, RESTART, Fatal, Supervisor
 from akod.kube import WatchState, run_watch
 from akod.kube.resources import Resolution, resolve
+from akod.kube.status import KubeWriter
 from akod.kube.watching import WatchSpec
 from akod.model.observed import Observed
 from akod.sync.cluster import Change
@@ -43,11 +42,11 @@ EXIT_FATAL, EXIT_CONFIG = 1, 2
 
 
 class Roles:
-    def __init__(self, *, runtime: Runtime, supervisor: Supervisor, kube_api: ApiClient, reconciler: Reconciler,
+    def __init__(self, *, runtime: Runtime, supervisor: Supervisor, kube: KubeWriter, reconciler: Reconciler,
                  leadership: Leadership, settings: Callable[[], Settings], ready: Callable[[], None]) -> None:
         self._rt = runtime
         self._supervisor = supervisor
-        self._kube_api = kube_api
+        self._kube = kube
         self._reconciler = reconciler
         self._leadership = leadership
         self._settings = settings
@@ -66,8 +65,13 @@ class Roles:
         rt = self._rt
         registry = rt.registry
         await rt.store.prune_journal()
-        resolution = await retry("API discovery", lambda: resolve(self._kube_api, registry.resources()))
+        resolution = await retry("API discovery", lambda: resolve(self._kube.api, registry.resources()))
         rt.missing_apis = dict(resolution.missing)
+        for name, why in resolution.missing.items():
+            log.warning("%s: %s; akod does not watch them", name, why)
+        rt.apis = {name: v.api for name, v in resolution.chosen.items()}
+        registry.inputs.unserved = frozenset(resolution.missing)
+        self._kube.route(resolution.targets)  # status patches and Events go to the API each kind was read from
         await self._load_cache(resolution)
         for spec in resolution.specs:
             rt.watches[spec.resource] = WatchState()

@@ -39,6 +39,7 @@ from akod.daemon.roles import Roles
 from akod.daemon.supervisor import CRITICAL, ONCE, RESTART, Fatal, Supervisor
 from akod.kube import open_api_client
 from akod.kube.gating import KubeWriteRefused, gate_writes
+from akod.kube.status import KubeWriter
 from akod.statusd import StatusServer
 from akod.store import Applied, Store
 from akod.sync.cluster import ClusterCache
@@ -121,9 +122,11 @@ class Daemon:
         inputs = Inputs(cluster=ClusterCache(), settings=s, applied=_applied_lookup(store))
         ledger = DriftLedger(telemetry=telemetry)
         owned = OwnedSync(store=store, client=client, drift=ledger)
-        reporter = ProblemReporter(store=store, kube_api=kube_api, telemetry=telemetry)
+        # Routed to the APIs discovery chooses (`Roles.warm_up`): nothing is written to Kubernetes before.
+        kube = KubeWriter(api=kube_api)
+        reporter = ProblemReporter(store=store, kube=kube, telemetry=telemetry)
         registry = Registry(inputs=inputs, io=SyncIO(store=store, owned=owned, reporter=reporter, client=client,
-                                                      kube_api=kube_api, drift=ledger))
+                                                      kube=kube, drift=ledger))
         # The pacer bounds the calls to the controller at `[api] workers`; the engine runs more keys
         # than that, so that while some keys are in their database or Kubernetes steps, others
         # keep the controller's slots busy (the controller never sees more concurrent calls).
@@ -138,7 +141,7 @@ class Daemon:
                            interval_s=lambda: self.settings.sync.drift_check_s, active=leadership.may_write)
         status = StatusServer(runtime=runtime, listen=str(s.status.listen))
         supervisor = Supervisor()
-        roles = Roles(runtime=runtime, supervisor=supervisor, kube_api=kube_api, reconciler=reconciler,
+        roles = Roles(runtime=runtime, supervisor=supervisor, kube=kube, reconciler=reconciler,
                       leadership=leadership, settings=lambda: self.settings,
                       ready=lambda: self._notifier.ready(self._status_line(runtime)))
         try:

@@ -19,7 +19,14 @@ What :class:`KubeApiServer` sets up and why:
   turns every older resourceVersion into ``410 Gone`` on demand. With the watch cache on, old
   versions are replayed from memory instead and 410 cannot be forced.
 - periodic compaction off unless ``compaction_interval_s`` is given, so that 410 happens only when
-  a test asks for it.
+  a test asks for it;
+- ``extra_args``: more flags, merged with these (:func:`merge_flags`): a list flag such as
+  ``--disable-admission-plugins`` or ``--runtime-config`` given again adds to the list instead of
+  replacing it, any other flag given again replaces the default. :data:`API_SURFACE_1_18` makes
+  the server look like Kubernetes 1.18 to a client: Ingress and IngressClass only in
+  ``networking.k8s.io/v1beta1`` (and Ingress in ``extensions/v1beta1``). Its second flag is needed:
+  the DefaultIngressClass admission plugin reads v1 IngressClasses, and with that API off the
+  apiserver never becomes ready.
 
 Ready means ``/readyz`` answers ``ok`` *and* namespace ``default`` exists (it appears about a
 second after readyz; creating into it earlier gives 404). Both are polled against a deadline.
@@ -54,7 +61,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from akod.devenv.ports import free_port
 
-__all__ = ["KubeApiServer", "KubeApiServerError", "default_cache_dir", "ensure_binaries"]
+__all__ = ["API_SURFACE_1_18", "KubeApiServer", "KubeApiServerError", "default_cache_dir", "ensure_binaries",
+           "merge_flags"]
 
 K8S_VERSION = "1.20.2"
 BUILD_SCRIPT = Path(__file__).with_name("build-kube-apiserver.sh")
@@ -62,6 +70,10 @@ ADMIN_USER = "admin"
 
 _PR_SET_PDEATHSIG = 1
 _POLL_INTERVAL_S = 0.1
+# Flags whose value is a comma-separated list: several occurrences are merged into one.
+LIST_FLAGS = frozenset({"--disable-admission-plugins", "--enable-admission-plugins", "--runtime-config"})
+# The API surface of Kubernetes 1.18 (the seed's clusters run 1.18.10), on this 1.20 apiserver.
+API_SURFACE_1_18 = ("--runtime-config=networking.k8s.io/v1=false", "--disable-admission-plugins=DefaultIngressClass")
 
 
 class KubeApiServerError(RuntimeError):
@@ -116,6 +128,30 @@ def ensure_binaries(*, stderr: IO[str] | int | None = None) -> Path:
     return built
 
 
+def merge_flags(defaults: Sequence[str], extra: Sequence[str]) -> list[str]:
+    """`defaults` then `extra`, each ``--flag=value`` once: list flags (:data:`LIST_FLAGS`) joined,
+    their items deduplicated (``--runtime-config`` keys: the last value wins), other flags replaced."""
+    order: list[str] = []
+    values: dict[str, str] = {}
+    items: dict[str, dict[str, str]] = {}
+    loose: list[str] = []
+    for arg in (*defaults, *extra):
+        name, eq, value = arg.partition("=")
+        if not (eq and name.startswith("--")):
+            loose.append(arg)
+            continue
+        if name not in values and name not in items:
+            order.append(name)
+        if name in LIST_FLAGS:
+            kept = items.setdefault(name, {})
+            for item in filter(None, (i.strip() for i in value.split(","))):
+                kept[item.partition("=")[0]] = item
+        else:
+            values[name] = value
+    merged = [f"{n}={','.join(items[n].values())}" if n in items else f"{n}={values[n]}" for n in order]
+    return merged + loose
+
+
 def _die_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -139,7 +175,7 @@ class KubeApiServer:
     ``work_dir`` (kept after stop(); default a temp dir that stop() removes), ``compaction_interval_s``
     (the apiserver's own etcd compaction period; ``None``: never, only :meth:`compact_etcd`),
     ``watch_cache`` (keep ``False`` to be able to force 410), ``users`` (extra token users with
-    no group), ``extra_args`` (more kube-apiserver flags).
+    no group), ``extra_args`` (more kube-apiserver flags, merged with the defaults: :func:`merge_flags`).
     """
 
     def __init__(
@@ -352,8 +388,7 @@ class KubeApiServer:
     def _apiserver_argv(self, *, binaries: Path) -> list[str]:
         work = self.work_dir
         interval = self._compaction_interval_s
-        return [
-            str(binaries / "kube-apiserver"),
+        flags = [
             f"--etcd-servers={self.etcd_url}",
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
@@ -369,8 +404,8 @@ class KubeApiServer:
             "--enable-priority-and-fairness=false",
             f"--watch-cache={'true' if self._watch_cache else 'false'}",
             f"--etcd-compaction-interval={'0' if interval is None else f'{interval}s'}",
-            *self._extra_args,
         ]
+        return [str(binaries / "kube-apiserver"), *merge_flags(flags, self._extra_args)]
 
     def _spawn(self, argv: list[str], *, log: str) -> subprocess.Popen[bytes]:
         preexec: Callable[[], None] | None = _die_with_parent if self._die_with_parent else None

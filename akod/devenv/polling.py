@@ -47,3 +47,22 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float
         if time.monotonic() > deadline:
             raise TimedOut(f"timed out after {timeout:g}s waiting for {what}; last: {repr(last)[:_LAST_CHARS]}")
         await asyncio.sleep(interval)
+
+
+async def consistently(probe: Callable[[], Awaitable[object]], *, duration: float, interval: float = 1.0,
+                       what: str = "condition") -> None:
+    """Await `probe()` every `interval` seconds for `duration` seconds; it must stay truthy throughout.
+
+    The counterpart of `eventually` for what must *not* happen (a relist loop, a write): the window
+    is the measurement itself, not a guess at how long an outcome takes. Fails at the first falsy
+    answer, naming `what` and the answer.
+    """
+    deadline = time.monotonic() + duration
+    while True:
+        answer = await probe()
+        if not answer:
+            raise AssertionError(f"{what} stopped holding after {duration - (deadline - time.monotonic()):.1f}s: "
+                                 f"{repr(answer)[:_LAST_CHARS]}")
+        if time.monotonic() >= deadline:
+            return
+        await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))

@@ -13,7 +13,7 @@ object with the pod IPs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -57,6 +57,14 @@ HAND_MADE_ROUTE: dict[str, Any] = {
     "next_hop": {"addr": "10.10.25.1", "type": "V4"}}
 
 
+class IngressWriter(Protocol):
+    """kubernetes-asyncio's ``NetworkingV1Api``, or ``akod.devenv.ingressapi.IngressApi`` (any version)."""
+
+    async def create_ingress_class(self, body: Any) -> Any: ...
+
+    async def create_namespaced_ingress(self, namespace: str, body: Any) -> Any: ...
+
+
 def _model(manifest: dict[str, Any]) -> Any:
     """kubernetes-asyncio serialises a plain dict wherever its signatures name a V1 model class."""
     return manifest
@@ -95,13 +103,13 @@ async def create_seed_services(core: client.CoreV1Api, *, namespace: str = "defa
                          "ports": [{"name": "http", "port": svc.port}]}]}))
 
 
-async def create_ingress_class(net: client.NetworkingV1Api, *, name: str = INGRESS_CLASS,
+async def create_ingress_class(net: IngressWriter, *, name: str = INGRESS_CLASS,
                                controller: str = INGRESS_CONTROLLER) -> None:
     """The IngressClass akod serves (`avi-lb`, controller ako.vmware.com/avi-lb)."""
     await net.create_ingress_class(_model({"metadata": {"name": name}, "spec": {"controller": controller}}))
 
 
-async def create_seed_ingresses(core: client.CoreV1Api, net: client.NetworkingV1Api, *,
+async def create_seed_ingresses(core: client.CoreV1Api, net: IngressWriter, *,
                                 namespace: str = "default") -> None:
     """The IngressClass, then an Ingress per seed application; kuard's with a TLS Secret made on the spot."""
     await create_ingress_class(net)

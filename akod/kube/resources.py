@@ -3,8 +3,15 @@
 Families name the resources they read logically ("nodes", "endpoints", "ingresses"); this table
 says what each may be on a server, best first, and `resolve` picks the first variant the server
 serves: endpoints from `discovery.k8s.io/v1` EndpointSlices where they exist (Kubernetes >= 1.21),
-else core v1 Endpoints. A resource with no served variant is reported (`Resolution.missing`), once,
-and not watched: never listed in a loop.
+else core v1 Endpoints; Ingresses from `networking.k8s.io/v1` (>= 1.19), else
+`networking.k8s.io/v1beta1`, else `extensions/v1beta1` (1.18); IngressClasses from
+`networking.k8s.io/v1`, else `v1beta1`. Every variant of a resource is trimmed into one body shape,
+so nothing above this layer knows which version was read. A resource with no served variant is
+reported (`Resolution.missing`), once, and not watched: never listed in a loop.
+
+The write-back must speak the version that was read (a 1.18 server answers 404 for a v1 Ingress):
+`Resolution.targets` tells, per stored kind, the API the kind's objects come from, and the
+daemon hands it to the `KubeWriter` (`akod.kube.status`) that patches them.
 
 Each variant's cursor name (the `cursors` table) is its own, so a server upgrade that starts
 serving a better variant relists it from scratch instead of resuming from another resource's
@@ -23,11 +30,14 @@ from typing import Any
 from kubernetes_asyncio.client import ApiClient
 
 from akod.kube.listing import lister, served_resources
+from akod.kube.status import ObjectApi
 from akod.kube.trimming import (
     trim_endpoint_slice,
     trim_endpoints,
     trim_ingress,
     trim_ingress_class,
+    trim_ingress_class_v1beta1,
+    trim_ingress_v1beta1,
     trim_namespace,
     trim_node,
     trim_secret,
@@ -67,8 +77,14 @@ RESOURCES: dict[str, tuple[Variant, ...]] = {
     "services": (Variant("v1", "services", "Service", trim_service),),
     "endpoints": (Variant("discovery.k8s.io/v1", "endpointslices", "EndpointSlice", trim_endpoint_slice),
                   Variant("v1", "endpoints", "Endpoints", trim_endpoints)),
-    "ingressclasses": (Variant("networking.k8s.io/v1", "ingressclasses", "IngressClass", trim_ingress_class),),
-    "ingresses": (Variant("networking.k8s.io/v1", "ingresses", "Ingress", trim_ingress),),
+    "ingressclasses": (Variant("networking.k8s.io/v1", "ingressclasses", "IngressClass", trim_ingress_class),
+                       Variant("networking.k8s.io/v1beta1", "ingressclasses", "IngressClass",
+                               trim_ingress_class_v1beta1, cursor="ingressclasses.v1beta1.networking.k8s.io")),
+    "ingresses": (Variant("networking.k8s.io/v1", "ingresses", "Ingress", trim_ingress),
+                  Variant("networking.k8s.io/v1beta1", "ingresses", "Ingress", trim_ingress_v1beta1,
+                          cursor="ingresses.v1beta1.networking.k8s.io"),
+                  Variant("extensions/v1beta1", "ingresses", "Ingress", trim_ingress_v1beta1,
+                          cursor="ingresses.v1beta1.extensions")),
     "secrets": (Variant("v1", "secrets", "Secret", trim_secret, list_kwargs=TLS_ONLY, resume=False),),
 }
 
@@ -84,6 +100,11 @@ class Resolution:
     def kind_of(self, name: str) -> str | None:
         variant = self.chosen.get(name)
         return variant.kind if variant is not None else None
+
+    @property
+    def targets(self) -> dict[str, ObjectApi]:
+        """Stored kind -> the API its objects were read from (where their status is patched)."""
+        return {v.kind: ObjectApi(group_version=v.group_version, plural=v.plural) for v in self.chosen.values()}
 
 
 async def resolve(api: ApiClient, names: Iterable[str]) -> Resolution:
@@ -102,10 +123,10 @@ async def resolve(api: ApiClient, names: Iterable[str]) -> Resolution:
                 break
         else:
             tried = ", ".join(v.api for v in variants) or "no known API"
-            out.missing[name] = f"the server serves none of {tried}"
-            log.warning("%s: %s; akod does not watch them", name, out.missing[name])
-    if "endpoints" in out.chosen:
-        log.info("endpoints come from %s", out.chosen["endpoints"].api)
+            out.missing[name] = f"the server serves none of {tried}"  # the caller reports it, once
+    for name in ("endpoints", "ingresses", "ingressclasses"):
+        if name in out.chosen:
+            log.info("%s come from %s", name, out.chosen[name].api)
     return out
 
 

@@ -2,7 +2,9 @@
 
 The state database keeps observed objects so that a restart resumes without a relist; it must not
 grow with managedFields, status conditions or images, and it must never hold secret material.
-Each resource has one trim function from the raw JSON dict to a small, stable body.
+Each resource has one trim function from the raw JSON dict to a small, stable body. A resource
+served in several API versions (Ingress: `networking.k8s.io/v1`, or `v1beta1` on Kubernetes 1.18)
+has one trim per version, all giving the same body, so the model never knows which one was read.
 
 TLS Secrets are the exception the model needs: their certificate and key are decoded into
 `Observed.material`, which lives only in memory; the stored body keeps a digest of `data`, so a
@@ -14,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from akod.model.checksums import canonical_json
@@ -156,6 +158,15 @@ DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 TLS_MATERIAL_KEYS = ("tls.crt", "tls.key")
 
 
+NO_BACKEND: dict[str, Any] = {"service": "", "port_number": None, "port_name": ""}
+# The class annotation of the v1beta1 era (AKO: `kubernetes.io/ingress.class: avi`).
+CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+BackendTrim = Callable[[Mapping[str, Any] | None], dict[str, Any] | None]
+# How v1beta1 spells the fields an object error may name (`akod.model.l7hosts.spelling`; v1: its defaults).
+V1BETA1_FIELD_NAMES = {"default_backend": "spec.backend",
+                       "backend": ["backend.serviceName", "backend.servicePort", "backend.servicePort"]}
+
+
 def _backend(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """networking.k8s.io/v1 IngressBackend -> {service, port_number, port_name}; None without a Service."""
     service = (raw or {}).get("service")
@@ -167,29 +178,65 @@ def _backend(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
             "port_name": port.get("name") or ""}
 
 
-def _path(raw: Mapping[str, Any]) -> dict[str, Any]:
-    backend = _backend(raw.get("backend")) or {"service": "", "port_number": None, "port_name": ""}
-    return {"path": raw.get("path") or "", "path_type": raw.get("pathType") or "", **backend}
+def _backend_v1beta1(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """v1beta1 IngressBackend (`serviceName`, `servicePort` an int or a port name) -> the v1 shape above."""
+    service = (raw or {}).get("serviceName")
+    if not service:
+        return None  # a `resource` backend, or none
+    port = (raw or {}).get("servicePort")
+    number = port if isinstance(port, int) and not isinstance(port, bool) else None
+    return {"service": str(service), "port_number": number, "port_name": port if isinstance(port, str) else ""}
 
 
-def trim_ingress(raw: Mapping[str, Any]) -> Observed:
+def _ingress_body(raw: Mapping[str, Any], *, backend: BackendTrim, default_backend: str,
+                  default_path_type: str) -> dict[str, Any]:
     meta = _meta(raw)
     spec = raw.get("spec") or {}
-    body = {
+
+    def path(p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"path": p.get("path") or "", "path_type": p.get("pathType") or default_path_type,
+                **(backend(p.get("backend")) or NO_BACKEND)}
+
+    return {
         **_identity(meta, INGRESS_ANNOTATION_PREFIXES),
         "class_name": spec.get("ingressClassName") or "",
-        "default_backend": _backend(spec.get("defaultBackend")),
+        "default_backend": backend(spec.get(default_backend)),
         "rules": [
-            {"host": rule.get("host") or "",
-             "paths": [_path(p) for p in (rule.get("http") or {}).get("paths") or []]}
+            {"host": rule.get("host") or "", "paths": [path(p) for p in (rule.get("http") or {}).get("paths") or []]}
             for rule in spec.get("rules") or []
         ],
         "tls": [{"hosts": list(t.get("hosts") or []), "secret": t.get("secretName") or ""}
                 for t in spec.get("tls") or []],
         **_written_back(raw),
     }
+
+
+def _ingress(raw: Mapping[str, Any], body: dict[str, Any]) -> Observed:
+    meta = _meta(raw)
     return Observed(kind="Ingress", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
                     uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")), body=body)
+
+
+def trim_ingress(raw: Mapping[str, Any]) -> Observed:
+    """A networking.k8s.io/v1 Ingress (Kubernetes >= 1.19)."""
+    return _ingress(raw, _ingress_body(raw, backend=_backend, default_backend="defaultBackend", default_path_type=""))
+
+
+def trim_ingress_v1beta1(raw: Mapping[str, Any]) -> Observed:
+    """A networking.k8s.io/v1beta1 or extensions/v1beta1 Ingress (Kubernetes 1.18), in the v1 body shape.
+
+    `backend.serviceName`/`servicePort` become `service`/`port_number`|`port_name`, `spec.backend` is
+    the default backend, a missing `pathType` (objects stored before 1.18) is ImplementationSpecific
+    (a prefix, as AKO reads it), and the class annotation of that era is kept as `class_annotation`
+    (`akod.model.l7select` decides with it; v1 Ingresses have no such field). `field_names` tells
+    the model how this version spells the fields an object error names.
+    """
+    body = _ingress_body(raw, backend=_backend_v1beta1, default_backend="backend",
+                         default_path_type="ImplementationSpecific")
+    annotations = _meta(raw).get("annotations") or {}
+    body["class_annotation"] = str(annotations.get(CLASS_ANNOTATION) or "")
+    body["field_names"] = V1BETA1_FIELD_NAMES
+    return _ingress(raw, body)
 
 
 def trim_ingress_class(raw: Mapping[str, Any]) -> Observed:
@@ -202,6 +249,11 @@ def trim_ingress_class(raw: Mapping[str, Any]) -> Observed:
     }
     return Observed(kind="IngressClass", namespace="", name=str(meta.get("name", "")), uid=str(meta.get("uid", "")),
                     resource_version=str(meta.get("resourceVersion", "")), body=body)
+
+
+# networking.k8s.io/v1beta1 IngressClass (Kubernetes 1.18) has the v1 shape for what akod reads
+# (`spec.controller`, the default-class annotation): one trim serves both.
+trim_ingress_class_v1beta1 = trim_ingress_class
 
 
 def _decode(value: Any) -> str:

@@ -30,9 +30,12 @@ class Backend:
     members: PoolMembers
 
 
-def _problem(entry: HostPath, where: str, reason: str, message: str) -> Problem:
+SERVICE_FIELD, PORT_NAME_FIELD, PORT_NUMBER_FIELD = range(3)  # indexes of `HostPath.backend_fields`
+
+
+def _problem(entry: HostPath, which: int, reason: str, message: str) -> Problem:
     return Problem(obj=ObjectRef(kind="Ingress", namespace=entry.namespace, name=entry.ingress),
-                   field=f"{entry.field}.backend.service.{where}", reason=reason, message=message)
+                   field=f"{entry.field}.{entry.backend_fields[which]}", reason=reason, message=message)
 
 
 def service_port(*, service: Mapping[str, Any], entry: HostPath) -> ServicePort | None:
@@ -61,20 +64,20 @@ def resolve_backend(*, entry: HostPath, services: Mapping[tuple[str, str], Mappi
     where = f"{entry.host}{entry.path}"
     service = services.get((entry.namespace, entry.service))
     if service is None:
-        return None, [_problem(entry, "name", "BackendServiceMissing",
+        return None, [_problem(entry, SERVICE_FIELD, "BackendServiceMissing",
                                f"Service {entry.namespace}/{entry.service} does not exist; {where} is not served "
                                "until it does")]
     port = service_port(service=service, entry=entry)
     if port is None:
         if entry.port_name:
-            return None, [_problem(entry, "port.name", "BackendPortMissing",
+            return None, [_problem(entry, PORT_NAME_FIELD, "BackendPortMissing",
                                    f"Service {entry.service} has no port named '{entry.port_name}'; {where} is not "
                                    "served")]
-        return None, [_problem(entry, "port.number", "BackendPortMissing",
+        return None, [_problem(entry, PORT_NUMBER_FIELD, "BackendPortMissing",
                                f"Service {entry.service} has no port {entry.port_number}; {where} is not served")]
     problems = []
     if port.node_port is None and uses_node_ports(service=service, ctx=ctx.l4):
-        problems.append(_problem(entry, "name", "NoNodePort",
+        problems.append(_problem(entry, SERVICE_FIELD, "NoNodePort",
                                  f"Service {entry.service} has no nodePort (type ClusterIP?); in NodePort mode "
                                  f"the pool of {where} has no servers"))
     ports = service.get("ports") or ()

@@ -2,8 +2,9 @@
 
 An `L7Context` wraps the `L4Context` of the same cluster (tenant, cloud, VRF, SE group, VIP
 network, default domain, ClusterIP or NodePort backends, namespace filters: one set of settings
-for both) and adds the shard count, whether Ingresses without a class are akod's, and the time
-used to judge certificate validity, injected so that a translation stays a pure function.
+for both) and adds the shard count, whether Ingresses without a class are akod's (and whether the
+server has IngressClasses at all), and the time used to judge certificate validity, injected so
+that a translation stays a pure function.
 
 `L7Result.served` is what the status write-back needs: for every Ingress of the key, the hosts it
 serves there and the virtual service that serves each (the SNI child of a TLS host, the shared or
@@ -32,6 +33,9 @@ class L7Context:
     shards: int  # 8, 4, 1; 0 = DEDICATED (one virtual service per host)
     default_ing_controller: bool
     now: dt.datetime  # certificate validity is judged at this instant
+    # False when the server serves no IngressClass API (Kubernetes < 1.18): classes are then
+    # matched by name, as AKO matches its class annotation (`akod.model.l7select`).
+    ingress_classes: bool = True
 
     @property
     def cluster(self) -> str:

@@ -40,6 +40,16 @@ DEFAULT_BACKEND_PORT = 80
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+V1_BACKEND_FIELDS = ("backend.service.name", "backend.service.port.name", "backend.service.port.number")
+
+
+def spelling(ingress: Mapping[str, Any]) -> tuple[str, tuple[str, str, str]]:
+    """The default backend's field and the backend fields, as the trim says its API spells them."""
+    names = ingress.get("field_names") or {}
+    backend = tuple(names.get("backend") or V1_BACKEND_FIELDS)
+    return str(names.get("default_backend") or "spec.defaultBackend"), (backend[0], backend[1], backend[2])
+
+
 @dataclass(frozen=True, slots=True)
 class HostPath:
     """One path of one rule: a route claimed by an Ingress, before its backend is checked."""
@@ -54,6 +64,9 @@ class HostPath:
     port_number: int | None  # None: by name
     port_name: str
     field: str  # "spec.rules[i].http.paths[j]"
+    # Where, below `field`, the backend's Service name, port name and port number are spelled in
+    # the API the Ingress was read from (v1 here; a v1beta1 body says `backend.serviceName`...).
+    backend_fields: tuple[str, str, str] = V1_BACKEND_FIELDS
 
     @property
     def route(self) -> tuple[str, str, bool]:
@@ -124,8 +137,9 @@ def parse_ingress(*, ingress: Mapping[str, Any], ctx: L7Context) -> ParsedIngres
     def report(host: str, where: str, reason: str, message: str) -> None:
         problems.append(HostProblem(host=host, problem=Problem(obj=ref, field=where, reason=reason, message=message)))
 
+    default_backend_field, backend_fields = spelling(ingress)
     if ingress.get("default_backend"):
-        report("", "spec.defaultBackend", "DefaultBackendNotServed",
+        report("", default_backend_field, "DefaultBackendNotServed",
                "the default backend is not served; only the hosts and paths of the rules are")
     for i, rule in enumerate(ingress.get("rules") or ()):
         host_field = f"spec.rules[{i}].host"
@@ -163,7 +177,8 @@ def parse_ingress(*, ingress: Mapping[str, Any], ctx: L7Context) -> ParsedIngres
             paths.append(HostPath(
                 namespace=ref.namespace, ingress=ref.name, age=age, host=host, path=path,
                 exact=str(raw.get("path_type") or "") == "Exact", service=service,
-                port_number=number if isinstance(number, int) else None, port_name=name, field=where))
+                port_number=number if isinstance(number, int) else None, port_name=name, field=where,
+                backend_fields=backend_fields))
     tls: dict[str, TlsClaim] = {}
     for i, entry in enumerate(ingress.get("tls") or ()):
         for host in entry.get("hosts") or ():

@@ -71,7 +71,7 @@ class Contexts:
         return value
 
     def l7(self, *, settings: Settings, controller: ControllerContext | None, controller_version: str,
-           now: dt.datetime | None = None) -> L7Context:
+           now: dt.datetime | None = None, ingress_classes: bool = True) -> L7Context:
         return L7Context(l4=self.l4(settings=settings, controller=controller, controller_version=controller_version),
                          shards=settings.l7.shard_count, default_ing_controller=settings.l7.default_ing_controller,
-                         now=now or dt.datetime.now(dt.timezone.utc))
+                         now=now or dt.datetime.now(dt.timezone.utc), ingress_classes=ingress_classes)

@@ -24,10 +24,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kubernetes_asyncio.client import ApiClient
-
 from akod.avi import AviClient
 from akod.config import Settings
+from akod.kube.status import KubeWriter
 from akod.model.objects import AviObject
 from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied, Store
@@ -115,18 +114,25 @@ class Inputs:
     controller: ControllerContext | None = None
     controller_version: str = ""
     api_version: str = ""
+    # Watched resources the server serves in no known version (API discovery): a family adapts
+    # (no IngressClass API: the class annotation and `[l7] default_ing_controller` decide).
+    unserved: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class SyncIO:
-    """The edges a family's `sync` writes through: the daemon's, absent in `akod plan`."""
+    """The edges a family's `sync` writes through: the daemon's, absent in `akod plan`.
+
+    `kube` patches Kubernetes objects through the API each kind was read from (routed once API
+    discovery is done), so a family names a kind, never an API version.
+    """
 
     store: Store
     owned: OwnedSync
     reporter: ProblemReporter
     client: AviClient
-    kube_api: ApiClient | None
+    kube: KubeWriter | None
     drift: DriftLedger | None = None  # where repairs of drift are counted
 
 

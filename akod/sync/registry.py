@@ -47,6 +47,12 @@ def key_kind(key: str) -> str:
     return key.split(":", 1)[0]
 
 
+def watched_resources(families: Iterable[type[Family]] = FAMILIES) -> list[str]:
+    """Every watched resource some family reads, in load order (unknown ones last)."""
+    wanted = {r for f in families for r in f.resources}
+    return [r for r in LOAD_ORDER if r in wanted] + sorted(wanted - set(LOAD_ORDER))
+
+
 class Registry:
     def __init__(self, *, inputs: Inputs, io: SyncIO | None, families: Sequence[type[Family]] = FAMILIES) -> None:
         self.inputs = inputs
@@ -65,8 +71,7 @@ class Registry:
 
     def resources(self) -> list[str]:
         """Every watched resource some family reads, in load order (unknown ones last)."""
-        wanted = {r for f in self.families for r in f.resources}
-        return [r for r in LOAD_ORDER if r in wanted] + sorted(wanted - set(LOAD_ORDER))
+        return watched_resources(type(f) for f in self.families)
 
     async def on_change(self, change: Change) -> set[str]:
         """Take one watch batch into the cluster cache; the keys it may change, from every family."""

@@ -9,9 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable
 
-from kubernetes_asyncio.client import ApiClient
-
-from akod.kube import post_event
+from akod.kube.status import KubeWriter
 from akod.model.problems import Problem
 from akod.store import Store
 from akod.sync.metrics import Telemetry
@@ -20,9 +18,9 @@ log = logging.getLogger("akod.sync")
 
 
 class ProblemReporter:
-    def __init__(self, *, store: Store, kube_api: ApiClient | None, telemetry: Telemetry) -> None:
+    def __init__(self, *, store: Store, kube: KubeWriter | None, telemetry: Telemetry) -> None:
         self._store = store
-        self._kube_api = kube_api
+        self._kube = kube
         self._telemetry = telemetry
         self._flagged: set[tuple[str, str, str]] | None = None  # objects with problems, as stored
 
@@ -38,12 +36,12 @@ class ProblemReporter:
         self._flagged = {(p.kind, p.namespace, p.name) for p in await self._store.problems()}
         for problem in new:
             log.warning("%s", problem.describe())
-            if self._kube_api is not None:
+            if self._kube is not None:
                 observed = await self._store.observed_one(
                     kind=problem.obj.kind, namespace=problem.obj.namespace, name=problem.obj.name
                 )
-                await post_event(
-                    api=self._kube_api, obj=problem.obj, uid=observed.uid if observed else "",
+                await self._kube.post_event(
+                    obj=problem.obj, uid=observed.uid if observed else "",
                     reason=problem.reason, message=f"{problem.field}: {problem.message}",
                 )
         self._telemetry.object_errors.set(len(self._flagged))

@@ -55,6 +55,7 @@ class Runtime:
     drift: DriftLedger | None = None
     watches: dict[str, WatchState] = field(default_factory=dict)
     missing_apis: dict[str, str] = field(default_factory=dict)
+    apis: dict[str, str] = field(default_factory=dict)  # watched resource -> the API discovery chose
     warm: bool = False  # watches synced and the controller known: ready to lead
     boot_done: bool = False  # leading, and the start-up sequence has run
     version: str = ""
@@ -131,6 +132,7 @@ class Runtime:
                            "restarts": w.restarts, "relists": w.relists, "last_error": w.last_error}
                     for name, w in sorted(self.watches.items())
                 },
+                "apis": dict(sorted(self.apis.items())),
                 "missing": dict(sorted(self.missing_apis.items())),
             },
             "sync": {

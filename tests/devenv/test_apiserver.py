@@ -291,3 +291,12 @@ def test_ensure_binaries_runs_the_build_only_while_the_cache_lacks_them(
 
     assert first == second == cache
     assert runs.read_text() == "run\n"
+
+
+def test_extra_flags_add_to_the_default_admission_plugin_list_and_replace_other_flags() -> None:
+    merged = apiserver.merge_flags(
+        ["--secure-port=1", "--disable-admission-plugins=ServiceAccount", "--watch-cache=false"],
+        [*apiserver.API_SURFACE_1_18, "--watch-cache=true", "--runtime-config=networking.k8s.io/v1=true,x/v1=false",
+         "-v", "4"])
+    assert merged == ["--secure-port=1", "--disable-admission-plugins=ServiceAccount,DefaultIngressClass",
+                      "--watch-cache=true", "--runtime-config=networking.k8s.io/v1=true,x/v1=false", "-v", "4"]

@@ -19,6 +19,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from akod.devenv.controller import Controller
+from akod.devenv.ingressapi import IngressApi
 from akod.devenv.processes import EmulatorProcess
 from akod.devenv.seed import SEED_NODES, create_node, create_seed_nodes
 from tests.e2e.harness import DaemonProcess
@@ -109,32 +110,35 @@ async def services(kube_client: client.ApiClient) -> AsyncIterator[Any]:
     await svc.delete_all()
 
 
-async def delete_ingresses(api: client.ApiClient) -> None:
+async def delete_ingresses(net: IngressApi) -> None:
     """Ingresses left by other tests would be served by the next daemon: every test starts without."""
-    net = client.NetworkingV1Api(api)
-    for ing in (await net.list_ingress_for_all_namespaces()).items:
+    for ing in await net.list_ingress_for_all_namespaces():
         with contextlib.suppress(ApiException):
-            await net.delete_namespaced_ingress(ing.metadata.name, ing.metadata.namespace)
+            await net.delete_namespaced_ingress(ing["metadata"]["name"], ing["metadata"]["namespace"])
 
 
 @pytest.fixture
 async def ingresses(kube_client: client.ApiClient) -> AsyncIterator[Any]:
+    """Ingresses in the API version the session's apiserver (or the one the test runs on) serves."""
     from tests.e2e.ingresses import Ingresses
 
-    await delete_ingresses(kube_client)
-    made = Ingresses(kube_client)
+    net = await IngressApi.discover(kube_client)
+    await delete_ingresses(net)
+    made = Ingresses(kube_client, net=net)
     await made.ensure_class()
     yield made
     await made.delete_all()
-    await delete_ingresses(kube_client)
+    await delete_ingresses(net)
 
 
 @pytest.fixture
 def make_daemon(tmp_path: Path, kubeconfig: Path, emulator: EmulatorProcess) -> Iterator[Any]:
     made: list[DaemonProcess] = []
 
-    def make(name: str = "akod", **kwargs: Any) -> DaemonProcess:
-        d = DaemonProcess(workdir=tmp_path / name, kubeconfig=kubeconfig, controller_url=emulator.url, **kwargs)
+    def make(name: str = "akod", *, identity: Path | None = None, **kwargs: Any) -> DaemonProcess:
+        """A daemon for the emulator; `identity`: another kubeconfig than the admin's."""
+        d = DaemonProcess(workdir=tmp_path / name, kubeconfig=identity or kubeconfig, controller_url=emulator.url,
+                          **kwargs)
         made.append(d)
         return d
 

@@ -1,4 +1,9 @@
-"""Creating Ingresses, IngressClasses and TLS Secrets the way users do (no controller runs here)."""
+"""Creating Ingresses, IngressClasses and TLS Secrets the way users do (no controller runs here).
+
+Tests describe Ingresses in the networking.k8s.io/v1 shape (`path`, `rule`); `Ingresses` writes
+them in the version the apiserver under test serves (v1beta1 on the 1.18 surface: see
+`akod.devenv.ingressapi`) and reads them back as served, as dicts (`get`, `status`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from akod.devenv.certs import self_signed, tls_secret
+from akod.devenv.ingressapi import IngressApi
 from akod.devenv.seed import INGRESS_CLASS, INGRESS_CONTROLLER, create_ingress_class
 
 AVI_CLASS = INGRESS_CLASS
@@ -37,19 +43,22 @@ def rule(host: str | None, *paths: dict[str, Any]) -> dict[str, Any]:
 
 
 class Ingresses:
-    def __init__(self, api: client.ApiClient) -> None:
-        self.net = client.NetworkingV1Api(api)
+    def __init__(self, api: client.ApiClient, *, net: IngressApi) -> None:
+        self.net = net
         self.core = client.CoreV1Api(api)
         self.made: list[tuple[str, str, str]] = []
 
     async def ensure_class(self, name: str = AVI_CLASS, *, controller: str = INGRESS_CONTROLLER) -> None:
+        if self.net.class_version is None:
+            return  # the server has no IngressClass API (Kubernetes <= 1.17)
         with contextlib.suppress(ApiException):
             await create_ingress_class(self.net, name=name, controller=controller)
             self.made.append(("IngressClass", "", name))
 
     async def create(self, ns: str, name: str, *, rules: Sequence[dict[str, Any]],
                      tls: Sequence[tuple[Sequence[str], str]] = (), class_name: str | None = AVI_CLASS,
-                     default_backend: tuple[str, int] | None = None) -> dict[str, Any]:
+                     default_backend: tuple[str, int] | None = None,
+                     annotations: dict[str, str] | None = None) -> dict[str, Any]:
         spec: dict[str, Any] = {"rules": list(rules)}
         if class_name:
             spec["ingressClassName"] = class_name
@@ -58,26 +67,30 @@ class Ingresses:
         if default_backend:
             spec["defaultBackend"] = {"service": {"name": default_backend[0],
                                                   "port": {"number": default_backend[1]}}}
-        ing = await self.net.create_namespaced_ingress(ns, {"metadata": {"name": name}, "spec": spec})
+        ing = await self.net.create_namespaced_ingress(
+            ns, {"metadata": {"name": name, "annotations": dict(annotations or {})}, "spec": spec})
         self.made.append(("Ingress", ns, name))
-        return ing.to_dict()
+        return ing
 
     async def patch(self, ns: str, name: str, body: dict[str, Any]) -> None:
         await self.net.patch_namespaced_ingress(name, ns, body)
 
     async def replace_rules(self, ns: str, name: str, rules: Sequence[dict[str, Any]]) -> None:
-        ing = await self.net.read_namespaced_ingress(name, ns)
-        body = self.net.api_client.sanitize_for_serialization(ing)
-        body["spec"]["rules"] = list(rules)
+        body = await self.net.read_namespaced_ingress(name, ns)
+        body["spec"]["rules"] = self.net.as_served({"spec": {"rules": list(rules)}})["spec"]["rules"]
         await self.net.replace_namespaced_ingress(name, ns, body)
 
-    async def get(self, ns: str, name: str) -> Any:
+    async def get(self, ns: str, name: str) -> dict[str, Any]:
+        """The Ingress as the server serves it (a dict, in its version's shape)."""
         return await self.net.read_namespaced_ingress(name, ns)
+
+    async def annotations(self, ns: str, name: str) -> dict[str, str]:
+        return dict((await self.get(ns, name)).get("metadata", {}).get("annotations") or {})
 
     async def status(self, ns: str, name: str) -> list[dict[str, str]]:
         ing = await self.get(ns, name)
-        entries = (ing.status.load_balancer.ingress or []) if ing.status and ing.status.load_balancer else []
-        return sorted(({k: v for k, v in e.to_dict().items() if v} for e in entries),
+        entries = ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        return sorted(({k: v for k, v in e.items() if v and k in ("ip", "hostname")} for e in entries),
                       key=lambda e: (e.get("hostname", ""), e.get("ip", "")))
 
     async def delete(self, ns: str, name: str) -> None:

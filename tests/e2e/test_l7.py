@@ -1,8 +1,10 @@
 """Issue 4, end to end: Ingresses become host/path routing on sharded shared virtual services.
 
-Real kube-apiserver (1.20, networking.k8s.io/v1), the emulator in strict mode. Reachability is
-proven with the emulator's routing query, which evaluates the configured objects the way the
-controller's data plane would.
+Real kube-apiserver, the emulator in strict mode. Every test runs twice: on the apiserver's
+current API (Ingress and IngressClass in networking.k8s.io/v1) and on Kubernetes 1.18's (both only
+in networking.k8s.io/v1beta1, the seed's clusters), with the Ingresses written in that version.
+Reachability is proven with the emulator's routing query, which evaluates the configured objects
+the way the controller's data plane would.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ import ipaddress
 import json
 from typing import Any
 
+from tests.conftest import on_every_api_surface
 from tests.e2e.conftest import Controller, Nodes
 from tests.e2e.harness import eventually, kill9_while_writing, writes_of_a_restart
 from tests.e2e.ingresses import Ingresses, make_cert, path, rule
+
+pytestmark = on_every_api_surface
 
 VIP_NET = ipaddress.ip_network("10.10.25.0/24")
 C = "S1-AZ1"
@@ -111,8 +116,7 @@ async def test_seed_ingresses_route_hackazon_plain_and_kuard_through_its_sni_chi
                 and await ingresses.status("default", "kuard") == [{"hostname": KUARD, "ip": kuard_vip}])
 
     await eventually(statuses, what="both Ingress statuses")
-    ing = await ingresses.get("default", "kuard")
-    fqdn_map = json.loads(ing.metadata.annotations["ako.vmware.com/host-fqdn-vs-uuid-map"])
+    fqdn_map = json.loads((await ingresses.annotations("default", "kuard"))["ako.vmware.com/host-fqdn-vs-uuid-map"])
     child = await controller.one("virtualservice", f"{C}--{KUARD}")
     assert fqdn_map == {KUARD: child["uuid"]}
     code, objects = await akod.get("/objects?kind=Ingress&namespace=default&name=kuard")
@@ -313,8 +317,11 @@ async def test_bad_ingresses_are_object_errors_and_converge_once_fixed(
 
     found = await eventually(errors, what="an object error for each bad Ingress")
     assert "good" not in found and "first" not in found
-    assert any("backend.service.name" in e["field"] for e in found["nosvc"])
-    assert any("port.name" in e["field"] for e in found["noport"])
+    # Fields named as the Ingress's API version spells them (v1beta1: backend.serviceName, servicePort).
+    service_field, port_field = (("backend.service.name", "backend.service.port.name") if ingresses.net.v1
+                                 else ("backend.serviceName", "backend.servicePort"))
+    assert any(e["field"].endswith(service_field) for e in found["nosvc"]), found["nosvc"]
+    assert any(e["field"].endswith(port_field) for e in found["noport"]), found["noport"]
     for name in ("garbage", "mismatch", "expired"):
         assert any(f"{name}-tls" in e["message"] and "spec.tls" in e["field"] for e in found[name]), found[name]
     assert any("host" in e["field"] for e in found["wild"])

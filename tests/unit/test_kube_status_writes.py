@@ -1,4 +1,4 @@
-"""Status write-back: one patch of the status subresource for status + annotation, with a fallback."""
+"""Status write-back: through the API each kind was read from, one patch for status + annotation."""
 
 from __future__ import annotations
 
@@ -10,79 +10,130 @@ import pytest
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from akod.kube import status as kstatus
+from akod.kube.resources import RESOURCES, Resolution
+from akod.kube.status import KubeWriter, NotRouted, ObjectApi
+from akod.model.problems import ObjectRef
+from akod.sync.writeback import write_back
+
+SERVICE = ObjectRef(kind="Service", namespace="ns", name="svc")
+INGRESS = ObjectRef(kind="Ingress", namespace="ns", name="web")
+CORE = {"Service": ObjectApi(group_version="v1", plural="services")}
 
 
 class _Resp:
     def __init__(self, status: int, body: dict[str, Any]) -> None:
         self.status = status
-        self.reason = "OK" if status < 300 else "Conflict"
         self._data = json.dumps(body).encode()
+        self.released = False
 
     async def read(self) -> bytes:
         return self._data
 
     def release(self) -> None:
-        pass
+        self.released = True
 
 
-class _FakeCore:
-    calls: list[tuple[str, dict[str, Any], str]] = []
-    keeps_metadata = True
-    status_code = 200
+class FakeApi:
+    """An ApiClient's `call_api` as a server that keeps (or drops) metadata sent to /status."""
 
-    def __init__(self, api: Any) -> None:
-        pass
+    def __init__(self, *, status_code: int = 200, keeps_metadata: bool = True) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any], str]] = []
+        self.status_code = status_code
+        self.keeps_metadata = keeps_metadata
 
-    async def patch_namespaced_service_status(self, name, namespace, body, **kw):  # noqa: ANN001, ANN201
-        _FakeCore.calls.append(("status", body, kw.get("_content_type", "")))
-        annotations = body.get("metadata", {}).get("annotations", {}) if _FakeCore.keeps_metadata else {}
-        annotations = {k: v for k, v in annotations.items() if v is not None}
-        return _Resp(_FakeCore.status_code, {"metadata": {"name": name, "annotations": annotations},
-                                             "status": body["status"]})
-
-    async def patch_namespaced_service(self, name, namespace, body, **kw):  # noqa: ANN001, ANN201
-        _FakeCore.calls.append(("metadata", body, kw.get("_content_type", "")))
-        return _Resp(200, {"metadata": {"name": name}})
-
-
-@pytest.fixture
-def core(monkeypatch: pytest.MonkeyPatch) -> type[_FakeCore]:
-    monkeypatch.setattr(kstatus, "CoreV1Api", _FakeCore)
-    _FakeCore.calls = []
-    _FakeCore.keeps_metadata = True
-    _FakeCore.status_code = 200
-    return _FakeCore
+    async def call_api(self, path: str, method: str, path_params: Any, query: Any, headers: dict[str, str],
+                       **kw: Any) -> _Resp:
+        body = kw["body"]
+        self.calls.append((method, path, body, headers.get("Content-Type", "")))
+        annotations = body.get("metadata", {}).get("annotations", {})
+        if path.endswith("/status") and not self.keeps_metadata:
+            annotations = {}
+        return _Resp(self.status_code, {"metadata": {"annotations": {k: v for k, v in annotations.items()
+                                                                     if v is not None}}})
 
 
-def _write(fqdn_map: dict[str, str] | None) -> None:
-    asyncio.run(kstatus.patch_service_status_and_fqdn_map(
-        api=None, namespace="ns", name="svc", ingress=[{"ip": "10.10.0.1", "hostname": "svc.ns.example"}],
-        fqdn_map=fqdn_map))
+def _writer(api: FakeApi, targets: dict[str, ObjectApi] | None = None) -> KubeWriter:
+    return KubeWriter(api=api, targets=CORE if targets is None else targets)  # type: ignore[arg-type]
 
 
-def test_status_and_annotation_go_in_one_merge_patch(core: type[_FakeCore]) -> None:
-    _write({"svc.ns.example": "vs-uuid"})
-    assert [(kind, ct) for kind, _, ct in core.calls] == [("status", kstatus.MERGE_PATCH)]
-    body = core.calls[0][1]
+def _write_both(api: FakeApi, fqdn_map: dict[str, str] | None) -> None:
+    asyncio.run(_writer(api).patch_status_and_fqdn_map(
+        obj=SERVICE, ingress=[{"ip": "10.10.0.1", "hostname": "svc.ns.example"}], fqdn_map=fqdn_map))
+
+
+def test_status_and_annotation_go_in_one_merge_patch_of_the_status_subresource() -> None:
+    api = FakeApi()
+    _write_both(api, {"svc.ns.example": "vs-uuid"})
+    assert [(m, p, ct) for m, p, _, ct in api.calls] == [
+        ("PATCH", "/api/v1/namespaces/ns/services/svc/status", kstatus.MERGE_PATCH)]
+    body = api.calls[0][2]
     assert body["status"] == {"loadBalancer": {"ingress": [{"ip": "10.10.0.1", "hostname": "svc.ns.example"}]}}
     assert json.loads(body["metadata"]["annotations"][kstatus.FQDN_MAP_ANNOTATION]) == {"svc.ns.example": "vs-uuid"}
 
 
-def test_a_server_that_drops_metadata_on_status_gets_the_annotation_patched_alone(core: type[_FakeCore]) -> None:
-    core.keeps_metadata = False
-    _write({"svc.ns.example": "vs-uuid"})
-    assert [kind for kind, _, _ in core.calls] == ["status", "metadata"]
-    assert kstatus.FQDN_MAP_ANNOTATION in core.calls[1][1]["metadata"]["annotations"]
+def test_a_server_that_drops_metadata_on_status_gets_the_annotation_patched_alone() -> None:
+    api = FakeApi(keeps_metadata=False)
+    _write_both(api, {"svc.ns.example": "vs-uuid"})
+    assert [p for _, p, _, _ in api.calls] == ["/api/v1/namespaces/ns/services/svc/status",
+                                               "/api/v1/namespaces/ns/services/svc"]
+    assert kstatus.FQDN_MAP_ANNOTATION in api.calls[1][2]["metadata"]["annotations"]
 
 
-def test_removing_the_annotation_needs_no_second_write(core: type[_FakeCore]) -> None:
-    _write(None)
-    assert [kind for kind, _, _ in core.calls] == ["status"]
-    assert core.calls[0][1]["metadata"]["annotations"] == {kstatus.FQDN_MAP_ANNOTATION: None}
+def test_removing_the_annotation_needs_no_second_write() -> None:
+    api = FakeApi()
+    _write_both(api, None)
+    assert len(api.calls) == 1
+    assert api.calls[0][2]["metadata"]["annotations"] == {kstatus.FQDN_MAP_ANNOTATION: None}
 
 
-def test_an_error_answer_is_raised(core: type[_FakeCore]) -> None:
-    core.status_code = 409
+def test_an_error_answer_is_raised_with_its_status() -> None:
     with pytest.raises(ApiException) as caught:
-        _write({"svc.ns.example": "vs-uuid"})
+        _write_both(FakeApi(status_code=409), {"svc.ns.example": "vs-uuid"})
     assert caught.value.status == 409
+
+
+def _resolution(**chosen: int) -> Resolution:
+    """A resolution that chose variant number `chosen[name]` of each logical resource."""
+    return Resolution(chosen={name: RESOURCES[name][index] for name, index in chosen.items()})
+
+
+@pytest.mark.parametrize(("index", "root"), [(0, "/apis/networking.k8s.io/v1"),
+                                             (1, "/apis/networking.k8s.io/v1beta1"),
+                                             (2, "/apis/extensions/v1beta1")])
+def test_an_ingress_status_is_patched_through_the_api_its_ingresses_were_read_from(index: int, root: str) -> None:
+    api = FakeApi()
+    writer = _writer(api, targets={})
+    writer.route(_resolution(services=0, ingresses=index).targets)
+    body = {"lb_ingress": [], "fqdn_map": "", "uid": "u1"}
+    asyncio.run(write_back(kube=writer, obj=INGRESS, body=body, ingress=[{"ip": "10.10.25.3", "hostname": "a.com"}],
+                           fqdn_map={"a.com": "vs-1"}))
+    patches = [p for m, p, _, _ in api.calls if m == "PATCH"]
+    assert patches == [f"{root}/namespaces/ns/ingresses/web/status", f"{root}/namespaces/ns/ingresses/web"]
+    assert all(ct == kstatus.MERGE_PATCH for m, _, _, ct in api.calls if m == "PATCH")
+
+
+def test_services_stay_core_v1_whatever_api_the_ingresses_come_from() -> None:
+    targets = _resolution(services=0, ingresses=2).targets
+    assert targets["Service"] == ObjectApi(group_version="v1", plural="services")
+    assert targets["Ingress"] == ObjectApi(group_version="extensions/v1beta1", plural="ingresses")
+
+
+def test_a_kind_without_a_chosen_api_is_never_written_by_guess() -> None:
+    writer = _writer(FakeApi(), targets={})
+    with pytest.raises(NotRouted):
+        asyncio.run(writer.patch_status(obj=INGRESS, ingress=[]))
+
+
+def test_write_back_ignores_an_object_deleted_meanwhile() -> None:
+    api = FakeApi(status_code=404)
+    body = {"lb_ingress": [], "fqdn_map": "", "uid": "u1"}
+    asyncio.run(write_back(kube=_writer(api), obj=SERVICE, body=body, ingress=[{"ip": "10.10.0.1"}], fqdn_map={}))
+    assert len(api.calls) == 1
+
+
+def test_write_back_skips_what_kubernetes_already_shows() -> None:
+    api = FakeApi()
+    body = {"lb_ingress": [{"ip": "10.10.0.1"}], "fqdn_map": json.dumps({"a.com": "vs-1"}), "uid": "u1"}
+    asyncio.run(write_back(kube=_writer(api), obj=SERVICE, body=body, ingress=[{"ip": "10.10.0.1"}],
+                           fqdn_map={"a.com": "vs-1"}))
+    assert api.calls == []

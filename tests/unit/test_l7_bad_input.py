@@ -195,3 +195,20 @@ def test_a_problem_of_no_host_is_reported_once_by_the_first_key_of_the_ingress()
     assert second.problems == ()
     assert first.served[("default", "two-shards")] == (("foo.com", SHARD0),)
     assert second.served[("default", "two-shards")] == (("bar.com", "cluster--Shared-L7-1"),)
+
+
+def test_problems_of_an_ingress_read_as_v1beta1_name_the_fields_as_v1beta1_spells_them() -> None:
+    from akod.kube.trimming import trim_ingress_v1beta1
+
+    raw = {"metadata": {"name": "bad", "namespace": "default", "creationTimestamp": "2026-01-01T00:00:00Z"},
+           "spec": {"backend": {"serviceName": "good", "servicePort": 80},
+                    "rules": [{"host": "foo.com", "http": {"paths": [
+                        {"path": "/a", "backend": {"serviceName": "nosuchsvc", "servicePort": 80}},
+                        {"path": "/b", "backend": {"serviceName": "avisvc", "servicePort": "grpc"}},
+                        {"path": "/c", "backend": {"serviceName": "avisvc", "servicePort": 9999}}]}}]}}
+    result = with_good(trim_ingress_v1beta1(raw).body)
+    assert sorted(problems(result)) == [
+        ("bad", "spec.backend", "DefaultBackendNotServed"),
+        ("bad", "spec.rules[0].http.paths[0].backend.serviceName", "BackendServiceMissing"),
+        ("bad", "spec.rules[0].http.paths[1].backend.servicePort", "BackendPortMissing"),
+        ("bad", "spec.rules[0].http.paths[2].backend.servicePort", "BackendPortMissing")]

@@ -14,13 +14,16 @@ NGINX = {"name": "nginx", "controller": "k8s.io/ingress-nginx", "is_default": Tr
 
 
 def accepted(ing: dict[str, Any], classes: dict[str, dict[str, Any]], *, default_controller: bool = True,
-             labels: dict[str, str] | None = None, **l4: Any) -> bool:
-    ctx = replace(AKO, default_ing_controller=default_controller, l4=replace(AKO.l4, **l4))
+             labels: dict[str, str] | None = None, ingress_classes: bool = True, **l4: Any) -> bool:
+    ctx = replace(AKO, default_ing_controller=default_controller, l4=replace(AKO.l4, **l4),
+                  ingress_classes=ingress_classes)
     return ingress_accepted(ingress=ing, classes=classes, namespace_labels={} if labels is None else labels, ctx=ctx)
 
 
-def foo(**kwargs: Any) -> dict[str, Any]:
-    return ingress("foo-with-class", rule("foo.com", path("/foo", "avisvc")), **kwargs)
+def foo(*, class_annotation: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    """An Ingress; `class_annotation`: read as v1beta1, with `kubernetes.io/ingress.class` set."""
+    body = ingress("foo-with-class", rule("foo.com", path("/foo", "avisvc")), **kwargs)
+    return body if class_annotation is None else {**body, "class_annotation": class_annotation}
 
 
 def test_ingress_of_another_controllers_class_is_ignored_without_error() -> None:
@@ -42,6 +45,27 @@ def test_ingress_without_class_is_ours_as_default_controller_or_with_a_default_a
     assert not accepted(foo(), {"avi-lb": AVI}, default_controller=False)
     assert accepted(foo(), {"avi-lb": AVI_DEFAULT}, default_controller=False)
     assert not accepted(foo(), {"nginx": NGINX}, default_controller=False)
+
+
+def test_the_v1beta1_class_annotation_avi_is_ours_and_another_value_is_not_like_ako() -> None:
+    for default in (True, False):
+        assert accepted(foo(class_annotation="avi"), {"avi-lb": AVI}, default_controller=default)
+        assert not accepted(foo(class_annotation="nginx"), {"nginx": NGINX}, default_controller=default)
+    # A value naming an Avi IngressClass is ours as well; the class field, when set, decides alone.
+    assert accepted(foo(class_annotation="avi-lb"), {"avi-lb": AVI}, default_controller=False)
+    assert not accepted(foo(class_annotation="avi-lb"), {}, default_controller=True)
+    assert not accepted(foo(class_name="nginx", class_annotation="avi"), {"nginx": NGINX})
+
+
+def test_without_an_ingress_class_api_only_the_default_and_avi_class_names_decide() -> None:
+    # Kubernetes < 1.18: nothing to look a class up in; an Avi default class cannot exist.
+    assert accepted(foo(), {}, ingress_classes=False, default_controller=True)
+    assert not accepted(foo(), {}, ingress_classes=False, default_controller=False)
+    for name in ("avi", "avi-lb"):
+        assert accepted(foo(class_annotation=name), {}, ingress_classes=False, default_controller=False)
+        assert accepted(foo(class_name=name), {}, ingress_classes=False, default_controller=False)
+    assert not accepted(foo(class_annotation="nginx"), {}, ingress_classes=False, default_controller=True)
+    assert not accepted(foo(class_name="nginx"), {}, ingress_classes=False, default_controller=True)
 
 
 def test_namespace_filters_apply_as_for_services() -> None:

@@ -186,8 +186,8 @@ class L4Family:
         return outcome
 
     async def _write_status(self, t: Translation, applied: Mapping[tuple[str, str, str], Applied]) -> None:
-        kube_api = self._io.kube_api if self._io is not None else None
-        if kube_api is None:
+        kube = self._io.kube if self._io is not None else None
+        if kube is None:
             return
         result = t.detail
         vsvip = next((a for (typ, _, _), a in applied.items() if typ == "vsvip"), None)
@@ -201,7 +201,7 @@ class L4Family:
             fqdn = result.hostnames.get(ident[1], "")
             ingress = [{"ip": ip, **({"hostname": fqdn} if fqdn else {})} for ip in vips]
             vs_uuid = vs.uuid if vs else ""
-            await write_back(api=kube_api, obj=ObjectRef(kind="Service", namespace=ident[0], name=ident[1]),
+            await write_back(kube=kube, obj=ObjectRef(kind="Service", namespace=ident[0], name=ident[1]),
                              body=body, ingress=ingress, fqdn_map={fqdn: vs_uuid} if fqdn and vs_uuid else {},
                              event=f"Added virtualservice {result.vs_name} for {ident[1]} with VIP {', '.join(vips)}")
 
@@ -210,10 +210,10 @@ class L4Family:
         ns, _, name = key.split(":", 1)[1].partition("/")
         io = self._io
         body = self._in.cluster.services.get((ns, name))
-        if io is None or io.kube_api is None or body is None or self.key_of.get((ns, name)) is not None:
+        if io is None or io.kube is None or body is None or self.key_of.get((ns, name)) is not None:
             return DONE
         await io.reporter.replace(kind="Service", problems=[], names={(ns, name)})
-        await write_back(api=io.kube_api, obj=ObjectRef(kind="Service", namespace=ns, name=name), body=body,
+        await write_back(kube=io.kube, obj=ObjectRef(kind="Service", namespace=ns, name=name), body=body,
                          ingress=[], fqdn_map={})
         return DONE
 

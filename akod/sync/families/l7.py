@@ -71,7 +71,8 @@ class L7Family:
 
     def _ctx(self) -> L7Context:
         i = self._in
-        return self._contexts.l7(settings=i.settings, controller=i.controller, controller_version=i.controller_version)
+        return self._contexts.l7(settings=i.settings, controller=i.controller, controller_version=i.controller_version,
+                                 ingress_classes="ingressclasses" not in i.unserved)
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -219,8 +220,8 @@ class L7Family:
 
     async def _write_status(self, ing: IngId) -> None:
         body = self._in.cluster.ingresses.get(ing)
-        kube_api = self._io.kube_api if self._io is not None else None
-        if body is None or kube_api is None:
+        kube = self._io.kube if self._io is not None else None
+        if body is None or kube is None:
             return
         keys = self.index.keys_of.get(ing, frozenset())
         if not keys or any(k not in self.served for k in keys):
@@ -229,7 +230,7 @@ class L7Family:
         ingress = [{"ip": ip, "hostname": host} for host, ip, _ in served if ip]
         fqdn_map = {host: uuid for host, _, uuid in served if uuid}
         hosts = ", ".join(e["hostname"] for e in ingress)
-        await write_back(api=kube_api, obj=_ref(ing), body=body, ingress=ingress, fqdn_map=fqdn_map,
+        await write_back(kube=kube, obj=_ref(ing), body=body, ingress=ingress, fqdn_map=fqdn_map,
                          event=f"Added virtualservice for {ing[1]}: {hosts}")
 
     async def _clear(self, t: Translation) -> Outcome:
@@ -241,8 +242,8 @@ class L7Family:
         ref = next(iter(t.scope))
         await io.reporter.replace(kind="Ingress", problems=t.problems, names={(ref.namespace, ref.name)})
         body = self._in.cluster.ingresses.get((ref.namespace, ref.name))
-        if body is not None and io.kube_api is not None and (body.get("lb_ingress") or body.get("fqdn_map")):
-            await write_back(api=io.kube_api, obj=ref, body=body, ingress=[], fqdn_map={})
+        if body is not None and io.kube is not None and (body.get("lb_ingress") or body.get("fqdn_map")):
+            await write_back(kube=io.kube, obj=ref, body=body, ingress=[], fqdn_map={})
         return DONE
 
     # -- plan and /objects -------------------------------------------------------------------------
