@@ -120,7 +120,8 @@ class Daemon:
                         handler=registry.sync)
         telemetry.on_any_call = engine.note_call
         runtime = Runtime(store=store, telemetry=telemetry, engine=engine, client=client, registry=registry,
-                          version=__version__)
+                          pacer=self._pacer, version=__version__)
+        telemetry.follow_pacer(self._pacer)
         self.runtime = runtime
         reconciler = Reconciler(registry=registry, engine=engine, store=store, owned=owned, client=client)
         status = StatusServer(runtime=runtime, listen=str(s.status.listen))

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from akod.avi import AviClient
+from akod.avi import AviClient, Pacer
 from akod.config import Settings
 from akod.kube import WatchState
 from akod.store import Store
@@ -35,6 +35,7 @@ class Runtime:
     engine: Engine
     client: AviClient
     registry: Registry
+    pacer: Pacer
     watches: dict[str, WatchState] = field(default_factory=dict)
     missing_apis: dict[str, str] = field(default_factory=dict)
     boot_done: bool = False
@@ -76,6 +77,13 @@ class Runtime:
     def in_sync(self) -> bool:
         return self.boot_done and self.engine.in_sync()
 
+    def rate(self) -> dict[str, Any]:
+        """The pace of calls: configured, effective now (lower after 429s; 0 = unlimited), 429s seen."""
+        pacer = self.pacer
+        return {"configured": pacer.rate, "effective": round(pacer.effective_rate, 2),
+                "throttled": pacer.throttled, "throttled_429s": pacer.throttled_429s,
+                "decreases": pacer.rate_decreases}
+
     async def status(self) -> dict[str, Any]:
         store = self.store
         journal = await store.journal_counts()
@@ -100,6 +108,7 @@ class Runtime:
                 "vrf": ctx.vrf if ctx else "",
                 "vrf_source": ctx.vrf_source if ctx else "",
                 "license_tier": ctx.license_tier if ctx else "",
+                "rate": self.rate(),
             },
             "kubernetes": {
                 "connected": bool(self.watches) and all(w.connected for w in self.watches.values()),
