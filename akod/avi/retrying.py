@@ -6,8 +6,11 @@ within a bounded time so the sync layer can report not-ready and keep its backlo
 holds that policy and nothing else: exponential backoff with *full jitter* (the wait is drawn
 uniformly from [0, min(cap, base * 2**n)], so many workers that failed together do not retry
 together), a cap on the attempts, an overall deadline per call, and `Retry-After` honoured as a
-lower bound. Which failures are retryable is decided by the client; this module only answers
-"wait how long, or give up?".
+lower bound: the jittered wait is added on top of it, not hidden under it, because a controller
+answers every call of one overload with the same `Retry-After` (the emulator says 1 s), and
+waiting exactly that long would send all of them, and another daemon's, back at the same instant.
+Which failures are retryable is decided by the client; this module only answers "wait how long,
+or give up?".
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ class Retry:
         ceiling = min(self.policy.cap_s, self.policy.base_s * (2 ** (self.attempts - 1)))
         delay = self.policy.rng(0.0, ceiling)
         if retry_after is not None:
-            delay = max(delay, retry_after)
+            delay += retry_after
         if now + delay - self.started > self.policy.deadline_s:
             return None
         return delay

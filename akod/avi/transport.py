@@ -9,7 +9,8 @@ two small types: `Reply` and `NoReply`.
 Every attempt, logins included, waits for a `Pacer` slot, is reported once to the
 `CallObserver` (status None when no reply came) and logged at debug level with its method, path,
 status and duration; never with its headers or body, which hold the CSRF token, the cookies
-and, for a login, the password.
+and, for a login, the password. A 429 is also told to the pacer, with the time the call got its
+token, so that the pace of every later call slows down (`throttling.py`).
 
 One thing happens below this layer: aiohttp re-sends an idempotent request (GET, PUT, DELETE)
 once by itself when the connection drops before the reply (RFC 9112, 9.3.1, meant for
@@ -135,7 +136,7 @@ async def send_once(
     """
     data = None if body is None else json.dumps(body).encode()
     obj_type = obj_type_of(path)
-    async with pacer.slot():
+    async with pacer.slot() as sent_at:
         if write_gate is not None and method in WRITES and path.startswith("/api/"):
             write_gate()
         started = time.monotonic()
@@ -152,6 +153,8 @@ async def send_once(
             log.debug("%s %s -> %s after %.0f ms", method, path, type(exc).__name__, elapsed * 1e3)
             raise NoReply(exc) from exc
     elapsed = time.monotonic() - started
+    if status == 429:
+        pacer.note_429(sent_at=sent_at)
     _observe(observer, method, obj_type, status, elapsed)
     log.debug("%s %s -> %d in %.0f ms", method, path, status, elapsed * 1e3)
     text = raw.decode("utf-8", errors="replace")

@@ -57,6 +57,10 @@ def status(*, config_path: Path | None, url: str | None, as_json: bool) -> int:
     return EXIT_READY if data.get("ready") else EXIT_NOT_READY
 
 
+def _per_s(rate: float) -> str:
+    return f"{rate:g} calls/s" if rate else "unlimited"
+
+
 def summary(data: dict[str, Any]) -> str:
     ctl = data.get("controller", {})
     sync = data.get("sync", {})
@@ -77,6 +81,11 @@ def summary(data: dict[str, Any]) -> str:
         f"in flight {sync.get('in_flight', 0)}, failed {sync.get('failed_ops', 0)}; last sync {sync.get('last_sync_at') or '-'}"
     )
     lines.append("  api calls   " + ", ".join(f"{m} {n}" for m, n in calls.items()))
+    rate = ctl.get("rate") or {}
+    if rate:
+        lines.append(f"  pace        {_per_s(rate.get('configured', 0))}"
+                     + (f", slowed to {_per_s(rate.get('effective', 0))} by 429s" if rate.get("throttled") else "")
+                     + f"; {rate.get('throttled_429s', 0)} answered 429 since start")
     lines.append(f"  routes      {sync.get('static_routes', 0)} static routes")
     objects = data.get("objects") or {}
     if objects:

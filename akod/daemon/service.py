@@ -134,7 +134,8 @@ class Daemon:
                         handler=registry.sync)
         telemetry.on_any_call = engine.note_call
         runtime = Runtime(store=store, telemetry=telemetry, engine=engine, client=client, registry=registry,
-                          leadership=leadership, drift=ledger, version=__version__)
+                          leadership=leadership, drift=ledger, pacer=self._pacer, version=__version__)
+        telemetry.follow_pacer(self._pacer)
         self.runtime = runtime
         reconciler = Reconciler(registry=registry, engine=engine, store=store, owned=owned, client=client)
         drift = DriftCheck(registry=registry, engine=engine, store=store, client=client, ledger=ledger,

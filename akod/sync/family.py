@@ -20,7 +20,7 @@ The daemon, `akod plan`, `akod cleanup`, `/status` and `/objects` reach families
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -149,8 +149,9 @@ class Family(Protocol):
 
     def __init__(self, *, inputs: Inputs, contexts: Contexts, io: SyncIO | None) -> None: ...
 
-    def applied_rebuilt(self) -> None:
-        """The applied state was just read again from the controller: verify, do not trust memory."""
+    def applied_rebuilt(self, *, inventory: Sequence[Applied]) -> None:
+        """The applied state was just read again from the controller (`inventory`: this cluster's
+        objects there): verify, do not trust memory."""
 
     def drifted(self, key: str, found: Mapping[Ident, Suspect]) -> None:
         """The drift check found these objects of `key` changed on the controller: repair at the next sync."""

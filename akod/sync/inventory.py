@@ -71,9 +71,11 @@ async def controller_inventory(*, client: AviClient, cluster: str, cloud: str, t
     return found
 
 
-async def rebuild_applied(*, client: AviClient, store: Store, cluster: str, cloud: str, tenant: str) -> int:
+async def rebuild_applied(*, client: AviClient, store: Store, cluster: str, cloud: str,
+                          tenant: str) -> list[Applied]:
+    """The applied state replaced by the controller's objects of this cluster; those objects."""
     objects = await controller_inventory(client=client, cluster=cluster, cloud=cloud, tenant=tenant,
                                          recorded_vsvips=await store.recorded_names(obj_type="vsvip"))
     await store.replace_applied(objects=objects, types=OWNED_TYPES)
     log.info("found %d objects of cluster %s on the controller", len(objects), cluster)
-    return len(objects)
+    return objects

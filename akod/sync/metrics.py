@@ -2,7 +2,9 @@
 
 Each daemon owns its own `CollectorRegistry` (never the process-global one), so several daemons
 can live in one test process and a reload never registers a metric twice. `Telemetry` is also the
-Avi client's call observer: every HTTP attempt to the controller is counted by method and status.
+Avi client's call observer: every HTTP attempt to the controller is counted by method and status,
+and every 429 once more in `akod_avi_throttled_total`; the pacer's configured and effective rates
+are gauges read when `/metrics` is asked (`follow_pacer`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections import Counter as TallyCounter
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from akod.avi import Pacer
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -38,6 +42,13 @@ class Telemetry:
                                      "deleted on the controller", ["type"], registry=self.registry)
         self.object_errors = Gauge("akod_object_errors", "Kubernetes objects with a translation error",
                                    registry=self.registry)
+        self.throttled = Counter("akod_avi_throttled", "Calls the controller answered 429 Too Many Requests",
+                                 registry=self.registry)
+        self.rate_configured = Gauge("akod_avi_rate_configured", "[api] rate: calls per second allowed (0 = unlimited)",
+                                     registry=self.registry)
+        self.rate_effective = Gauge("akod_avi_rate_effective",
+                                    "Calls per second allowed now: lower than configured after 429s (0 = unlimited)",
+                                    registry=self.registry)
         self.api_calls_by_method: TallyCounter[str] = TallyCounter()
         self.started = time.monotonic()
         # Told of every finished call (the engine's progress, for the watchdog).
@@ -48,8 +59,15 @@ class Telemetry:
         self.api_calls_by_method[method] += 1
         self.calls.labels(method=method, status=str(status) if status is not None else "error").inc()
         self.call_seconds.labels(method=method).observe(elapsed_s)
+        if status == 429:
+            self.throttled.inc()
         if self.on_any_call is not None:
             self.on_any_call()
+
+    def follow_pacer(self, pacer: Pacer) -> None:
+        """Read the rate gauges from `pacer` whenever the metrics are collected."""
+        self.rate_configured.set_function(lambda: pacer.rate)
+        self.rate_effective.set_function(lambda: pacer.effective_rate)
 
     def api_calls(self) -> dict[str, int]:
         return {m: self.api_calls_by_method.get(m, 0) for m in ("GET", *WRITE_METHODS)}

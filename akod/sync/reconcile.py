@@ -50,19 +50,19 @@ class Reconciler:
         s = self._registry.inputs.settings
         while True:
             try:
-                found = await rebuild_applied(client=self._client, store=self._store, cluster=s.cluster.name,
-                                              cloud=s.controller.cloud, tenant=s.controller.tenant)
+                inventory = await rebuild_applied(client=self._client, store=self._store, cluster=s.cluster.name,
+                                                  cloud=s.controller.cloud, tenant=s.controller.tenant)
                 break
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - controller trouble: try again shortly
                 log.warning("could not read the controller's objects (%s); retrying", exc)
                 await asyncio.sleep(RETRY_S)
-        self._registry.applied_rebuilt()
+        self._registry.applied_rebuilt(inventory=inventory)
         resolved = await self._owned.resolve_open_rows(leave=self._registry.own_journal)
         if resolved:
             log.info("resolved %d journal rows left open by the last run, by reading the controller back", resolved)
-        return found
+        return len(inventory)
 
     async def mark_everything(self) -> int:
         """Step 2: every key the stored state, the cluster or the controller's inventory names."""

@@ -110,9 +110,9 @@ class Registry:
             found.update(family.summary())
         return found
 
-    def applied_rebuilt(self) -> None:
+    def applied_rebuilt(self, *, inventory: Sequence[Applied]) -> None:
         for family in self.families:
-            family.applied_rebuilt()
+            family.applied_rebuilt(inventory=inventory)
 
     def reassign(self) -> set[str]:
         """After a reload: every key whose membership or translation may have changed."""

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from akod.avi import AviClient
+from akod.avi import AviClient, Pacer
 from akod.config import Settings
 from akod.kube import WatchState
 from akod.store import Store
@@ -52,6 +52,7 @@ class Runtime:
     client: AviClient
     registry: Registry
     leadership: LeaderView
+    pacer: Pacer
     drift: DriftLedger | None = None
     watches: dict[str, WatchState] = field(default_factory=dict)
     missing_apis: dict[str, str] = field(default_factory=dict)
@@ -99,6 +100,13 @@ class Runtime:
     def in_sync(self) -> bool:
         return self.boot_done and self.engine.in_sync()
 
+    def rate(self) -> dict[str, Any]:
+        """The pace of calls: configured, effective now (lower after 429s; 0 = unlimited), 429s seen."""
+        pacer = self.pacer
+        return {"configured": pacer.rate, "effective": round(pacer.effective_rate, 2),
+                "throttled": pacer.throttled, "throttled_429s": pacer.throttled_429s,
+                "decreases": pacer.rate_decreases}
+
     async def status(self) -> dict[str, Any]:
         store = self.store
         journal = await store.journal_counts()
@@ -124,6 +132,7 @@ class Runtime:
                 "vrf": ctx.vrf if ctx else "",
                 "vrf_source": ctx.vrf_source if ctx else "",
                 "license_tier": ctx.license_tier if ctx else "",
+                "rate": self.rate(),
             },
             "kubernetes": {
                 "connected": bool(self.watches) and all(w.connected for w in self.watches.values()),

@@ -1,4 +1,4 @@
-"""One token bucket and one worker bound pace every call, and follow a config reload."""
+"""One token bucket and one worker bound pace every call, follow a config reload, and slow down on 429."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from akod.avi import AviClient, Pacer
 
-from .fake_controller import FakeController
+from .fake_controller import FakeController, Reply
 
 
 async def _until(condition: Callable[[], bool], *, timeout_s: float = 2.0) -> None:
@@ -143,3 +143,72 @@ async def test_a_cancelled_waiter_does_not_leak_its_slot() -> None:
 def test_workers_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Pacer(rate=1, burst=1, workers=0)
+
+
+def _no_jitter(low: float, high: float) -> float:
+    return low
+
+
+async def test_after_a_429_the_saved_burst_is_gone_and_calls_wait_for_half_the_rate() -> None:
+    pacer = Pacer(rate=100, burst=50, workers=8, rng=_no_jitter)
+    async with pacer.slot() as sent_at:
+        pass
+    pacer.note_429(sent_at=sent_at)
+    assert pacer.throttled and pacer.effective_rate == 50
+    started = time.monotonic()
+    for _ in range(10):  # without the 429, 10 of the 49 saved tokens: at once
+        async with pacer.slot():
+            pass
+    assert 0.18 <= time.monotonic() - started <= 0.6
+    assert (pacer.throttled_429s, pacer.rate_decreases) == (1, 1)
+
+
+async def test_a_call_waiting_for_a_token_waits_for_the_lower_rate_after_a_429() -> None:
+    pacer = Pacer(rate=20, burst=1, workers=4, rng=_no_jitter)
+    async with pacer.slot() as sent_at:
+        pass
+
+    async def call() -> float:
+        async with pacer.slot():
+            return time.monotonic()
+
+    started = time.monotonic()
+    waiter = asyncio.create_task(call())
+    await _until(lambda: pacer.waiting == 1)
+    pacer.note_429(sent_at=sent_at)  # now 10/s, and the token the waiter waited for is gone
+    got_at = await asyncio.wait_for(waiter, timeout=2.0)
+    assert got_at - started >= 0.09
+
+
+async def test_an_unlimited_pacer_is_paced_after_a_429_at_half_what_it_sent() -> None:
+    pacer = Pacer(rate=0, burst=40, workers=8, rng=_no_jitter)
+    for _ in range(16):
+        async with pacer.slot() as sent_at:
+            pass
+    pacer.note_429(sent_at=sent_at)
+    assert pacer.rate == 0 and pacer.effective_rate == 8  # 16 sent in the last second, halved
+    started = time.monotonic()
+    for _ in range(4):
+        async with pacer.slot():
+            pass
+    assert time.monotonic() - started >= 0.45
+
+
+async def test_reconfigure_while_throttled_keeps_the_throttle_under_the_new_rate() -> None:
+    pacer = Pacer(rate=40, burst=10, workers=2, rng=_no_jitter)
+    pacer.note_429()
+    pacer.reconfigure(rate=100, burst=10, workers=2)
+    assert pacer.effective_rate == 20 and pacer.rate == 100
+    pacer.reconfigure(rate=5, burst=10, workers=2)
+    assert pacer.effective_rate == 5 and not pacer.throttled
+
+
+async def test_a_429_from_the_controller_slows_the_clients_pacer(
+    fake: FakeController, make_client: Callable[..., AviClient]
+) -> None:
+    pacer = Pacer(rate=50, burst=10, workers=4)
+    async with make_client(pacer=pacer) as client:
+        await client.login()
+        fake.fail("GET", "/api/pool", Reply(429, {"error": "slow down"}, {"Retry-After": "0"}))
+        await client.list("pool")
+    assert pacer.throttled_429s == 1 and pacer.effective_rate == 25

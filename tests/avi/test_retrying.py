@@ -35,9 +35,16 @@ def test_waits_are_drawn_from_zero_to_the_ceiling() -> None:
     assert seen == [(0.0, 0.5), (0.0, 1.0)]
 
 
-def test_retry_after_is_a_lower_bound() -> None:
+def test_retry_after_is_a_lower_bound_with_the_jitter_on_top() -> None:
     retry = RetryPolicy(base_s=0.1, cap_s=1, rng=_ceiling).start(now=0.0)
-    assert retry.backoff(now=0.0, retry_after=3.0) == 3.0
+    assert retry.backoff(now=0.0, retry_after=3.0) == pytest.approx(3.1)
+    assert retry.backoff(now=0.0, retry_after=3.0) == pytest.approx(3.2)
+
+
+def test_calls_told_the_same_retry_after_come_back_spread_out() -> None:
+    waits = [RetryPolicy(base_s=0.2).start(now=0.0).backoff(now=0.0, retry_after=1.0) for _ in range(50)]
+    assert all(w is not None and 1.0 <= w <= 1.2 for w in waits)
+    assert len({round(w or 0, 3) for w in waits}) > 10
 
 
 def test_no_wait_may_cross_the_deadline() -> None:

@@ -28,13 +28,14 @@ TEST_OPTIONS = SeedOptions(api_rate=50.0, api_timeout_s=10, log_level="debug", c
 
 
 class DaemonProcess(processes.DaemonProcess):
-    """The daemon for cluster `cluster` with the tests' pace and log level."""
+    """The daemon for cluster `cluster` with the tests' pace and log level (or exactly `options`)."""
 
     def __init__(self, *, workdir: Path, kubeconfig: Path, controller_url: str, password: str = "admin",
-                 cluster: str = "S1-AZ1", extra_config: str = "", routes_disabled: bool = False) -> None:
+                 cluster: str = "S1-AZ1", extra_config: str = "", routes_disabled: bool = False,
+                 options: SeedOptions | None = None) -> None:
+        chosen = options or replace(TEST_OPTIONS, cluster=cluster, extra=extra_config, routes_disabled=routes_disabled)
         super().__init__(workdir=workdir, kubeconfig=kubeconfig, controller_url=controller_url, password=password,
-                         options=replace(TEST_OPTIONS, cluster=cluster, extra=extra_config,
-                                         routes_disabled=routes_disabled))
+                         options=chosen)
 
     def write_config(self, *, extra: str = "", routes_disabled: bool = False,
                      controller_url: str | None = None) -> None:

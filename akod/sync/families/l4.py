@@ -10,13 +10,14 @@ Syncing a key: translate (pure, `akod.model.l4`), report problems, apply the obj
 journaled), then write the VIP and FQDN back to each Service's status. Bad input that leaves
 nothing to serve holds the key: whatever was applied stays (a typo must not take a working
 Service offline). A Service that stops being ours (deleted, type or class changed, namespace
-deselected) loses its objects and gets its status cleared.
+deselected) loses its objects and gets its status cleared, but only a status this daemon wrote
+(`statusclaims.py`): another cluster's daemon may serve that Service now.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from akod.avi import AviClient
@@ -32,6 +33,7 @@ from akod.sync.suspects import Suspect
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation
 from akod.sync.keysync import apply_translation
 from akod.sync.objects import describe_objects, diff_owned
+from akod.sync.statusclaims import StatusClaims
 from akod.sync.writeback import write_back
 
 log = logging.getLogger("akod.sync")
@@ -67,6 +69,7 @@ class L4Family:
         self.members: dict[str, set[Ident]] = {}
         self._fingerprint: dict[Ident, dict[str, Any]] = {}
         self._problem_holders: dict[str, set[Ident]] = {}
+        self.claims = StatusClaims()
 
     def _ctx(self) -> L4Context:
         i = self._in
@@ -111,6 +114,7 @@ class L4Family:
             old = self._assign(ident, new)
             keys |= {k for k in (old, new) if k is not None}
             if new is None and old is not None and (body.get("lb_ingress") or body.get("fqdn_map")):
+                self.claims.release(ident)
                 keys.add(f"{CLEAR}:{ident[0]}/{ident[1]}")
         return keys
 
@@ -131,7 +135,7 @@ class L4Family:
     def wanted_keys(self) -> set[str]:
         """Every L4 key, plus a status clean-up for each Service that is not ours but shows our status."""
         clear = {f"{CLEAR}:{ns}/{name}" for (ns, name), body in self._in.cluster.services.items()
-                 if self.key_of.get((ns, name)) is None and body.get("fqdn_map")}
+                 if self.key_of.get((ns, name)) is None and self.claims.ours((ns, name), body)}
         return set(self.members) | clear
 
     def reassign(self) -> set[str]:
@@ -143,8 +147,8 @@ class L4Family:
     def summary(self) -> dict[str, Any]:
         return {"l4_virtual_services": len(self.members)}
 
-    def applied_rebuilt(self) -> None:
-        pass
+    def applied_rebuilt(self, *, inventory: Sequence[Applied]) -> None:
+        self.claims.learn(inventory)
 
     def drifted(self, key: str, found: Mapping[AviIdent, Suspect]) -> None:
         if self._io is not None:
@@ -201,6 +205,7 @@ class L4Family:
             fqdn = result.hostnames.get(ident[1], "")
             ingress = [{"ip": ip, **({"hostname": fqdn} if fqdn else {})} for ip in vips]
             vs_uuid = vs.uuid if vs else ""
+            self.claims.wrote([vs_uuid])
             await write_back(kube=kube, obj=ObjectRef(kind="Service", namespace=ident[0], name=ident[1]),
                              body=body, ingress=ingress, fqdn_map={fqdn: vs_uuid} if fqdn and vs_uuid else {},
                              event=f"Added virtualservice {result.vs_name} for {ident[1]} with VIP {', '.join(vips)}")
@@ -212,9 +217,12 @@ class L4Family:
         body = self._in.cluster.services.get((ns, name))
         if io is None or io.kube is None or body is None or self.key_of.get((ns, name)) is not None:
             return DONE
+        if not self.claims.ours((ns, name), body):
+            return DONE  # another daemon's status (or none): not ours to clear
         await io.reporter.replace(kind="Service", problems=[], names={(ns, name)})
         await write_back(kube=io.kube, obj=ObjectRef(kind="Service", namespace=ns, name=name), body=body,
                          ingress=[], fqdn_map={})
+        self.claims.cleared((ns, name))
         return DONE
 
     # -- plan and /objects -------------------------------------------------------------------------

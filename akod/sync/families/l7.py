@@ -4,7 +4,8 @@ A key is `l7:<shard vs name>` (`l7:<cluster>--Shared-L7-<n>`, or one per host in
 Everything the hosts of a shard need belongs to its key: pools, SNI children, certificates, their
 pool groups and policy sets, and the shard's VIP, VS and policy set. `l7clear:<ns>/<name>` is the
 key of an Ingress that no shard serves (not ours any more, deleted, or ours without a host): its
-problems are reported there and the status akod wrote is cleared.
+problems are reported there and the status akod wrote is cleared (only a status this daemon wrote:
+another daemon may serve that Ingress, see `statusclaims.py`).
 
 Syncing a key: translate (pure, `akod.model.l7`), record the problems of its Ingresses (gathered
 across every shard an Ingress spans), apply the objects (the shard's policy set by PATCH of the
@@ -36,6 +37,7 @@ from akod.sync.suspects import Ident, Suspect
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation
 from akod.sync.keysync import apply_translation
 from akod.sync.objects import describe_objects, diff_owned
+from akod.sync.statusclaims import StatusClaims
 from akod.sync.writeback import write_back
 
 log = logging.getLogger("akod.sync")
@@ -68,6 +70,7 @@ class L7Family:
         self.served: dict[str, Served] = {}
         self._shelled: set[str] = set()  # keys whose shared VS exists: kept even with no host left
         self._problems: dict[str, dict[IngId, list[Problem]]] = {}  # key -> Ingress -> its problems there
+        self.claims = StatusClaims()
 
     def _ctx(self) -> L7Context:
         i = self._in
@@ -103,6 +106,8 @@ class L7Family:
             old = self.index.assign(ing, keys)
             marked |= old | keys
             if not keys:  # no shard reports on it: say why it is not served, clear what we wrote
+                if old:
+                    self.claims.release(ing)
                 marked.add(_clear_key(ing))
         return marked
 
@@ -130,7 +135,7 @@ class L7Family:
     def wanted_keys(self) -> set[str]:
         """Every key with an Ingress, and a clean-up for each Ingress no shard serves that needs one."""
         clear = {_clear_key(ing) for ing, body in self._in.cluster.ingresses.items()
-                 if not self.index.keys_of.get(ing) and (body.get("fqdn_map") or ing in self.index.hostless)}
+                 if not self.index.keys_of.get(ing) and (self.claims.ours(ing, body) or ing in self.index.hostless)}
         return set(self.index.members) | clear
 
     def adopts(self, applied: Applied) -> str | None:
@@ -143,8 +148,8 @@ class L7Family:
     def summary(self) -> dict[str, Any]:
         return {"l7_keys": len(self.index.members), "ingresses_served": len(self.index.keys_of)}
 
-    def applied_rebuilt(self) -> None:
-        pass
+    def applied_rebuilt(self, *, inventory: Sequence[Applied]) -> None:
+        self.claims.learn(inventory)
 
     def drifted(self, key: str, found: Mapping[Ident, Suspect]) -> None:
         if self._io is not None:
@@ -229,6 +234,7 @@ class L7Family:
         served = sorted({entry for k in keys for entry in self.served[k].get(ing, [])})
         ingress = [{"ip": ip, "hostname": host} for host, ip, _ in served if ip]
         fqdn_map = {host: uuid for host, _, uuid in served if uuid}
+        self.claims.wrote(fqdn_map.values())
         hosts = ", ".join(e["hostname"] for e in ingress)
         await write_back(kube=kube, obj=_ref(ing), body=body, ingress=ingress, fqdn_map=fqdn_map,
                          event=f"Added virtualservice for {ing[1]}: {hosts}")
@@ -242,8 +248,11 @@ class L7Family:
         ref = next(iter(t.scope))
         await io.reporter.replace(kind="Ingress", problems=t.problems, names={(ref.namespace, ref.name)})
         body = self._in.cluster.ingresses.get((ref.namespace, ref.name))
-        if body is not None and io.kube is not None and (body.get("lb_ingress") or body.get("fqdn_map")):
+        ing = (ref.namespace, ref.name)
+        if (body is not None and io.kube is not None and (body.get("lb_ingress") or body.get("fqdn_map"))
+                and self.claims.ours(ing, body)):  # not another daemon's status
             await write_back(kube=io.kube, obj=ref, body=body, ingress=[], fqdn_map={})
+            self.claims.cleared(ing)
         return DONE
 
     # -- plan and /objects -------------------------------------------------------------------------

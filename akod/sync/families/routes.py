@@ -70,7 +70,7 @@ class RoutesFamily:
     def summary(self) -> dict[str, Any]:
         return {"static_routes": self.route_count}
 
-    def applied_rebuilt(self) -> None:
+    def applied_rebuilt(self, *, inventory: Sequence[Applied]) -> None:
         self._verify = True
 
     def drifted(self, key: str, found: Mapping[Ident, Suspect]) -> None:
