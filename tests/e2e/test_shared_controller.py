@@ -191,12 +191,13 @@ async def test_two_daemons_over_the_controllers_limit_converge_with_few_429s_and
 async def shown(services: Any, ingresses: Any, ns: str) -> dict[str, Any]:
     """What each Service and Ingress of `ns` shows: its status and its FQDN map annotation."""
     found: dict[str, Any] = {}
-    for kind, api_get in (("Service", services.get), ("Ingress", ingresses.get)):
-        for name in ("web", "api") if kind == "Service" else ("site",):
-            obj = await api_get(ns, name)
-            ingress = (obj.status.load_balancer.ingress or []) if obj.status and obj.status.load_balancer else []
-            found[f"{kind}/{name}"] = ([e.ip for e in ingress],
-                                       (obj.metadata.annotations or {}).get("ako.vmware.com/host-fqdn-vs-uuid-map"))
+    for name in ("web", "api"):
+        svc = await services.get(ns, name)
+        ingress = (svc.status.load_balancer.ingress or []) if svc.status and svc.status.load_balancer else []
+        found[f"Service/{name}"] = ([e.ip for e in ingress],
+                                    (svc.metadata.annotations or {}).get("ako.vmware.com/host-fqdn-vs-uuid-map"))
+    found["Ingress/site"] = ([e["ip"] for e in await ingresses.status(ns, "site")],
+                             (await ingresses.annotations(ns, "site")).get("ako.vmware.com/host-fqdn-vs-uuid-map"))
     return found
 
 
@@ -226,7 +227,7 @@ async def test_a_daemon_starting_beside_another_keeps_its_statuses_and_clears_on
     # A change of S1-AZ1's Ingress reaches S1-AZ2 too, which does not serve it: still not its to clear.
     changed = await ingresses.net.patch_namespaced_ingress("site", ns1, {"spec": {"rules": [
         rule(f"site.{ns1}.avi.iberia.local", path("/v2", "web", 80))]}})
-    seen_at = int(changed.metadata.resource_version)
+    seen_at = int(changed["metadata"]["resourceVersion"])
 
     async def az2_saw_it() -> bool:
         watch = (await az2.status())["kubernetes"]["watches"]["ingresses"]
