@@ -35,7 +35,12 @@ class ProblemReporter:
         if not problems and names is not None and not any((kind, ns, n) in self._flagged for ns, n in names):
             return []  # the usual case: nothing was wrong and nothing is
         new = await self._store.replace_problems(kind=kind, problems=problems, names=names)
-        self._flagged = {(p.kind, p.namespace, p.name) for p in await self._store.problems()}
+        # What the store now holds, without reading every problem back (thousands of them at a start).
+        if names is None:
+            self._flagged = {f for f in self._flagged if f[0] != kind}
+        else:
+            self._flagged -= {(kind, ns, n) for ns, n in names}
+        self._flagged |= {(kind, p.obj.namespace, p.obj.name) for p in problems if p.obj.kind == kind}
         for problem in new:
             log.warning("%s", problem.describe())
             if self._kube_api is not None:
