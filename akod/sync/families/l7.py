@@ -286,14 +286,13 @@ class L7Family:
     async def _known_good(self, trial: Trial, unit: Unit) -> bool:
         """Whether everything made for `unit`, its rules included, is on the controller as desired now."""
         result = trial.result
-        desired = {(o.obj_type, o.name): o for o in trial.translation.objects}
-        for ident, units in result.units.items():
-            obj = desired.get(ident)
-            if unit in units and obj is not None:
+        for ident in trial.made_for(unit):
+            obj = trial.desired(ident)
+            if obj is not None:
                 have = await self._in.applied(obj.obj_type, obj.tenant, obj.name)
                 if have is None or have.checksum != obj.checksum:
                     return False
-        policy = desired.get(("httppolicyset", result.vs_name))
+        policy = trial.desired(("httppolicyset", result.vs_name))
         if policy is None:
             return True
         have = await self._in.applied(policy.obj_type, policy.tenant, policy.name)

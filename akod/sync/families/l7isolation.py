@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from akod.model.l7context import L7Result, Unit
-from akod.model.objects import Role
+from akod.model.objects import AviObject, Role
 from akod.model.problems import ObjectRef, Problem, quoted
 from akod.store import Applied
 from akod.sync.family import Translation
@@ -58,6 +58,8 @@ class Trial:
     translation: Translation
     applied: dict[Ident, Applied] | None = None
     rejection: ObjectRejected | None = None
+    _made_for: dict[Unit, list[tuple[str, str]]] | None = field(default=None, repr=False)
+    _desired: dict[tuple[str, str], AviObject] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -74,6 +76,21 @@ class Trial:
 
     def units_of(self, exc: ObjectRejected) -> frozenset[Unit]:
         return self.result.units.get((exc.obj.obj_type, exc.obj.name), frozenset()) & self.units()
+
+    def desired(self, ident: tuple[str, str]) -> AviObject | None:
+        """The object of this trial's translation of that (type, name)."""
+        if self._desired is None:
+            self._desired = {(o.obj_type, o.name): o for o in self.translation.objects}
+        return self._desired.get(ident)
+
+    def made_for(self, unit: Unit) -> list[tuple[str, str]]:
+        """The (type, name) of every object made for `unit` (its pools, its host's SNI objects...)."""
+        if self._made_for is None:
+            self._made_for = {}
+            for ident, units in self.result.units.items():
+                for u in units:
+                    self._made_for.setdefault(u, []).append(ident)
+        return self._made_for.get(unit, [])
 
 
 Attempt = Callable[[frozenset[Unit]], Awaitable[Trial]]  # the units to leave out besides those excluded
