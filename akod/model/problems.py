@@ -8,13 +8,15 @@ so that a user can find and fix it.
 Bad input is also *big* input sometimes: a 200 KB annotation, a path of 5,000 characters. A
 message quotes such a value through `quoted`, which escapes control characters (a NUL must not
 reach an Event or a terminal as such) and cuts the value at `QUOTE_LIMIT` characters with an
-ellipsis and the full length; and a problem's message never exceeds `MESSAGE_LIMIT` characters,
-whatever it was built from (the controller's own error text included), so one object can never
-make `/status`, the state database or an Event large.
+ellipsis and the full length; a problem's message never exceeds `MESSAGE_LIMIT` characters,
+whatever it was built from (the controller's own error text included); and an object has at most
+`PROBLEMS_PER_OBJECT` problems stored (`bounded_per_object`), so one object can never make
+`/status`, the state database or its Events large.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 QUOTE_LIMIT = 200  # characters of a user's value shown in a message
@@ -78,8 +80,29 @@ class Problem:
         bounded = shorten(printable(self.message), limit=MESSAGE_LIMIT)
         if bounded != self.message:
             object.__setattr__(self, "message", bounded)
-        if len(self.field) > QUOTE_LIMIT:
-            object.__setattr__(self, "field", shorten(printable(self.field), limit=QUOTE_LIMIT))
 
     def describe(self) -> str:
         return f"{self.obj}: {self.field}: {self.message}"
+
+
+PROBLEMS_PER_OBJECT = 50  # an Ingress with 10,000 bad paths is one object: it gets 50 rows, not 10,000
+MORE_FIELD = "*"
+
+
+def bounded_per_object(problems: Sequence[Problem], *, limit: int = PROBLEMS_PER_OBJECT) -> list[Problem]:
+    """`problems` with at most `limit` per object: the first `limit - 1`, then one that counts the rest."""
+    by_object: dict[ObjectRef, list[Problem]] = {}
+    for p in problems:
+        by_object.setdefault(p.obj, []).append(p)
+    out: list[Problem] = []
+    for ref, found in by_object.items():
+        if len(found) <= limit:
+            out += found
+            continue
+        out += found[: limit - 1]
+        rest = found[limit - 1:]
+        reasons = ", ".join(sorted({p.reason for p in rest}))
+        out.append(Problem(obj=ref, field=MORE_FIELD, reason="MoreProblems",
+                           message=f"{len(rest)} more problems of this {ref.kind} ({reasons}) are not listed; "
+                                   "fix the ones listed first"))
+    return out

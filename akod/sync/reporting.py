@@ -1,7 +1,8 @@
 """Showing translation problems where users look: the state database, the log and Events.
 
 The store keeps the current problems (the status endpoint reads them from there); this module
-decides what is new, logs it once at warning level and posts one Kubernetes Event for it.
+decides what is new, logs it once at warning level and posts one Kubernetes Event for it. An
+object with more than 50 problems keeps 49 and one that counts the rest (`bounded_per_object`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Collection, Iterable
 from kubernetes_asyncio.client import ApiClient
 
 from akod.kube import post_event
-from akod.model.problems import Problem
+from akod.model.problems import Problem, bounded_per_object
 from akod.store import Store
 from akod.sync.metrics import Telemetry
 
@@ -29,7 +30,7 @@ class ProblemReporter:
     async def replace(
         self, *, kind: str, problems: Iterable[Problem], names: Collection[tuple[str, str]] | None = None
     ) -> list[Problem]:
-        problems = list(problems)
+        problems = bounded_per_object(list(problems))
         if self._flagged is None:
             self._flagged = {(p.kind, p.namespace, p.name) for p in await self._store.problems()}
         if not problems and names is not None and not any((kind, ns, n) in self._flagged for ns, n in names):

@@ -6,6 +6,7 @@ so do these, through `translate_l4`, asserting on the bodies that would reach th
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -178,6 +179,15 @@ def test_the_vip_networks_network_or_broadcast_address_is_refused_on_its_field(
     assert result.objects == ()
     assert problems(result) == [("hackazon", field, "LoadBalancerIPReserved")]
     assert words in result.problems[0].message and "10.10.25.0/24" in result.problems[0].message
+
+
+def test_the_ipv6_vip_networks_subnet_router_anycast_address_is_refused_and_a_host_address_is_fine() -> None:
+    context = ctx(vip_v6cidr=ipaddress.ip_network("fd00:25::/64"))
+    refused = translate([service("hackazon", lb_ip="fd00:25::")], context=context)
+    assert problems(refused) == [("hackazon", "spec.loadBalancerIP", "LoadBalancerIPReserved")]
+    assert "subnet-router anycast" in refused.problems[0].message
+    fine = translate([service("hackazon", lb_ip="fd00:25::1")], context=context)
+    assert fine.problems == ()
 
 
 @pytest.mark.parametrize("address", ["10.10.25.1", "10.10.25.254"])

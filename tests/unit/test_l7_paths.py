@@ -101,3 +101,17 @@ def test_a_problem_message_never_exceeds_the_limit_whatever_it_was_built_from() 
                       message="the controller refused pool x: " + "y" * 300_000 + "\x00")
     assert len(problem.message) == MESSAGE_LIMIT and problem.message.endswith("...")
     assert "\x00" not in Problem(obj=problem.obj, field="spec", reason="R", message="a\x00b").message
+
+
+def test_an_ingress_with_thousands_of_bad_paths_keeps_fifty_problems_the_last_counting_the_rest() -> None:
+    from akod.model.problems import PROBLEMS_PER_OBJECT, bounded_per_object
+
+    bad = ingress("bad", rule("foo.com", *[path(f"/p{i}[x]", "good", 80) for i in range(3000)]))
+    result = with_good(bad)
+    assert len(result.problems) == 3000
+    kept = bounded_per_object(result.problems)
+    assert len(kept) == PROBLEMS_PER_OBJECT
+    assert kept[:-1] == list(result.problems[:PROBLEMS_PER_OBJECT - 1])
+    assert (kept[-1].field, kept[-1].reason) == ("*", "MoreProblems")
+    assert "2951 more problems of this Ingress (InvalidPath)" in kept[-1].message
+    assert bounded_per_object(result.problems[:10]) == list(result.problems[:10])

@@ -96,3 +96,14 @@ async def test_errors_pages_through_every_error_and_filters_by_object(status: Te
     assert capped["limit"] == 1000 and len(capped["errors"]) == 1000
     bad = await status.get("/errors?offset=x")
     assert bad.status == 400
+
+
+def test_akod_status_prints_the_total_and_the_commonest_reasons_not_just_the_listed_errors() -> None:
+    from akod.cli.status import summary
+
+    shown = [{"kind": "Service", "namespace": "bad", "name": f"svc-{i}", "field": "spec", "reason": "R",
+              "message": "m"} for i in range(100)]
+    text = summary({"version": "0.1.0", "cluster": "S1-AZ1", "ready": True, "errors": shown, "errors_total": 1051,
+                    "errors_by_reason": {"InvalidLoadBalancerIP": 1050, "UnsafePodCIDR": 1}})
+    assert "errors      1051 (InvalidLoadBalancerIP 1050, UnsafePodCIDR 1)" in text
+    assert text.count("Service bad/svc-") == 20
