@@ -12,8 +12,8 @@ changed hosts only), then write each Ingress's status: `{ip: shard VIP, hostname
 served host. When the controller refuses the content of a write (400, 422), the paths of the
 Ingress and host that cause it are found and left out (`l7isolation`), and the shard is applied
 without them, so one Ingress never costs the other hosts of its shard. A status Kubernetes refuses
-is a problem of its Ingress (`StatusWriter`). An Ingress's status is written once every shard it spans has been synced since
-start, so a restart never shows half a status. The shard's VIP and VS stay when its last host
+is a problem of its Ingress (`StatusWriter`). An Ingress's status is written once every shard it
+spans has been synced since start, so a restart never shows half a status. The shard's VIP and VS stay when its last host
 goes (a stable VIP for DNS; `adopts` keeps them across restarts too); only `akod cleanup` removes
 them. A dedicated VS goes with its last host, as in AKO.
 
