@@ -61,6 +61,9 @@ class CallObserver(Protocol):
     ) -> None: ...
 
 
+MESSAGE_CHARS = 2000  # of a controller's error text kept in an AviError
+
+
 @dataclass(frozen=True)
 class Reply:
     """An HTTP reply of any status."""
@@ -72,12 +75,16 @@ class Reply:
 
     @property
     def message(self) -> str:
-        """The controller's `error` field if the body is JSON, else the text."""
+        """The controller's `error` field if the body is JSON, else the text; cut at `MESSAGE_CHARS`.
+
+        The message travels into errors, `/status` and object problems: a proxy's HTML page or an
+        error that echoes a whole request must not.
+        """
+        text = ""
         if isinstance(self.body, Mapping):
-            for key in ("error", "detail"):
-                if self.body.get(key):
-                    return str(self.body[key])
-        return self.text.strip() or f"HTTP {self.status}"
+            text = next((str(self.body[key]) for key in ("error", "detail") if self.body.get(key)), "")
+        text = text or self.text.strip() or f"HTTP {self.status}"
+        return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 3] + "..."
 
 
 class NoReply(Exception):

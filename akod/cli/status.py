@@ -91,7 +91,10 @@ def summary(data: dict[str, Any]) -> str:
     if objects:
         lines.append("  objects     " + ", ".join(f"{t} {n}" for t, n in sorted(objects.items())))
     errors = data.get("errors") or []
-    lines.append(f"  errors      {len(errors)}")
+    total = data.get("errors_total", len(errors))
+    by_reason = data.get("errors_by_reason") or {}
+    counts = ", ".join(f"{reason} {n}" for reason, n in sorted(by_reason.items(), key=lambda kv: -kv[1])[:5])
+    lines.append(f"  errors      {total}" + (f" ({counts})" if counts else ""))
     for e in errors[:20]:
         ns = f"{e['namespace']}/" if e.get("namespace") else ""
         lines.append(f"    {e['kind']} {ns}{e['name']}: {e.get('field', '')}: {e['message']} ({e['reason']})")

@@ -268,6 +268,11 @@ def _routes_l4_l7(state: _Import) -> None:
     selector = _selector(state, "nodePortSelector.key", "nodePortSelector.value")
     if selector is not None:
         state.emit("l7", "node_port_selector", selector, "from nodePortSelector.key and .value")
+    if _bool(_lookup(state.values, "AKOSettings.disableStaticRouteSync")) is not True:
+        state.notes.append(
+            "AKO has no pod network setting; akod refuses a node's pod CIDR shorter than /16 (IPv4) or /48 "
+            "(IPv6) unless [routes] pod_network names the cluster's pod network(s)."
+        )
     if _bool(_lookup(state.values, "AKOSettings.layer7Only")) is True:
         state.notes.append(
             "AKOSettings.layer7Only is true: akod has no such switch; set [l4] "

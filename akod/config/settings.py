@@ -152,6 +152,17 @@ class Selector(Section):
 
 class RoutesSettings(Section):
     disable_static_route_sync: bool = False
+    # The cluster's pod network(s): every node's pod CIDR must lie inside one of them. Empty: a
+    # pod CIDR shorter than /16 (IPv4) or /48 (IPv6) is refused instead (akod.model.routes).
+    pod_network: Annotated[tuple[Cidr, ...], FrozenArray] = ()
+
+    @model_validator(mode="after")
+    def _pod_network_is_not_everything(self) -> RoutesSettings:
+        for index, network in enumerate(self.pod_network):
+            if network.prefixlen == 0:
+                raise problem(f"{str(network)!r} is every address: a node could then route all traffic; "
+                              "name the cluster's pod network(s)", at=("pod_network", index))
+        return self
 
 
 class L4Settings(Section):

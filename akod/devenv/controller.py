@@ -59,7 +59,7 @@ class Controller:
 
     async def one(self, obj_type: str, name: str) -> dict[str, Any]:
         """The one `obj_type` named `name`; fails unless there is exactly one."""
-        code, body = await self.call("GET", f"/api/{obj_type}?name={name}")
+        code, body = await self.call("GET", f"/api/{obj_type}?{urlencode({'name': name})}")
         if code != 200 or body["count"] != 1:
             raise HarnessError(f"expected one {obj_type} named {name!r}: {(code, body)}")
         result: dict[str, Any] = body["results"][0]
@@ -67,12 +67,13 @@ class Controller:
 
     async def maybe(self, obj_type: str, name: str) -> dict[str, Any] | None:
         """The `obj_type` named `name`, or None."""
-        body = await self._ok("GET", f"/api/{obj_type}?name={name}")
+        body = await self._ok("GET", f"/api/{obj_type}?{urlencode({'name': name})}")
         return body["results"][0] if body["count"] else None
 
     async def objects(self, obj_type: str, *, contains: str) -> list[dict[str, Any]]:
         """Every `obj_type` whose name contains `contains`, all pages."""
-        body = await self._ok("GET", f"/api/{obj_type}?name.contains={contains}&page_size={PAGE_SIZE}")
+        query = urlencode({"name.contains": contains, "page_size": PAGE_SIZE})
+        body = await self._ok("GET", f"/api/{obj_type}?{query}")
         found: list[dict[str, Any]] = list(body["results"])
         while body.get("next"):
             body = await self._ok("GET", "/api/" + body["next"].split("/api/", 1)[1])

@@ -5,6 +5,8 @@
     {"rate_limit": {"rate": 32, "burst": 32},          # 429 past a token bucket per client IP
      "errors": [{"method": "POST", "path": "/api/virtualservice", "status": 503,
                  "probability": 0.1, "count": 3}],    # path is a prefix; method/count optional
+                 # optional too: "body_contains": "bad.host" (only writes whose body has it),
+                 # "message": "..." (the error text answered instead of "Injected fault")
      "latency_ms": {"write": 30, "read": 5},          # added before handling
      "session_ttl_s": 30,                             # sessions end this long after login
      "reset_probability": 0.01,                       # connection dropped without an answer
@@ -36,8 +38,12 @@ class ErrorRule:
     status: int
     probability: float
     count: int | None  # remaining firings; None = unlimited
+    body_contains: str = ""  # only requests whose body holds this text (a controller refusing a value)
+    message: str = ""  # the error text; "" = "Injected fault: HTTP <status>"
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: str | None = None) -> bool:
+        if self.body_contains and (body is None or self.body_contains not in body):
+            return False
         return (self.method is None or self.method == method) and path.startswith(self.path)
 
 
@@ -107,6 +113,8 @@ def parse_faults(raw: Any) -> FaultSet:
             status=int(_number(rule["status"], f"{where}.status", minimum=100, maximum=599)),
             probability=_number(rule.get("probability", 1.0), f"{where}.probability", maximum=1.0),
             count=None if count is None else int(_number(count, f"{where}.count")),
+            body_contains=str(rule.get("body_contains") or ""),
+            message=str(rule.get("message") or ""),
         ))
     latency = raw.get("latency_ms") or {}
     if not isinstance(latency, dict):
@@ -151,7 +159,11 @@ class Faults:
     def clear(self) -> None:
         self.set({})
 
-    def decide(self, *, method: str, path: str, client: str) -> Verdict:
+    def wants_body(self, method: str) -> bool:
+        """Whether `decide` needs the request's body (a rule matches on its content)."""
+        return method in WRITE_METHODS and any(r.body_contains and r.count != 0 for r in self.current.errors)
+
+    def decide(self, *, method: str, path: str, client: str, body: str | None = None) -> Verdict:
         fs = self.current
         if fs.down:
             return Verdict(status=503, message="Controller is not available (emulated outage)")
@@ -167,17 +179,18 @@ class Faults:
         if fs.reset_probability and self._random.random() < fs.reset_probability:
             return Verdict(drop=True)
         for rule in fs.errors:
-            if rule.count == 0 or not rule.matches(method, path):
+            if rule.count == 0 or not rule.matches(method, path, body):
                 continue
             if self._random.random() < rule.probability:
                 if rule.count is not None:
                     rule.count -= 1
-                return Verdict(status=rule.status, message=f"Injected fault: HTTP {rule.status}")
+                return Verdict(status=rule.status, message=rule.message or f"Injected fault: HTTP {rule.status}")
         latency = fs.latency_write_ms if method in WRITE_METHODS else fs.latency_read_ms
         return Verdict(delay_s=latency / 1000.0)
 
     def describe(self) -> dict[str, Any]:
         fs = self.current
         return {**fs.raw, "errors": [
-            {"method": r.method, "path": r.path, "status": r.status,
-             "probability": r.probability, "count": r.count} for r in fs.errors]}
+            {"method": r.method, "path": r.path, "status": r.status, "probability": r.probability,
+             "count": r.count, **({"body_contains": r.body_contains} if r.body_contains else {}),
+             **({"message": r.message} if r.message else {})} for r in fs.errors]}

@@ -67,8 +67,9 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
     status = 0
     response: web.StreamResponse
     try:
+        body = await request.text() if state.faults.wants_body(request.method) else None
         verdict = state.faults.decide(method=request.method, path=request.path,
-                                      client=request.remote or "unknown")
+                                      client=request.remote or "unknown", body=body)
         if verdict.drop:
             if request.transport is not None:
                 request.transport.abort()

@@ -2,7 +2,8 @@
 
 One Event per new problem (the store tells which problems are new), written into the object's
 namespace (cluster-scoped objects such as Nodes: `default`, as the kubelet does). Posting an Event
-must never fail the sync: errors are logged and dropped.
+must never fail the sync: errors are logged and dropped. A message is cut to Kubernetes' 1 KiB
+(`MESSAGE_BYTES`, UTF-8) with an ellipsis, never mid-character.
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ from akod.model.problems import ObjectRef
 
 log = logging.getLogger("akod.kube")
 COMPONENT = "akod"
+MESSAGE_BYTES = 1024  # events.k8s.io's limit for a note; core v1 Events are shown the same way
+ELLIPSIS = "..."
+
+
+def event_message(message: str) -> str:
+    """`message` in at most `MESSAGE_BYTES` of UTF-8, cut with an ellipsis when longer."""
+    data = message.encode()
+    if len(data) <= MESSAGE_BYTES:
+        return message
+    return data[:MESSAGE_BYTES - len(ELLIPSIS)].decode(errors="ignore") + ELLIPSIS
 
 
 async def post_event(
@@ -30,7 +41,7 @@ async def post_event(
         "involvedObject": {"kind": obj.kind, "name": obj.name, "namespace": obj.namespace, "uid": uid,
                            "apiVersion": api_version},
         "reason": reason,
-        "message": message[:1000],
+        "message": event_message(message),
         "type": "Warning" if warning else "Normal",
         "source": {"component": COMPONENT},
         "reportingComponent": COMPONENT,

@@ -27,7 +27,7 @@ from akod.model.l4context import (
     service_annotations,
     service_ref,
 )
-from akod.model.problems import Problem
+from akod.model.problems import Problem, quoted
 
 DNS_LABEL_LENGTH = 63
 DNS_NAME_LENGTH = 253
@@ -101,7 +101,7 @@ def service_fqdns(*, service: Mapping[str, Any], ctx: L4Context) -> tuple[tuple[
         if not is_hostname(host):
             problems.append(Problem(obj=service_ref(service), field=annotation_field(EXTERNAL_DNS_ANNOTATION),
                                     reason="InvalidHostname",
-                                    message=f"'{item.strip()}' is not a valid host name; it is not published"))
+                                    message=f"{quoted(item.strip())} is not a valid host name; it is not published"))
         elif host not in names:
             names.append(host)
     return tuple(names), tuple(problems)

@@ -15,7 +15,8 @@ only that Service:
    shared-VIP group the oldest Service keeps a port+protocol; a newer Service that repeats it is
    left out whole (`DuplicateListenerPort`), so a newcomer can never take down a working VIP.
 4. Preferred VIP (annotation `ako.vmware.com/load-balancer-ip`, which wins over the deprecated
-   `spec.loadBalancerIP`): not an address, or outside the VIP network, stops the key; so does a
+   `spec.loadBalancerIP`): not an address, outside the VIP network, or the network's network or
+   broadcast address (no host can have those), stops the key; so does a
    group whose Services name different addresses (each gets `SharedVipIPConflict`). A Service
    that names none follows the one that does.
 5. Host names (see `l4fqdn`): a refused name is reported, never stops anything.
@@ -47,9 +48,9 @@ from akod.model.l4fqdn import service_fqdns
 from akod.model.l4members import ServicePort, ip_versions, pool_members, uses_node_ports
 from akod.model.l4names import MAX_NAME_LENGTH, pool_name, too_long
 from akod.model.l4select import service_vs_name, vs_name_of_key
-from akod.model.nodes import IPAddress
+from akod.model.nodes import IPAddress, IPNetwork
 from akod.model.objects import AviObject, Role
-from akod.model.problems import Problem
+from akod.model.problems import Problem, quoted
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
@@ -99,7 +100,7 @@ def read_ports(candidate: _Candidate, ctx: L4Context) -> list[Problem]:
         number = raw.get("port")
         if not isinstance(number, int) or not 0 < number < 65536:
             problems.append(_problem(candidate.body, f"spec.ports[{index}].port", "InvalidPort",
-                                     f"'{number}' is not a port number; the Service is not served"))
+                                     f"{quoted(number)} is not a port number; the Service is not served"))
             continue
         if protocol not in PROTOCOLS:
             problems.append(_problem(candidate.body, f"spec.ports[{index}].protocol", "UnsupportedProtocol",
@@ -131,6 +132,17 @@ def preferred_ip(service: Mapping[str, Any]) -> tuple[str, str]:
     return (from_spec, "spec.loadBalancerIP") if from_spec else ("", "")
 
 
+def reserved_address(address: IPAddress, subnet: IPNetwork | None) -> str:
+    """What `address` is in `subnet` if no host may have it: "network address", "broadcast address", or ""."""
+    if subnet is None or address not in subnet or subnet.num_addresses <= 2:
+        return ""  # a /31 or /32 (/127, /128) has no network or broadcast address to spare
+    if address == subnet.network_address:
+        return "network address" if subnet.version == 4 else "network address (subnet-router anycast)"
+    if subnet.version == 4 and address == subnet.broadcast_address:
+        return "broadcast address"
+    return ""
+
+
 def check_preferred_ip(service: Mapping[str, Any], ctx: L4Context) -> tuple[IPAddress | None, list[Problem]]:
     text, where = preferred_ip(service)
     if not text:
@@ -139,12 +151,17 @@ def check_preferred_ip(service: Mapping[str, Any], ctx: L4Context) -> tuple[IPAd
         address = ipaddress.ip_address(text)
     except ValueError:
         return None, [_problem(service, where, "InvalidLoadBalancerIP",
-                               f"'{text}' is not an IP address; the virtual service is not created")]
+                               f"{quoted(text)} is not an IP address; the virtual service is not created")]
     subnet = ctx.vip_cidr if address.version == 4 else ctx.vip_v6cidr
     if subnet is not None and address not in subnet:
         return None, [_problem(service, where, "LoadBalancerIPOutsideVipNetwork",
                                f"{address} is outside the VIP network {ctx.vip_network} ({subnet}); "
                                "the virtual service is not created")]
+    reserved = reserved_address(address, subnet)
+    if reserved:
+        return None, [_problem(service, where, "LoadBalancerIPReserved",
+                               f"{address} is the {reserved} of the VIP network {ctx.vip_network} ({subnet}), which "
+                               "no virtual service can use; the virtual service is not created")]
     if subnet is None and ctx.vip_network and address.version == 6:
         return None, [_problem(service, where, "LoadBalancerIPOutsideVipNetwork",
                                f"{address} is IPv6 but the VIP network {ctx.vip_network} has no IPv6 subnet "

@@ -18,7 +18,7 @@ from typing import Any
 from akod.model.l4members import PoolMembers, ServicePort, pool_members, uses_node_ports
 from akod.model.l7context import L7Context
 from akod.model.l7hosts import HostPath
-from akod.model.problems import ObjectRef, Problem
+from akod.model.problems import ObjectRef, Problem, quoted
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ def resolve_backend(*, entry: HostPath, services: Mapping[tuple[str, str], Mappi
     if port is None:
         if entry.port_name:
             return None, [_problem(entry, PORT_NAME_FIELD, "BackendPortMissing",
-                                   f"Service {entry.service} has no port named '{entry.port_name}'; {where} is not "
+                                   f"Service {entry.service} has no port named {quoted(entry.port_name)}; {where} is not "
                                    "served")]
         return None, [_problem(entry, PORT_NUMBER_FIELD, "BackendPortMissing",
                                f"Service {entry.service} has no port {entry.port_number}; {where} is not served")]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from akod.model.l4context import L4Context
@@ -61,15 +61,29 @@ class ServedHost(NamedTuple):
     vs_name: str
 
 
+# What the sync layer can leave out of a key when the controller refuses it: the paths of one
+# Ingress for one host, (namespace, Ingress, host).
+Unit = tuple[str, str, str]
+
+
 @dataclass(frozen=True)
 class L7Result:
-    """The objects of one L7 key in RANK order (empty: the key must not exist) and why not more."""
+    """The objects of one L7 key in RANK order (empty: the key must not exist) and why not more.
+
+    `units` says which units each object is made for ((type, name) -> units; the shard's shared
+    VsVip, VS and policy set are made for none), `rule_groups` the name of each host's group of
+    rules in the shard policy set (`<host>|<checksum>`), and `unit_fields` the rule of each unit
+    (`spec.rules[i].host`): what the sync layer needs to find and name a unit the controller refuses.
+    """
 
     objects: tuple[AviObject, ...]
     problems: tuple[Problem, ...]
     # (namespace, Ingress) -> its hosts served under this key; every Ingress given has an entry.
     served: Mapping[tuple[str, str], tuple[ServedHost, ...]]
     vs_name: str  # the shared (or dedicated) virtual service of the key: its VIP is the status IP
+    units: Mapping[tuple[str, str], frozenset[Unit]] = field(default_factory=dict)
+    rule_groups: Mapping[str, str] = field(default_factory=dict)
+    unit_fields: Mapping[Unit, str] = field(default_factory=dict)
 
 
 class SecretLike(Protocol):

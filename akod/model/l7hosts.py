@@ -13,7 +13,25 @@ Decisions, AKO's unless said otherwise (reference §3.2, `ParseHostPathForIngres
   other character or label shape DNS does not allow. Hosts are not lower-cased on the user's
   behalf: the Ingress would then be shown served under a name it does not carry.
 - A path must start with `/` (`InvalidPath`); an empty path means `/`. `pathType: Exact`
-  matches the path exactly, `Prefix` and `ImplementationSpecific` as a prefix.
+  matches the path exactly, `Prefix` and `ImplementationSpecific` as a prefix (AKO: "PathTypePrefix
+  and PathTypeImplementationSpecific: default behaviour for AKO set be Prefix match on the path").
+- A path is matched literally, so it must be something a request's path can be (`path_problem`):
+  - control characters, raw or percent-encoded (`%00`), and a `%` without two hex digits are
+    refused (`InvalidPath`);
+  - so are characters a client never sends unencoded in a path (RFC 3986: space, `"`, `#`, `<`,
+    `>`, `?`, `[`, `]`, `^`, `{`, `|`, `}`, a backquote or backslash, anything outside ASCII): a
+    rule holding one would never match (`/foo(.*)$[a-z]+`);
+  - the sequences Kubernetes refuses in Prefix and Exact paths (`//`, `/./`, `/../`, `%2f`, a
+    trailing `/.` or `/..`) are refused in ImplementationSpecific paths too, since akod serves
+    those as prefixes;
+  - decision: an ImplementationSpecific path holding regular-expression syntax (`* + ? ( ) [ ]
+    { } | ^ $` or a backslash, e.g. `/api/v[0-9]+/.*`) is refused (`RegexPathNotSupported`)
+    instead of being served as a literal prefix that matches nothing its author meant; AKO serves
+    it literally without a word;
+  - a path over `MAX_PATH_LENGTH` characters is refused (`PathTooLong`): every object name holding
+    it would pass the controller's 255.
+  Such a path is an error on its own field (`spec.rules[i].http.paths[j].path`); the other paths
+  of the rule, the other hosts of the Ingress and every other Ingress of the shard are served.
 - A rule without paths, or a path whose backend is not a Service, has nothing to route to: it
   is skipped (`NoBackend`, scenario 21). A backend without a port gets port 80.
 - `spec.defaultBackend` is not served: traffic only reaches hosts and paths named by rules.
@@ -34,10 +52,20 @@ from typing import Any
 
 from akod.model.l4fqdn import DNS_LABEL_LENGTH, DNS_NAME_LENGTH
 from akod.model.l7context import L7Context, ingress_age, ingress_ref
-from akod.model.problems import ObjectRef, Problem
+from akod.model.problems import ObjectRef, Problem, quoted
 
 DEFAULT_BACKEND_PORT = 80
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_PATH_LENGTH = 255  # the controller's longest object name, and every pool name holds the path
+IMPLEMENTATION_SPECIFIC = "ImplementationSpecific"
+# RFC 3986 `path`: unreserved, sub-delims, ':', '@', '/' and percent-escapes; nothing else is ever
+# in a request's path as sent, so a rule holding anything else can never match.
+_PATH_CHARS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*")
+_ESCAPE = re.compile(r"%(?P<hex>[0-9A-Fa-f]{2})?")
+_REGEX_SYNTAX = frozenset("*+?()[]{}|^$\\")
+# What Kubernetes refuses in Prefix and Exact paths (validateHTTPIngressPath).
+_KUBE_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F")
+_KUBE_SUFFIXES = ("/..", "/.")
 
 
 V1_BACKEND_FIELDS = ("backend.service.name", "backend.service.port.name", "backend.service.port.number")
@@ -105,24 +133,58 @@ def default_host(*, ingress: Mapping[str, Any], ctx: L7Context) -> str:
     return f"{ingress.get('name', '')}.{ingress.get('namespace', '')}.{domain}"
 
 
-def _shown(host: str) -> str:
-    return host if len(host) <= 70 else host[:60] + "..."
-
-
 def host_problem(host: str) -> str | None:
     """Why `host` cannot be served (None: it can)."""
-    shown = _shown(host)
+    shown = quoted(host, limit=70)
     if "*" in host:
-        return f"wildcard host '{shown}' is not supported; name each host"
+        return f"wildcard host {shown} is not supported; name each host"
     if host != host.lower():
-        return f"host '{shown}' has upper-case letters; write it in lower case"
+        return f"host {shown} has upper-case letters; write it in lower case"
     if host.endswith("."):
-        return f"host '{shown}' ends with a dot; remove the trailing dot"
+        return f"host {shown} ends with a dot; remove the trailing dot"
     if len(host) > DNS_NAME_LENGTH:
-        return f"host '{shown}' has {len(host)} characters, more than the {DNS_NAME_LENGTH} of a DNS name"
+        return f"host {shown} has {len(host)} characters, more than the {DNS_NAME_LENGTH} of a DNS name"
     labels = host.split(".")
     if not all(len(label) <= DNS_LABEL_LENGTH and _LABEL.match(label) for label in labels):
-        return f"host '{shown}' is not a DNS name (lower-case letters, digits, '-' and '.' only)"
+        return f"host {shown} is not a DNS name (lower-case letters, digits, '-' and '.' only)"
+    return None
+
+
+def _control(char: str) -> bool:
+    return ord(char) < 0x20 or ord(char) == 0x7F
+
+
+def path_problem(path: str, path_type: str) -> tuple[str, str] | None:
+    """Why `path` (of `path_type`) cannot be served as a literal match: (reason, message), or None."""
+    shown = quoted(path)
+    if len(path) > MAX_PATH_LENGTH:
+        return "PathTooLong", (f"path {shown} is longer than {MAX_PATH_LENGTH} characters: the pool that serves a "
+                               f"path is named after it, and the controller's names hold at most {MAX_PATH_LENGTH}")
+    if not path.startswith("/"):
+        return "InvalidPath", f"path {shown} does not start with '/'"
+    if any(_control(c) for c in path):
+        return "InvalidPath", f"path {shown} holds a control character, which no request path can"
+    for escape in _ESCAPE.finditer(path):
+        code = escape.group("hex")
+        if code is None:
+            return "InvalidPath", f"path {shown} has a '%' that is not followed by two hex digits"
+        if _control(chr(int(code, 16))):
+            return "InvalidPath", (f"path {shown} encodes a control character ({quoted(escape.group(0))}), which "
+                                   "the controller does not match")
+    if path_type == IMPLEMENTATION_SPECIFIC and _REGEX_SYNTAX & set(path):
+        return "RegexPathNotSupported", (
+            f"path {shown} of pathType ImplementationSpecific looks like a regular expression; akod, like AKO, "
+            "matches ImplementationSpecific paths as a literal prefix, which this one would never match; write the "
+            "prefix with pathType Prefix (e.g. '/api/')")
+    if not _PATH_CHARS.fullmatch(path):
+        bad = next(c for c in path if not _PATH_CHARS.fullmatch(c))
+        return "InvalidPath", (f"path {shown} holds {quoted(bad)}, which a client never sends unencoded in a "
+                               "path: the rule could never match")
+    sequence = next((q for q in _KUBE_SEQUENCES if q in path), None) or next(
+        (q for q in _KUBE_SUFFIXES if path.endswith(q)), None)
+    if sequence is not None:
+        return "InvalidPath", (f"path {shown} holds {quoted(sequence)}, which Kubernetes refuses in Prefix and Exact "
+                               "paths (akod serves every path as one of those)")
     return None
 
 
@@ -161,9 +223,11 @@ def parse_ingress(*, ingress: Mapping[str, Any], ctx: L7Context) -> ParsedIngres
         for j, raw in enumerate(rule_paths):
             where = f"spec.rules[{i}].http.paths[{j}]"
             path = str(raw.get("path") or "/")
-            if not path.startswith("/"):
-                report(host, f"{where}.path", "InvalidPath",
-                       f"path '{path[:80]}' does not start with '/'; it is not served")
+            path_type = str(raw.get("path_type") or "")
+            refused = path_problem(path, path_type)
+            if refused is not None:
+                reason, message = refused
+                report(host, f"{where}.path", reason, f"{message}; this path is not served")
                 continue
             service = str(raw.get("service") or "")
             if not service:
@@ -176,7 +240,7 @@ def parse_ingress(*, ingress: Mapping[str, Any], ctx: L7Context) -> ParsedIngres
                 number = DEFAULT_BACKEND_PORT
             paths.append(HostPath(
                 namespace=ref.namespace, ingress=ref.name, age=age, host=host, path=path,
-                exact=str(raw.get("path_type") or "") == "Exact", service=service,
+                exact=path_type == "Exact", service=service,
                 port_number=number if isinstance(number, int) else None, port_name=name, field=where,
                 backend_fields=backend_fields))
     tls: dict[str, TlsClaim] = {}

@@ -17,6 +17,9 @@ fault stops as little as possible: one path, one host of one Ingress, never the 
    `spec.tls` are served through the SNI child too. AKO would route them on the shared VS, where
    the host's 80 -> 443 redirect shadows them; here they stay reachable, over HTTPS.
 4. Backends (`l7backends`): a path whose Service or port does not exist is not served.
+   Before all this, the units (an Ingress's paths of one host) the caller leaves out (`leave_out`:
+   the controller refused them) are dropped, as if the Ingress did not name the host; the caller
+   reports why.
 5. Objects. Shared mode: a pool per insecure host+path and a switching rule per path in the
    shard policy set; per TLS host a certificate, an SNI child of the shard VS, per namespace a
    policy set with a rule per path to a pool group (one per path, holding its pool), and a
@@ -32,14 +35,15 @@ of the next; within a namespace and on the shared VS, the longest path always wi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from akod.model import l7bodies
 from akod.model.l4names import MAX_NAME_LENGTH, too_long
 from akod.model.l7backends import Backend, resolve_backend
 from akod.model.l7certs import check_tls_secret
-from akod.model.l7context import L7Context, L7Result, SecretLike, ServedHost, ingress_age
+from akod.model.l7context import L7Context, L7Result, SecretLike, ServedHost, Unit, ingress_age
 from akod.model.l7hosts import HostPath, ParsedIngress, host_problem, parse_ingress
 from akod.model.l7names import (
     dedicated_pool_name,
@@ -50,7 +54,7 @@ from akod.model.l7names import (
     sni_vs_name,
     vs_name_of_key,
 )
-from akod.model.l7rules import Route, host_rules, indexed, named_group
+from akod.model.l7rules import RULE_NAME_SEPARATOR, Route, group_checksum, host_rules, indexed, named_group
 from akod.model.objects import AviObject
 from akod.model.problems import ObjectRef, Problem
 
@@ -127,10 +131,16 @@ class _Assembly:
         self.problems = problems
         self.objects: dict[tuple[str, str], AviObject] = {}
         self.served: dict[IngId, set[ServedHost]] = {}
+        self.units: dict[tuple[str, str], set[Unit]] = {}
+        self.rule_groups: dict[str, str] = {}
         self._pool_backends: dict[str, tuple[str, int]] = {}
 
-    def add(self, obj: AviObject) -> None:
-        self.objects.setdefault((obj.obj_type, obj.name), obj)
+    def add(self, obj: AviObject, units: Iterable[Unit] = ()) -> None:
+        ident = (obj.obj_type, obj.name)
+        self.objects.setdefault(ident, obj)
+        made_for = set(units)
+        if made_for:
+            self.units.setdefault(ident, set()).update(made_for)
 
     def serve(self, entry: HostPath, vs_name: str) -> None:
         self.served.setdefault((entry.namespace, entry.ingress), set()).add(ServedHost(entry.host, vs_name))
@@ -157,8 +167,12 @@ class _Assembly:
             return False
         self.add(l7bodies.pool(name=name, ctx=self.ctx, namespace=entry.namespace, ingress=entry.ingress,
                                host=entry.host, path=entry.path, service=entry.service, port=backend.port,
-                               members=backend.members))
+                               members=backend.members), units=[_unit(entry)])
         return True
+
+
+def _unit(entry: HostPath) -> Unit:
+    return entry.namespace, entry.ingress, entry.host
 
 
 def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_shell: bool,
@@ -176,7 +190,7 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
             if not out.names_fit(e, (name, child, policy)) or not out.pool(name, backend):
                 continue
             out.add(l7bodies.pool_group(name=name, ctx=ctx, pool_name=name, namespace=e.namespace,
-                                        ingress=e.ingress, host=e.host, path=e.path))
+                                        ingress=e.ingress, host=e.host, path=e.path), units=[_unit(e)])
             sni.setdefault(e.host, {}).setdefault(e.namespace, []).append(
                 Route(host=e.host, path=e.path, exact=e.exact, pool_group=name))
             sni_users.setdefault(e.host, set()).add(f"{e.namespace}/{e.ingress}")
@@ -192,23 +206,27 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
         cert_pem, key_pem = certs[host]
         users = sorted(sni_users[host])
         subjects = tuple(_ref(user) for user in users)
+        host_units = [(s.namespace, s.name, host) for s in subjects]
         out.add(l7bodies.certificate(name=child, ctx=ctx, host=host, cert_pem=cert_pem, key_pem=key_pem,
-                                     subjects=subjects))
+                                     subjects=subjects), units=host_units)
         policies = []
         for namespace, routes in sorted(namespaces.items()):
             policy = sni_policy_name(cluster=cluster, namespace=namespace, host=host)
             sni_rules = indexed(policy, host_rules(host=host, routes=routes, redirect=False))
             out.add(l7bodies.policy_set(name=policy, ctx=ctx, rules=sni_rules, namespace=namespace, host=host,
-                                        subjects=tuple(s for s in subjects if s.namespace == namespace)))
+                                        subjects=tuple(s for s in subjects if s.namespace == namespace)),
+                    units=[u for u in host_units if u[0] == namespace])
             policies.append(policy)
         out.add(l7bodies.sni_child(name=child, ctx=ctx, parent=vs_name, host=host, certificate=child,
-                                   policy_sets=policies, ingresses=users, subjects=subjects))
+                                   policy_sets=policies, ingresses=users, subjects=subjects), units=host_units)
     hosts = sorted(set(insecure) | set(sni))
     if not hosts and not keep_shell:
         return
     rules: list[dict[str, Any]] = []
     for host in hosts:
-        rules += named_group(host, host_rules(host=host, routes=insecure.get(host, ()), redirect=host in sni))
+        group = host_rules(host=host, routes=insecure.get(host, ()), redirect=host in sni)
+        out.rule_groups[host] = RULE_NAME_SEPARATOR.join((host, group_checksum(group)))
+        rules += named_group(host, group)
     out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=hosts))
     out.add(l7bodies.policy_set(name=vs_name, ctx=ctx, rules=rules))
     out.add(l7bodies.shard_vs(name=vs_name, ctx=ctx))
@@ -240,22 +258,33 @@ def _dedicated(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_
     if routes and host in certs:
         certificate = sni_vs_name(cluster=cluster, host=host)
         cert_pem, key_pem = certs[host]
-        out.add(l7bodies.certificate(name=certificate, ctx=ctx, host=host, cert_pem=cert_pem, key_pem=key_pem))
+        users = {(ns, ing) for ns, ing in out.served}
+        out.add(l7bodies.certificate(name=certificate, ctx=ctx, host=host, cert_pem=cert_pem, key_pem=key_pem),
+                units=[(ns, ing, host) for ns, ing in sorted(users)])
     rules = indexed(vs_name, host_rules(host=host, routes=routes, redirect=bool(certificate))) if routes else []
     out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=[host] if routes else []))
     out.add(l7bodies.policy_set(name=vs_name, ctx=ctx, rules=rules, host=host))
     out.add(l7bodies.dedicated_vs(name=vs_name, ctx=ctx, host=host, certificate=certificate))
 
 
+def _without(ingress: ParsedIngress, leave_out: frozenset[Unit]) -> ParsedIngress:
+    """`ingress` without the paths of the units left out."""
+    ns, name = ingress.ref.namespace, ingress.ref.name
+    if not any(u[0] == ns and u[1] == name for u in leave_out):
+        return ingress
+    return dataclasses.replace(ingress, paths=tuple(p for p in ingress.paths if (ns, name, p.host) not in leave_out))
+
+
 def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
                  services: Mapping[tuple[str, str], Mapping[str, Any]],
                  endpoints: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]],
                  nodes: Sequence[Mapping[str, Any]], secrets: Mapping[tuple[str, str], SecretLike],
-                 ctx: L7Context, keep_shell: bool) -> L7Result:
+                 ctx: L7Context, keep_shell: bool, leave_out: frozenset[Unit] = frozenset()) -> L7Result:
     """The desired objects of one L7 key (empty when it must not exist) and the problems found.
 
     `services` and `secrets` are keyed by (namespace, name), `endpoints` by the Service's
-    (namespace, name); `keep_shell` keeps the shard's VsVip, policy set and VS with no host served.
+    (namespace, name); `keep_shell` keeps the shard's VsVip, policy set and VS with no host served;
+    `leave_out` names units not to serve (the caller says why).
     """
     vs_name = vs_name_of_key(key)
     problems: list[Problem] = []
@@ -266,7 +295,13 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
     def on_key(host: str) -> bool:
         return key_of(host) == key
 
-    parsed = [parse_ingress(ingress=ingress, ctx=ctx) for ingress in sorted(ingresses, key=ingress_age)]
+    parsed = [_without(parse_ingress(ingress=ingress, ctx=ctx), leave_out)
+              for ingress in sorted(ingresses, key=ingress_age)]
+    unit_fields: dict[Unit, str] = {}
+    for ingress in parsed:
+        for entry in ingress.paths:
+            if on_key(entry.host):
+                unit_fields.setdefault(_unit(entry), entry.field.split(".http.")[0] + ".host")
     for ingress in parsed:
         home = min((key_of(h) for h in ingress.hosts), default="")
         problems += [p.problem for p in ingress.problems if (on_key(p.host) if p.host else home == key)]
@@ -286,4 +321,6 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
     served = {(p.ref.namespace, p.ref.name): tuple(sorted(out.served.get((p.ref.namespace, p.ref.name), ())))
               for p in parsed}
     objects = tuple(sorted(out.objects.values(), key=lambda o: (o.rank, o.name)))
-    return L7Result(objects=objects, problems=tuple(dict.fromkeys(problems)), served=served, vs_name=vs_name)
+    return L7Result(objects=objects, problems=tuple(dict.fromkeys(problems)), served=served, vs_name=vs_name,
+                    units={ident: frozenset(units) for ident, units in out.units.items()},
+                    rule_groups=dict(out.rule_groups), unit_fields=unit_fields)

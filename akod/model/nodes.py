@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from akod.model.problems import ObjectRef, Problem
+from akod.model.problems import ObjectRef, Problem, quoted
 
 POD_CIDRS_ANNOTATION = "ako.vmware.com/pod-cidrs"
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -32,6 +32,7 @@ class NodeInfo:
     pod_cidrs: tuple[IPNetwork, ...]
     cidr_source: str
     labels: Mapping[str, str] = field(default_factory=dict)
+    spec_cidrs: tuple[IPNetwork, ...] = ()  # what `spec.podCIDRs` says, whatever the annotation says
 
     def internal_ip(self, *, version: int) -> IPAddress | None:
         for ip in self.internal_ips:
@@ -64,7 +65,7 @@ def read_node(body: Mapping[str, Any]) -> tuple[NodeInfo, list[Problem]]:
         except ValueError:
             problems.append(
                 Problem(obj=ref, field="status.addresses[InternalIP]", reason="InvalidNodeIP",
-                        message=f"InternalIP '{raw}' is not an IP address")
+                        message=f"InternalIP {quoted(raw)} is not an IP address")
             )
 
     spec_cidrs: list[IPNetwork] = []
@@ -72,7 +73,7 @@ def read_node(body: Mapping[str, Any]) -> tuple[NodeInfo, list[Problem]]:
         net = _parse_cidr(str(raw))
         if net is None:
             problems.append(Problem(obj=ref, field=f"spec.podCIDRs[{index}]", reason="InvalidPodCIDR",
-                                    message=f"'{raw}' is not a valid CIDR"))
+                                    message=f"{quoted(raw)} is not a valid CIDR"))
         elif net not in spec_cidrs:
             spec_cidrs.append(net)
 
@@ -88,7 +89,7 @@ def read_node(body: Mapping[str, Any]) -> tuple[NodeInfo, list[Problem]]:
             net = _parse_cidr(item)
             if net is None:
                 problems.append(Problem(obj=ref, field=f"{afield}[{index}]", reason="InvalidPodCIDR",
-                                        message=f"'{item}' is not a valid CIDR"))
+                                        message=f"{quoted(item)} is not a valid CIDR"))
             elif net not in from_annotation:
                 from_annotation.append(net)
         if from_annotation:
@@ -106,5 +107,6 @@ def read_node(body: Mapping[str, Any]) -> tuple[NodeInfo, list[Problem]]:
         pod_cidrs=tuple(cidrs),
         cidr_source=source,
         labels=dict(body.get("labels", {})),
+        spec_cidrs=tuple(spec_cidrs),
     )
     return info, problems

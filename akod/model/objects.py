@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from akod.model.checksums import checksum
 from akod.model.problems import ObjectRef
-
 
 
 class Role:
@@ -163,5 +163,11 @@ class AviObject:
 
 
 def name_ref(obj_type: str, name: str) -> str:
-    """A by-name reference, resolved by the controller in the request's tenant (AKO's form)."""
-    return f"/api/{obj_type}/?name={name}"
+    """A by-name reference, resolved by the controller in the request's tenant (AKO's form).
+
+    The controller reads the name out of a query string, so it is percent-encoded: a pool named
+    after a path with `+`, `&`, `#`, `%`, `?` or a space must resolve to itself (unencoded, `+`
+    would read as a space, `&` and `#` would end the name, `%2B` would name another object).
+    Letters, digits and `-._~` stay as they are, so AKO's names are spelt exactly as before.
+    """
+    return f"/api/{obj_type}/?name={quote(name, safe='')}"

@@ -9,6 +9,17 @@ restart rewrite the whole set), readable in the controller's UI, unique per node
 Two nodes claiming the same prefix would make the controller's routing ambiguous: the oldest node
 (then the smallest name) keeps the route, the other gets a problem. The result is a pure function
 of the nodes, so every replica and every restart computes the same set.
+
+A route sends the traffic of its prefix to one node, so a pod CIDR is refused (`UnsafePodCIDR`,
+on the field it came from; the node's other CIDRs and every other node's routes stay) when it
+would divert traffic the node does not own (`RouteGuard`):
+- a default route (`/0`): one annotation `0.0.0.0/0` would send the whole VRF to one node;
+- a prefix overlapping a VIP network, a `[network] node_networks` CIDR, or holding a node's
+  InternalIP: the Service Engines would send VIP or node traffic to a pod network;
+- with `[routes] pod_network` set, a prefix outside it; without, a prefix shorter than /16 (IPv4)
+  or /48 (IPv6), wider than any node's share of a pod network.
+As for a malformed annotation, when no CIDR of the annotation is left the node's `spec.podCIDRs`
+are used (themselves checked), so a bad annotation never withdraws a route that works.
 """
 
 from __future__ import annotations
@@ -19,9 +30,44 @@ from typing import Any
 
 from akod.model.checksums import checksum
 from akod.model.nodes import IPAddress, IPNetwork, NodeInfo, node_ref, read_node
-from akod.model.problems import Problem
+from akod.model.problems import ObjectRef, Problem
 
 CLUSTER_LABEL = "clustername"
+# Without a pod network set: the widest pod CIDR a node may claim, per IP version.
+SHORTEST_PREFIX = {4: 16, 6: 48}
+
+
+@dataclass(frozen=True, slots=True)
+class RouteGuard:
+    """What a pod CIDR must stay clear of: the cluster's pod networks and the networks it may not touch.
+
+    `reserved` pairs each network with what it is, as a message names it ("VIP network X").
+    """
+
+    pod_networks: tuple[IPNetwork, ...] = ()
+    reserved: tuple[tuple[IPNetwork, str], ...] = ()
+
+    def refusal(self, prefix: IPNetwork, *, node_ips: Mapping[IPAddress, str]) -> str | None:
+        """Why a route for `prefix` would divert traffic its node does not own (None: it would not)."""
+        if prefix.prefixlen == 0:
+            return "is a default route: it would send all the traffic of the VRF to this node"
+        for network, what in self.reserved:
+            if network.version == prefix.version and network.overlaps(prefix):
+                return f"overlaps the {what} ({network})"
+        held = min((ip for ip in node_ips if ip.version == prefix.version and ip in prefix), default=None)
+        if held is not None:
+            return f"holds the InternalIP {held} of node {node_ips[held]}"
+        if self.pod_networks:
+            same = [n for n in self.pod_networks if n.version == prefix.version]
+            if not any(prefix.subnet_of(n) for n in same):  # type: ignore[arg-type]
+                listed = ", ".join(map(str, self.pod_networks))
+                return f"is outside the cluster's pod network ([routes] pod_network = {listed})"
+            return None
+        shortest = SHORTEST_PREFIX[prefix.version]
+        if prefix.prefixlen < shortest:
+            return (f"is wider than /{shortest}; if the cluster's pod network is that wide, name it in "
+                    "[routes] pod_network")
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +97,44 @@ class RoutePlan:
         return [r.to_avi(cluster=cluster) for r in self.routes]
 
 
-def plan_routes(*, cluster: str, node_bodies: Iterable[Mapping[str, Any]], enabled: bool = True) -> RoutePlan:
+def _item_field(source: str, index: int) -> str:
+    return f"{source}[{index}]"
+
+
+def safe_cidrs(node: NodeInfo, *, guard: RouteGuard, node_ips: Mapping[IPAddress, str],
+               problems: list[Problem]) -> tuple[list[tuple[int, IPNetwork]], str]:
+    """The node's pod CIDRs that may be routed (with their index in its list), and where they came from."""
+    ref = node_ref(node.name)
+
+    def kept(cidrs: Sequence[IPNetwork], source: str) -> list[tuple[int, IPNetwork]]:
+        out = []
+        for index, prefix in enumerate(cidrs):
+            why = guard.refusal(prefix, node_ips=node_ips)
+            if why is None:
+                out.append((index, prefix))
+            else:
+                problems.append(_unsafe(ref, _item_field(source, index), f"pod CIDR {prefix} {why}"))
+        return out
+
+    usable = kept(node.pod_cidrs, node.cidr_source)
+    if usable or node.cidr_source == "spec.podCIDRs" or not node.spec_cidrs:
+        return usable, node.cidr_source
+    fallback = kept(node.spec_cidrs, "spec.podCIDRs")
+    problems.append(_unsafe(ref, node.cidr_source, "no CIDR of the annotation can be routed; using spec.podCIDRs "
+                            + (", ".join(str(c) for _, c in fallback) or "(none of which can be routed either)")))
+    return fallback, "spec.podCIDRs"
+
+
+def _unsafe(ref: ObjectRef, where: str, message: str) -> Problem:
+    return Problem(obj=ref, field=where, reason="UnsafePodCIDR", message=f"{message}; no static route for it")
+
+
+def plan_routes(*, cluster: str, node_bodies: Iterable[Mapping[str, Any]], enabled: bool = True,
+                guard: RouteGuard | None = None) -> RoutePlan:
     """The routes the cluster's nodes call for, and the problems that keep some from existing."""
     if not enabled:
         return RoutePlan(routes=(), problems=())
+    guard = guard or RouteGuard()
     problems: list[Problem] = []
     nodes: list[NodeInfo] = []
     for body in node_bodies:
@@ -62,6 +142,7 @@ def plan_routes(*, cluster: str, node_bodies: Iterable[Mapping[str, Any]], enabl
         problems.extend(found)
         nodes.append(info)
     nodes.sort(key=lambda n: (n.created or "~", n.name))
+    node_ips = {ip: n.name for n in reversed(nodes) for ip in n.internal_ips}  # the oldest node names an IP
 
     claimed: dict[IPNetwork, str] = {}
     routes: list[StaticRoute] = []
@@ -71,7 +152,8 @@ def plan_routes(*, cluster: str, node_bodies: Iterable[Mapping[str, Any]], enabl
             problems.append(Problem(obj=ref, field="spec.podCIDRs", reason="NoPodCIDR",
                                     message="the node has no pod CIDR; no static route for it"))
             continue
-        for index, prefix in enumerate(node.pod_cidrs):
+        usable, source = safe_cidrs(node, guard=guard, node_ips=node_ips, problems=problems)
+        for index, prefix in usable:
             hop = node.internal_ip(version=prefix.version)
             if hop is None:
                 problems.append(Problem(
@@ -81,7 +163,7 @@ def plan_routes(*, cluster: str, node_bodies: Iterable[Mapping[str, Any]], enabl
             owner = claimed.get(prefix)
             if owner is not None:
                 problems.append(Problem(
-                    obj=ref, field=node.cidr_source, reason="DuplicatePodCIDR",
+                    obj=ref, field=source, reason="DuplicatePodCIDR",
                     message=f"pod CIDR {prefix} is also claimed by the older node {owner}; it keeps the route"))
                 continue
             claimed[prefix] = node.name

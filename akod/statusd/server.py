@@ -43,6 +43,20 @@ async def status(request: web.Request) -> web.Response:
     return _json(await request.app[RUNTIME].status())
 
 
+@routes.get("/errors")
+async def errors(request: web.Request) -> web.Response:
+    """The problems `/status` lists only the first of: `?offset=&limit=` (at most 1000), `kind`, `namespace`, `name`."""
+    query = request.query
+    try:
+        offset = int(query.get("offset", "0"))
+        limit = int(query.get("limit", "100"))
+    except ValueError:
+        return _json({"error": "offset and limit must be whole numbers"}, status=400)
+    page = await request.app[RUNTIME].errors_page(offset=offset, limit=limit, kind=query.get("kind") or None,
+                                                  namespace=query.get("namespace"), name=query.get("name") or None)
+    return _json(page)
+
+
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
@@ -60,7 +74,7 @@ async def objects(request: web.Request) -> web.Response:
     kind = request.query.get("kind", "")
     namespace = request.query.get("namespace", "")
     name = request.query.get("name", "")
-    problems = await rt.store.problems()
+    problems = await rt.store.problems(kind=kind or None, namespace=namespace or None, name=name or None)
     result: list[dict[str, Any]] = []
     for family in rt.registry.families:
         subject = family.subject_kind

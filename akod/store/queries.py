@@ -109,7 +109,22 @@ class Queries:
             rows = await conn.execute(select(JOURNAL.c.state, func.count()).group_by(JOURNAL.c.state))
             return {str(state): int(str(n)) for state, n in rows}
 
-    async def problems(self) -> list[StoredProblem]:
+    async def problems(self, *, kind: str | None = None, namespace: str | None = None, name: str | None = None,
+                       offset: int = 0, limit: int | None = None) -> list[StoredProblem]:
+        """The current problems by kind, namespace, name and field; filtered, and a page of them if asked."""
         p = PROBLEMS
-        query = select(p).order_by(p.c.kind, p.c.namespace, p.c.name, p.c.field)
+        query = select(p)
+        for column, value in ((p.c.kind, kind), (p.c.namespace, namespace), (p.c.name, name)):
+            if value is not None:
+                query = query.where(column == value)
+        query = query.order_by(p.c.kind, p.c.namespace, p.c.name, p.c.field).offset(max(offset, 0))
+        if limit is not None:
+            query = query.limit(max(limit, 0))
         return [problem_from(r) for r in await self._rows(query)]
+
+    async def problem_counts(self) -> dict[str, int]:
+        """How many problems there are, by reason (their sum is the total)."""
+        p = PROBLEMS
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(p.c.reason, func.count()).group_by(p.c.reason))
+            return {str(reason): int(str(n)) for reason, n in rows}

@@ -285,8 +285,12 @@ class Store:
         return await self._write(ReplaceProblems(kind=kind, problems=list(problems),
                                                  names=None if names is None else frozenset(names)))
 
-    async def problems(self) -> list[StoredProblem]:
-        return await self._queries.problems()
+    async def problems(self, *, kind: str | None = None, namespace: str | None = None, name: str | None = None,
+                       offset: int = 0, limit: int | None = None) -> list[StoredProblem]:
+        return await self._queries.problems(kind=kind, namespace=namespace, name=name, offset=offset, limit=limit)
+
+    async def problem_counts(self) -> dict[str, int]:
+        return await self._queries.problem_counts()
 
 
 def _idents(idents: Iterable[Sequence[str]]) -> list[Ident]:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from akod.config import Settings
 from akod.model.l4 import L4Context
 from akod.model.l7 import L7Context
+from akod.model.nodes import IPNetwork
+from akod.model.routes import RouteGuard
 from akod.sync.discovery import ControllerContext
 
 # Which Services and Ingresses are ours depends on the settings only: enough to route events to
@@ -53,6 +55,17 @@ def build_l4_context(*, settings: Settings, controller: ControllerContext, contr
         sctp_supported=version_at_least(controller_version, (22, 1, 1)),
         node_networks=tuple((n.name, tuple(str(c) for c in n.cidrs)) for n in settings.network.node_networks),
     )
+
+
+def build_route_guard(settings: Settings) -> RouteGuard:
+    """What no pod CIDR may touch: the VIP networks and node networks; and the pod network, if set."""
+    reserved: list[tuple[IPNetwork, str]] = []
+    for vip in settings.network.vip_networks:
+        reserved += [(ipaddress.ip_network(str(c)), f"VIP network {vip.name}") for c in (vip.cidr, vip.v6cidr) if c]
+    for node_net in settings.network.node_networks:
+        reserved += [(ipaddress.ip_network(str(c)), f"node network {node_net.name}") for c in node_net.cidrs]
+    return RouteGuard(pod_networks=tuple(ipaddress.ip_network(str(c)) for c in settings.routes.pod_network),
+                      reserved=tuple(reserved))
 
 
 @dataclass

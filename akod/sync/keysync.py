@@ -1,11 +1,13 @@
 """The middle of every owned-object family's sync: translation in, objects applied, an outcome out.
 
-L4 and L7 (and the families after them) sync a key the same way once it is translated: a held
-translation (bad input, nothing left to serve) changes nothing on the controller; otherwise the
-objects are applied (ordered, journaled, idempotent: `OwnedSync.apply`), and what the controller
-refuses becomes a problem on the Kubernetes objects it was made for and a requeue with backoff,
-while a controller that does not answer is a requeue too. What differs between families, who the
-problems belong to and what is written back to Kubernetes, stays in the family.
+Owned-object families sync a key the same way once it is translated: a held translation (bad
+input, nothing left to serve) changes nothing on the controller; otherwise the objects are applied
+(ordered, journaled, idempotent: `OwnedSync.apply`), and what the controller refuses becomes a
+problem on the Kubernetes objects it was made for and a requeue with backoff, while a controller
+that does not answer is a requeue too. What differs between families, who the problems belong to
+and what is written back to Kubernetes, stays in the family. L4 uses `apply_translation` whole;
+L7 first tries to leave out the Ingress paths the controller refuses (`families.l7isolation`) and
+uses `rejection_problems` for what is left.
 """
 
 from __future__ import annotations

@@ -40,14 +40,16 @@ Ident = tuple[str, str, str]
 class ObjectRejected(Exception):
     """The controller refused a write or a delete of an object (400/403/422): the same cannot succeed."""
 
-    def __init__(self, *, obj: AviObject, error: AviError) -> None:
+    def __init__(self, *, obj: AviObject, error: AviError, delete: bool = False) -> None:
         super().__init__(f"{obj.obj_type} {obj.name}: {error.message}")
         self.obj = obj
         self.error = error
+        self.delete = delete  # a DELETE was refused (e.g. still referred to), not a write of `obj`
 
     @classmethod
     def of_delete(cls, *, applied: Applied, error: AviError) -> ObjectRejected:
-        return cls(obj=AviObject(applied.obj_type, applied.tenant, applied.name, {}, role=applied.role), error=error)
+        return cls(obj=AviObject(applied.obj_type, applied.tenant, applied.name, {}, role=applied.role), error=error,
+                   delete=True)
 
 
 def _ident(obj: AviObject | Applied) -> Ident:

@@ -1,7 +1,8 @@
 """Showing translation problems where users look: the state database, the log and Events.
 
 The store keeps the current problems (the status endpoint reads them from there); this module
-decides what is new, logs it once at warning level and posts one Kubernetes Event for it.
+decides what is new, logs it once at warning level and posts one Kubernetes Event for it. An
+object with more than 50 problems keeps 49 and one that counts the rest (`bounded_per_object`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 from collections.abc import Collection, Iterable
 
 from akod.kube.status import KubeWriter
-from akod.model.problems import Problem
+from akod.model.problems import Problem, bounded_per_object
 from akod.store import Store
 from akod.sync.metrics import Telemetry
 
@@ -27,13 +28,18 @@ class ProblemReporter:
     async def replace(
         self, *, kind: str, problems: Iterable[Problem], names: Collection[tuple[str, str]] | None = None
     ) -> list[Problem]:
-        problems = list(problems)
+        problems = bounded_per_object(list(problems))
         if self._flagged is None:
             self._flagged = {(p.kind, p.namespace, p.name) for p in await self._store.problems()}
         if not problems and names is not None and not any((kind, ns, n) in self._flagged for ns, n in names):
             return []  # the usual case: nothing was wrong and nothing is
         new = await self._store.replace_problems(kind=kind, problems=problems, names=names)
-        self._flagged = {(p.kind, p.namespace, p.name) for p in await self._store.problems()}
+        # What the store now holds, without reading every problem back (thousands of them at a start).
+        if names is None:
+            self._flagged = {f for f in self._flagged if f[0] != kind}
+        else:
+            self._flagged -= {(kind, ns, n) for ns, n in names}
+        self._flagged |= {(kind, p.obj.namespace, p.obj.name) for p in problems if p.obj.kind == kind}
         for problem in new:
             log.warning("%s", problem.describe())
             if self._kube is not None:

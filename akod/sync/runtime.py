@@ -6,6 +6,10 @@ global: a test process can run several daemons side by side.
 Besides readiness (`/readyz`) it answers `health()`: whether work progresses. The systemd
 watchdog is pinged only while it does, so a stuck writer or engine stops the pings and systemd
 restarts the unit; proving that the event loop runs is not enough.
+
+`/status` stays small whatever the cluster holds: its `errors` are the first `ERRORS_SHOWN`
+problems (by kind, namespace, name, field), next to `errors_total` and `errors_by_reason`;
+`errors_page` (the status server's `/errors`) serves all of them, a page at a time.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, Protocol
 from akod.avi import AviClient, Pacer
 from akod.config import Settings
 from akod.kube import WatchState
-from akod.store import Store
+from akod.store import Store, StoredProblem
 from akod.sync.engine import Engine
 from akod.sync.metrics import Telemetry
 from akod.sync.registry import Registry
@@ -27,6 +31,13 @@ from akod.sync.suspects import DriftLedger
 # returning and no controller call finishing for this long, means akod is stuck, not busy.
 WRITER_STALL_S = 20.0
 ENGINE_STALL_FLOOR_S = 120.0
+ERRORS_SHOWN = 100  # problems listed in `/status`; `/errors` pages through the rest
+ERRORS_PAGE_MAX = 1000
+
+
+def _error(p: StoredProblem) -> dict[str, str]:
+    return {"kind": p.kind, "namespace": p.namespace, "name": p.name, "field": p.field, "reason": p.reason,
+            "message": p.message, "since": p.since}
 
 
 class LeaderView(Protocol):
@@ -110,7 +121,8 @@ class Runtime:
     async def status(self) -> dict[str, Any]:
         store = self.store
         journal = await store.journal_counts()
-        problems = await store.problems()
+        by_reason = await store.problem_counts()
+        problems = await store.problems(limit=ERRORS_SHOWN)
         ready, reason = self.readiness()
         healthy, why = self.health()
         ctx = self.registry.inputs.controller
@@ -160,9 +172,20 @@ class Runtime:
             },
             "drift": self.drift.summary(interval_s=self.settings.sync.drift_check_s) if self.drift else {},
             "objects": await store.object_counts(),
-            "errors": [
-                {"kind": p.kind, "namespace": p.namespace, "name": p.name, "field": p.field,
-                 "reason": p.reason, "message": p.message, "since": p.since}
-                for p in problems
-            ],
+            "errors": [_error(p) for p in problems],
+            "errors_total": sum(by_reason.values()),
+            "errors_by_reason": dict(sorted(by_reason.items())),
         }
+
+    async def errors_page(self, *, offset: int = 0, limit: int = ERRORS_SHOWN, kind: str | None = None,
+                          namespace: str | None = None, name: str | None = None) -> dict[str, Any]:
+        """One page of the problems (`/errors`): at most `ERRORS_PAGE_MAX`, filtered, with the total."""
+        offset, limit = max(offset, 0), min(max(limit, 0), ERRORS_PAGE_MAX)
+        page = await self.store.problems(kind=kind, namespace=namespace, name=name, offset=offset, limit=limit)
+        if kind is None and namespace is None and name is None:
+            total = sum((await self.store.problem_counts()).values())
+        else:
+            total = len(await self.store.problems(kind=kind, namespace=namespace, name=name))
+        following = offset + len(page)
+        return {"total": total, "offset": offset, "limit": limit, "errors": [_error(p) for p in page],
+                "next_offset": following if following < total else None}

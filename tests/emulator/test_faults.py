@@ -45,6 +45,20 @@ async def test_an_error_rule_with_a_count_stops_after_that_many(
     assert statuses == [500, 500, 200, 200]
 
 
+async def test_an_error_rule_with_body_contains_refuses_only_writes_holding_that_text(
+    avi: Any, side_door: aiohttp.ClientSession
+) -> None:
+    await set_faults(side_door, {"errors": [{"path": "/api/pool", "status": 422, "body_contains": "bad.host",
+                                             "message": "Invalid pool name"}]})
+
+    refused = await avi.post("/api/pool", {"name": "pool-bad.host"})
+    other = await avi.post("/api/pool", {"name": "pool-good.host"})
+    read = await avi.get("/api/pool")
+
+    assert refused.status == 422 and "Invalid pool name" in refused.text
+    assert other.status == 201 and read.status == 200
+
+
 async def test_requests_beyond_the_rate_limit_burst_are_429_with_retry_after(
     avi: Any, side_door: aiohttp.ClientSession
 ) -> None:

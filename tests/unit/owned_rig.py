@@ -46,9 +46,9 @@ class ArrivalFaults(Faults):
         super().__init__()
         self.arrived: list[tuple[str, str]] = []
 
-    def decide(self, *, method: str, path: str, client: str) -> Verdict:
+    def decide(self, *, method: str, path: str, client: str, body: str | None = None) -> Verdict:
         self.arrived.append((method, path))
-        return super().decide(method=method, path=path, client=client)
+        return super().decide(method=method, path=path, client=client, body=body)
 
 
 def kuard(*ports: int, members: tuple[str, ...] = ("10.34.1.6", "10.34.2.7"),

@@ -187,6 +187,16 @@ def test_output_is_valid_toml(seed_values: dict[str, Any]) -> None:
     assert document["cluster"] == {"name": "S1-AZ1"}
 
 
+def test_there_is_no_ako_pod_network_to_import_and_the_header_says_what_akod_does_without(
+        tmp_path: Path, seed_values: dict[str, Any]) -> None:
+    text = helm_values_to_toml(seed_values)
+    assert "[routes] pod_network names the cluster's pod network" in text
+    assert round_trip(tmp_path, seed_values).routes.pod_network == ()
+    values = yaml.safe_load(SEED_VALUES_YAML)
+    values["AKOSettings"]["disableStaticRouteSync"] = True
+    assert "pod_network" not in helm_values_to_toml(values)  # no routes, nothing to say
+
+
 def test_boolean_strings_become_booleans(tmp_path: Path) -> None:
     values = yaml.safe_load(SEED_VALUES_YAML)
     values["AKOSettings"]["disableStaticRouteSync"] = "True"

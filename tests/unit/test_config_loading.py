@@ -94,6 +94,14 @@ def test_minimal_config_takes_the_documented_defaults(tmp_path: Path) -> None:
     assert settings.api.timeout_s == 60.0
     assert settings.log.level == "info"
     assert settings.log.format == "text"
+    assert settings.routes.pod_network == ()
+
+
+def test_pod_network_takes_ipv4_and_ipv6_cidrs(tmp_path: Path) -> None:
+    text = example_with("pod_network = []", 'pod_network = ["10.244.0.0/16", "fd00:10:244::/56"]')
+    settings = load_settings(write(tmp_path, text))
+    assert settings.routes.pod_network == (ipaddress.ip_network("10.244.0.0/16"),
+                                           ipaddress.ip_network("fd00:10:244::/56"))
 
 
 @pytest.mark.parametrize(
@@ -391,6 +399,25 @@ BROKEN = [
         'path = ""',
         "[state] path: must not be empty",
         id="empty-state-path",
+    ),
+    pytest.param(
+        "pod_network = []",
+        'pod_network = ["10.244.0.0/16", "10.245.0.1/16"]',
+        "[routes] pod_network[1]: '10.245.0.1/16' has host bits set (did you mean '10.245.0.0/16'?)",
+        id="pod-network-host-bits",
+    ),
+    pytest.param(
+        "pod_network = []",
+        'pod_network = ["::/0"]',
+        "[routes] pod_network[0]: '::/0' is every address: a node could then route all traffic; "
+        "name the cluster's pod network(s)",
+        id="pod-network-everything",
+    ),
+    pytest.param(
+        "pod_network = []",
+        'pod_network = "10.244.0.0/16"',
+        "[routes] pod_network: expected an array, got '10.244.0.0/16'",
+        id="pod-network-not-a-list",
     ),
     pytest.param(
         "[routes]",

@@ -6,8 +6,11 @@ so do these, through `translate_l4`, asserting on the bodies that would reach th
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
+
+import pytest
 
 from akod.model.l4 import l4_key, translate_l4
 from tests.unit.test_l4_seed import (
@@ -161,6 +164,43 @@ def test_preferred_ip_outside_the_vip_network_is_a_problem_on_spec_field() -> No
     assert result.objects == ()
     assert problems(result) == [("hackazon", "spec.loadBalancerIP", "LoadBalancerIPOutsideVipNetwork")]
     assert "10.10.25.0/24" in result.problems[0].message
+
+
+@pytest.mark.parametrize(("address", "field", "annotations", "words"), [
+    ("10.10.25.0", "spec.loadBalancerIP", None, "network address"),
+    ("10.10.25.255", "spec.loadBalancerIP", None, "broadcast address"),
+    ("10.10.25.255", "metadata.annotations[ako.vmware.com/load-balancer-ip]", True, "broadcast address"),
+])
+def test_the_vip_networks_network_or_broadcast_address_is_refused_on_its_field(
+        address: str, field: str, annotations: bool | None, words: str) -> None:
+    svc = (service("hackazon", annotations={LB_IP: address}) if annotations
+           else service("hackazon", lb_ip=address))
+    result = translate([svc])
+    assert result.objects == ()
+    assert problems(result) == [("hackazon", field, "LoadBalancerIPReserved")]
+    assert words in result.problems[0].message and "10.10.25.0/24" in result.problems[0].message
+
+
+def test_the_ipv6_vip_networks_subnet_router_anycast_address_is_refused_and_a_host_address_is_fine() -> None:
+    context = ctx(vip_v6cidr=ipaddress.ip_network("fd00:25::/64"))
+    refused = translate([service("hackazon", lb_ip="fd00:25::")], context=context)
+    assert problems(refused) == [("hackazon", "spec.loadBalancerIP", "LoadBalancerIPReserved")]
+    assert "subnet-router anycast" in refused.problems[0].message
+    fine = translate([service("hackazon", lb_ip="fd00:25::1")], context=context)
+    assert fine.problems == ()
+
+
+@pytest.mark.parametrize("address", ["10.10.25.1", "10.10.25.254"])
+def test_the_first_and_last_host_addresses_of_the_vip_network_are_fine(address: str) -> None:
+    result = translate([service("hackazon", lb_ip=address)])
+    assert result.problems == ()
+    assert one(result, "vsvip")["vip"][0]["ip_address"]["addr"] == address
+
+
+def test_a_huge_load_balancer_ip_annotation_is_quoted_cut() -> None:
+    result = translate([service("hackazon", annotations={LB_IP: "x" * 200_000})])
+    (problem,) = result.problems
+    assert "(200000 characters)" in problem.message and len(problem.message) < 400
 
 
 # -- 8 is in test_l4_select.py; 9. shared VIP --------------------------------------------------------------

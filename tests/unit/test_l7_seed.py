@@ -120,12 +120,14 @@ def key_of(ing: dict[str, Any], ctx: L7Context = AKO, host: str = "") -> str:
 def translate(ingresses: list[dict[str, Any]], *, services: dict[tuple[str, str], dict[str, Any]] | None = None,
               endpoints: dict[tuple[str, str], list[dict[str, Any]]] | None = None,
               secrets: list[Observed] | None = None, ctx: L7Context = AKO, key: str = "", host: str = "",
-              keep_shell: bool = False, nodes: list[dict[str, Any]] | None = None) -> L7Result:
+              keep_shell: bool = False, nodes: list[dict[str, Any]] | None = None,
+              leave_out: frozenset[tuple[str, str, str]] = frozenset()) -> L7Result:
     """Translate the key of `host` (default: the only key of the first Ingress)."""
     key = key or key_of(ingresses[0], ctx, host)
     return translate_l7(key=key, ingresses=ingresses, services=services or {}, endpoints=endpoints or {},
                         nodes=SEED_NODES if nodes is None else nodes,
-                        secrets={(s.namespace, s.name): s for s in secrets or []}, ctx=ctx, keep_shell=keep_shell)
+                        secrets={(s.namespace, s.name): s for s in secrets or []}, ctx=ctx, keep_shell=keep_shell,
+                        leave_out=leave_out)
 
 
 def objects(result: L7Result, obj_type: str) -> list[AviObject]:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from akod.model.routes import diff_routes, is_ours, merge_routes, plan_routes, route_identity, same_routes
+import ipaddress
+
+import pytest
+
+from akod.model.routes import (
+    RouteGuard,
+    diff_routes,
+    is_ours,
+    merge_routes,
+    plan_routes,
+    route_identity,
+    same_routes,
+)
 
 CLUSTER = "S1-AZ1"
 
@@ -121,3 +133,98 @@ def test_diff_names_what_to_add_update_and_delete() -> None:
     assert [r["route_id"] for r in diff.update] == [ours[1]["route_id"]]
     assert [r["route_id"] for r in diff.delete] == ["S1-AZ1-gone-0"]
     assert diff_routes(existing=ours, ours=ours, cluster=CLUSTER).empty
+
+
+# -- pod CIDRs that would divert traffic the node does not own --------------------------------------------
+
+ANNOTATION = "metadata.annotations[ako.vmware.com/pod-cidrs]"
+SEED_GUARD = RouteGuard(reserved=(
+    (ipaddress.ip_network("10.10.25.0/24"), "VIP network AVI_FRONTEND_3025"),
+    (ipaddress.ip_network("fd00:25::/64"), "VIP network AVI_FRONTEND_3025"),
+    (ipaddress.ip_network("10.10.24.0/24"), "node network NODES"),
+))
+
+
+def refused(plan) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    return [(p.obj.name, p.field, p.reason) for p in plan.problems]
+
+
+@pytest.mark.parametrize(("cidr", "words"), [
+    ("0.0.0.0/0", "is a default route"),
+    ("::/0", "is a default route"),
+    ("10.10.25.128/25", "overlaps the VIP network AVI_FRONTEND_3025 (10.10.25.0/24)"),
+    ("10.10.0.0/16", "overlaps the VIP network"),
+    ("fd00:25::/96", "overlaps the VIP network"),
+    ("10.10.24.0/26", "overlaps the node network NODES"),
+    ("10.10.30.0/24", "holds the InternalIP 10.10.30.11 of node site1-az1-k8s-master01"),
+    ("172.16.0.0/12", "is wider than /16"),
+    ("fd10::/32", "is wider than /48"),
+])
+def test_an_annotated_pod_cidr_that_would_divert_traffic_is_refused_and_the_other_routes_stay(
+        cidr: str, words: str) -> None:
+    nodes = seed_nodes()
+    nodes[1]["annotations"]["ako.vmware.com/pod-cidrs"] = f"{cidr}, 10.44.1.0/24"
+    nodes[1]["internal_ips"] = ["10.10.30.12", "fd00:30::12"]
+    plan = plan_routes(cluster=CLUSTER, node_bodies=nodes, guard=SEED_GUARD)
+    assert refused(plan) == [("site1-az1-k8s-worker01", f"{ANNOTATION}[0]", "UnsafePodCIDR")]
+    assert words in plan.problems[0].message and "no static route for it" in plan.problems[0].message
+    assert sorted(str(r.prefix) for r in plan.routes) == ["10.34.0.0/24", "10.34.2.0/24", "10.44.1.0/24"]
+    assert [r.route_id for r in plan.routes if str(r.prefix) == "10.44.1.0/24"] == ["S1-AZ1-site1-az1-k8s-worker01-1"]
+
+
+def test_an_annotation_with_only_a_default_route_falls_back_to_spec_pod_cidrs() -> None:
+    nodes = seed_nodes()
+    nodes[1]["annotations"]["ako.vmware.com/pod-cidrs"] = "0.0.0.0/0"
+    plan = plan_routes(cluster=CLUSTER, node_bodies=nodes, guard=SEED_GUARD)
+    assert refused(plan) == [("site1-az1-k8s-worker01", f"{ANNOTATION}[0]", "UnsafePodCIDR"),
+                             ("site1-az1-k8s-worker01", ANNOTATION, "UnsafePodCIDR")]
+    assert "using spec.podCIDRs 10.34.1.0/24" in plan.problems[1].message
+    assert sorted(str(r.prefix) for r in plan.routes) == ["10.34.0.0/24", "10.34.1.0/24", "10.34.2.0/24"]
+
+
+def test_a_spec_pod_cidr_is_checked_too() -> None:
+    plan = plan_routes(cluster=CLUSTER, node_bodies=[node("n1", ips=["10.0.0.1"], cidrs=["0.0.0.0/0", "10.1.0.0/24"])])
+    assert refused(plan) == [("n1", "spec.podCIDRs[0]", "UnsafePodCIDR")]
+    assert [r.route_id for r in plan.routes] == ["S1-AZ1-n1-1"]
+
+
+def test_with_a_pod_network_a_cidr_must_lie_inside_it_and_may_be_wider_than_16() -> None:
+    guard = RouteGuard(pod_networks=(ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd10::/32")))
+    inside = node("in", ips=["192.168.0.1", "fd00::1"], cidrs=["10.32.0.0/12", "fd10::/40"])
+    outside = node("out", ips=["192.168.0.2"], cidrs=["172.16.0.0/24"])
+    plan = plan_routes(cluster=CLUSTER, node_bodies=[inside, outside], guard=guard)
+    assert sorted(str(r.prefix) for r in plan.routes) == ["10.32.0.0/12", "fd10::/40"]
+    assert refused(plan) == [("out", "spec.podCIDRs[0]", "UnsafePodCIDR")]
+    assert "outside the cluster's pod network ([routes] pod_network = 10.0.0.0/8, fd10::/32)" in plan.problems[0].message
+
+
+def test_a_pod_network_of_one_family_leaves_the_other_family_without_routes() -> None:
+    guard = RouteGuard(pod_networks=(ipaddress.ip_network("10.0.0.0/8"),))
+    plan = plan_routes(cluster=CLUSTER, node_bodies=[node("n1", ips=["192.168.0.1", "fd00::1"],
+                                                          cidrs=["10.1.0.0/24", "fd10:1::/64"])], guard=guard)
+    assert [str(r.prefix) for r in plan.routes] == ["10.1.0.0/24"]
+    assert refused(plan) == [("n1", "spec.podCIDRs[1]", "UnsafePodCIDR")]
+
+
+def test_the_daemons_guard_comes_from_the_vip_networks_node_networks_and_pod_network() -> None:
+    from akod.config.loading import parse_settings
+    from akod.sync.contexts import build_route_guard
+
+    settings = parse_settings("""
+[cluster]
+name = "S1-AZ1"
+[controller]
+host = "10.10.20.43"
+se_group = "S1-AZ1-SE-Group"
+[network]
+vip_networks = [{ name = "VIP", cidr = "10.10.25.0/24", v6cidr = "fd00:25::/64" }]
+node_networks = [{ name = "NODES", cidrs = ["10.10.30.0/24"] }]
+[routes]
+pod_network = ["10.34.0.0/16"]
+""")
+    guard = build_route_guard(settings)
+    assert guard.pod_networks == (ipaddress.ip_network("10.34.0.0/16"),)
+    assert [(str(n), what) for n, what in guard.reserved] == [
+        ("10.10.25.0/24", "VIP network VIP"), ("fd00:25::/64", "VIP network VIP"), ("10.10.30.0/24", "node network NODES")]
+    plan = plan_routes(cluster=CLUSTER, node_bodies=seed_nodes(), guard=guard)
+    assert len(plan.routes) == 3 and plan.problems == ()

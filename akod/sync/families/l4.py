@@ -7,7 +7,10 @@ shared-VIP change moves it), the key of the Service an endpoints object belongs 
 a namespace whose labels changed, every key when a Node changes in NodePort mode.
 
 Syncing a key: translate (pure, `akod.model.l4`), report problems, apply the objects (ordered,
-journaled), then write the VIP and FQDN back to each Service's status. Bad input that leaves
+journaled), then write the VIP and FQDN back to each Service's status. A write-back Kubernetes
+refuses (a 422 for annotations over 256 KiB, say) is a problem of that Service like any other
+(`StatusWriter`): shown, posted as an Event, and written again only once the Service changes.
+Bad input that leaves
 nothing to serve holds the key: whatever was applied stays (a typo must not take a working
 Service offline). A Service that stops being ours (deleted, type or class changed, namespace
 deselected) loses its objects and gets its status cleared, but only a status this daemon wrote
@@ -34,7 +37,7 @@ from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Trans
 from akod.sync.keysync import apply_translation
 from akod.sync.objects import describe_objects, diff_owned
 from akod.sync.statusclaims import StatusClaims
-from akod.sync.writeback import write_back
+from akod.sync.writeback import StatusWriter
 
 log = logging.getLogger("akod.sync")
 KIND = KEY_PREFIX.rstrip(":")
@@ -44,6 +47,10 @@ CLEAR = "l4clear"
 def _fingerprint(body: Mapping[str, Any]) -> dict[str, Any]:
     """What of a Service the translation reads: everything but what akod writes back itself."""
     return {k: v for k, v in body.items() if k not in ("lb_ingress", "fqdn_map")}
+
+
+def _service(ident: Ident) -> ObjectRef:
+    return ObjectRef(kind="Service", namespace=ident[0], name=ident[1])
 
 
 def _field_for(obj: AviObject) -> str:
@@ -70,6 +77,7 @@ class L4Family:
         self._fingerprint: dict[Ident, dict[str, Any]] = {}
         self._problem_holders: dict[str, set[Ident]] = {}
         self.claims = StatusClaims()
+        self._status = StatusWriter()
 
     def _ctx(self) -> L4Context:
         i = self._in
@@ -100,6 +108,7 @@ class L4Family:
         keys: set[str] = set()
         for ident in idents:
             body = services.get(ident)
+            refused_before = self._status.forget(_service(ident))  # changed: a refused write-back is tried again
             if body is None:
                 self._fingerprint.pop(ident, None)
                 old = self._assign(ident, None)
@@ -109,6 +118,8 @@ class L4Family:
             new = self._key_for(body, ctx)
             fingerprint = _fingerprint(body)
             if not recheck and self.key_of.get(ident) == new and self._fingerprint.get(ident) == fingerprint:
+                if refused_before and new is not None:
+                    keys.add(new)  # e.g. the annotation that made Kubernetes refuse the map was removed
                 continue  # only what akod itself wrote (status, FQDN map) changed: nothing to sync
             self._fingerprint[ident] = fingerprint
             old = self._assign(ident, new)
@@ -178,16 +189,24 @@ class L4Family:
         members = {(r.namespace, r.name) for r in t.scope}
         holders = self._problem_holders.get(key, set()) | members
         self._problem_holders[key] = {(p.obj.namespace, p.obj.name) for p in t.problems}
+        reported: list[Problem] = []
 
         async def report(problems: Iterable[Problem]) -> None:
-            found = list(problems)
+            reported[:] = list(problems)
+            found = [*reported, *self._refusals(members)]
             self._problem_holders[key] |= {(p.obj.namespace, p.obj.name) for p in found}
             await io.reporter.replace(kind="Service", problems=found, names=holders)
 
         outcome, applied = await apply_translation(io=io, translation=t, report=report, field_of=_field_for)
         if outcome.done and t.objects:
+            refused = self._refusals(members)
             await self._write_status(t, applied)
+            if self._refusals(members) != refused:
+                await report(list(reported))
         return outcome
+
+    def _refusals(self, members: Iterable[Ident]) -> list[Problem]:
+        return [p for ident in sorted(members) for p in self._status.problems_of(_service(ident))]
 
     async def _write_status(self, t: Translation, applied: Mapping[tuple[str, str, str], Applied]) -> None:
         kube = self._io.kube if self._io is not None else None
@@ -206,9 +225,10 @@ class L4Family:
             ingress = [{"ip": ip, **({"hostname": fqdn} if fqdn else {})} for ip in vips]
             vs_uuid = vs.uuid if vs else ""
             self.claims.wrote([vs_uuid])
-            await write_back(kube=kube, obj=ObjectRef(kind="Service", namespace=ident[0], name=ident[1]),
-                             body=body, ingress=ingress, fqdn_map={fqdn: vs_uuid} if fqdn and vs_uuid else {},
-                             event=f"Added virtualservice {result.vs_name} for {ident[1]} with VIP {', '.join(vips)}")
+            await self._status.write(kube=kube, obj=_service(ident), body=body, ingress=ingress,
+                                     fqdn_map={fqdn: vs_uuid} if fqdn and vs_uuid else {},
+                                     event=f"Added virtualservice {result.vs_name} for {ident[1]} with VIP "
+                                           f"{', '.join(vips)}")
 
     async def _clear(self, key: str) -> Outcome:
         """`l4clear:<ns>/<name>`: a Service that is no longer ours loses the status we wrote."""
@@ -219,10 +239,11 @@ class L4Family:
             return DONE
         if not self.claims.ours((ns, name), body):
             return DONE  # another daemon's status (or none): not ours to clear
-        await io.reporter.replace(kind="Service", problems=[], names={(ns, name)})
-        await write_back(kube=io.kube, obj=ObjectRef(kind="Service", namespace=ns, name=name), body=body,
-                         ingress=[], fqdn_map={})
-        self.claims.cleared((ns, name))
+        refused = await self._status.write(kube=io.kube, obj=_service((ns, name)), body=body, ingress=[],
+                                           fqdn_map={})
+        await io.reporter.replace(kind="Service", problems=refused, names={(ns, name)})
+        if not refused:
+            self.claims.cleared((ns, name))
         return DONE
 
     # -- plan and /objects -------------------------------------------------------------------------

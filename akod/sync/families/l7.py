@@ -10,8 +10,11 @@ another daemon may serve that Ingress, see `statusclaims.py`).
 Syncing a key: translate (pure, `akod.model.l7`), record the problems of its Ingresses (gathered
 across every shard an Ingress spans), apply the objects (the shard's policy set by PATCH of the
 changed hosts only), then write each Ingress's status: `{ip: shard VIP, hostname: host}` per
-served host. An Ingress's status is written once every shard it spans has been synced since
-start, so a restart never shows half a status. The shard's VIP and VS stay when its last host
+served host. When the controller refuses the content of a write (400, 422), the paths of the
+Ingress and host that cause it are found and left out (`l7isolation`), and the shard is applied
+without them, so one Ingress never costs the other hosts of its shard. A status Kubernetes refuses
+is a problem of its Ingress (`StatusWriter`). An Ingress's status is written once every shard it
+spans has been synced since start, so a restart never shows half a status. The shard's VIP and VS stay when its last host
 goes (a stable VIP for DNS; `adopts` keeps them across restarts too); only `akod cleanup` removes
 them. A dedicated VS goes with its last host, as in AKO.
 
@@ -22,10 +25,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from akod.avi import AviClient
+from akod.avi import AviClient, AviError
 from akod.model.l7 import L7_KEY_PREFIX, L7Context, hostless_problems, ingress_accepted, keys_of_ingress, translate_l7
+from akod.model.l7context import Unit, ingress_age
 from akod.model.l7names import vs_name_of_key
 from akod.model.objects import Role
 from akod.model.problems import ObjectRef, Problem
@@ -33,12 +38,14 @@ from akod.store import Applied
 from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
 from akod.sync.families.l7index import IngId, L7Index, backends_of, fingerprint, secrets_of
-from akod.sync.suspects import Ident, Suspect
-from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation
-from akod.sync.keysync import apply_translation
+from akod.sync.families.l7isolation import Exclusions, Trial, isolate, refusal_problem
+from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation, requeue
+from akod.sync.keysync import rejection_problems
 from akod.sync.objects import describe_objects, diff_owned
+from akod.sync.owned import Ident, ObjectRejected
 from akod.sync.statusclaims import StatusClaims
-from akod.sync.writeback import write_back
+from akod.sync.suspects import Suspect
+from akod.sync.writeback import StatusWriter
 
 log = logging.getLogger("akod.sync")
 KIND = L7_KEY_PREFIX.rstrip(":")
@@ -53,6 +60,26 @@ def _ref(ing: IngId) -> ObjectRef:
 
 def _clear_key(ing: IngId) -> str:
     return f"{CLEAR}:{ing[0]}/{ing[1]}"
+
+
+@dataclass(frozen=True)
+class Isolated:
+    """The trial a sync ends with, and whether the search for refused units must go on."""
+
+    trial: Trial
+    exhausted: bool = False
+
+    @property
+    def translation(self) -> Translation:
+        return self.trial.translation
+
+    @property
+    def applied(self) -> dict[Ident, Applied] | None:
+        return self.trial.applied
+
+    @property
+    def rejection(self) -> ObjectRejected | None:
+        return self.trial.rejection
 
 
 class L7Family:
@@ -71,6 +98,8 @@ class L7Family:
         self._shelled: set[str] = set()  # keys whose shared VS exists: kept even with no host left
         self._problems: dict[str, dict[IngId, list[Problem]]] = {}  # key -> Ingress -> its problems there
         self.claims = StatusClaims()
+        self._excluded = Exclusions()  # units the controller refused, per key, until their Ingress changes
+        self._status = StatusWriter()
 
     def _ctx(self) -> L7Context:
         i = self._in
@@ -85,6 +114,7 @@ class L7Family:
         marked: set[str] = set()
         for ing in idents:
             body = ingresses.get(ing)
+            refused_before = self._status.forget(_ref(ing))  # changed: a refused status is tried again
             if body is None:
                 marked |= self.index.forget(ing)
                 marked.add(_clear_key(ing))
@@ -96,6 +126,8 @@ class L7Family:
             print_ = fingerprint(body)
             if (not recheck and self.index.keys_of.get(ing, frozenset()) == keys
                     and self.index.fingerprint.get(ing) == print_ and self.index.hostless.get(ing, ()) == hostless):
+                if refused_before:
+                    marked |= keys or {_clear_key(ing)}
                 continue  # only what akod itself wrote (status, FQDN map) changed: nothing to sync
             self.index.fingerprint[ing] = print_
             if hostless:
@@ -146,7 +178,8 @@ class L7Family:
         return None
 
     def summary(self) -> dict[str, Any]:
-        return {"l7_keys": len(self.index.members), "ingresses_served": len(self.index.keys_of)}
+        return {"l7_keys": len(self.index.members), "ingresses_served": len(self.index.keys_of),
+                "l7_units_left_out": self._excluded.count()}
 
     def applied_rebuilt(self, *, inventory: Sequence[Applied]) -> None:
         self.claims.learn(inventory)
@@ -157,9 +190,11 @@ class L7Family:
 
     # -- one key ---------------------------------------------------------------------------------
 
-    async def translate(self, key: str) -> Translation:
+    async def translate(self, key: str, *, leave_out: frozenset[Unit] = frozenset()) -> Translation:
+        """The key's objects, without the units the controller refused (and `leave_out`, a trial's)."""
         if key.startswith(f"{CLEAR}:"):
             return self._translate_clear(key)
+        excluded = self._excluded.standing(key, self.index.fingerprint)
         cluster = self._in.cluster
         ctx = self._ctx()
         members = sorted(self.index.members.get(key, set()))
@@ -174,8 +209,10 @@ class L7Family:
             key=key, ingresses=ingresses, ctx=ctx, keep_shell=key in self._shelled, nodes=cluster.node_bodies(),
             services={ref: cluster.services[ref] for ref in backends if ref in cluster.services},
             endpoints={ref: cluster.endpoints_of(ref) for ref in backends},
-            secrets={ref: cluster.secrets[ref] for ref in secret_refs if ref in cluster.secrets})
-        return Translation(key=key, objects=result.objects, problems=result.problems,
+            secrets={ref: cluster.secrets[ref] for ref in secret_refs if ref in cluster.secrets},
+            leave_out=frozenset(excluded) | leave_out)
+        problems = (*result.problems, *(why.problem for _, why in sorted(excluded.items())))
+        return Translation(key=key, objects=result.objects, problems=problems,
                            scope=frozenset(_ref(m) for m in members), detail=result)
 
     def _translate_clear(self, key: str) -> Translation:
@@ -193,12 +230,19 @@ class L7Family:
             return await self._clear(t)
         members = sorted((r.namespace, r.name) for r in t.scope)
 
-        async def report(problems: Sequence[Problem]) -> None:
-            await self._report(key=key, members=members, problems=problems)
-
-        outcome, applied = await apply_translation(io=io, translation=t, report=report, field_of=lambda _: "spec")
-        if not outcome.done:
-            return outcome
+        try:
+            final = await self._isolating(key, first=await self._attempt(t))
+        except AviError as exc:  # the controller does not answer as it should: the engine retries
+            await self._report(key=key, members=members, problems=t.problems)
+            return requeue(reason=f"{type(exc).__name__}: {exc}")
+        t, applied, refusal = final.translation, final.applied, final.rejection
+        if refusal is not None or applied is None:
+            assert refusal is not None
+            scope = sorted(t.scope, key=lambda r: (r.namespace, r.name))
+            await self._report(key=key, members=members,
+                               problems=[*t.problems, *rejection_problems(exc=refusal, scope=scope, field="spec")])
+            return requeue(reason=str(refusal))
+        await self._report(key=key, members=members, problems=t.problems)
         result = t.detail
         if not self._ctx().dedicated and any(o.role == Role.SHARD_VS for o in t.objects):
             self._shelled.add(key)
@@ -208,19 +252,84 @@ class L7Family:
         before = set(self.served.get(key, {}))
         self.served[key] = {ing: [(host, vips[0] if vips else "", uuids.get(vs, "")) for host, vs in hosts]
                             for ing, hosts in result.served.items()}
-        for ing in sorted(before | set(self.served[key]) | set(members)):
+        written = sorted(before | set(self.served[key]) | set(members))
+        refused = {ing: self._status.problems_of(_ref(ing)) for ing in written}
+        for ing in written:
             await self._write_status(ing)
+        changed = {ing for ing in written if self._status.problems_of(_ref(ing)) != refused[ing]}
+        if changed:
+            await self._show(changed)
+        if final.exhausted:
+            return requeue(reason="still looking for the paths the controller refuses")
         return DONE
+
+    # -- refusals: find who, leave them out ------------------------------------------------------
+
+    async def _attempt(self, t: Translation) -> Trial:
+        """Apply one translation of the key; a refusal is the trial's answer, not an exception."""
+        assert self._io is not None
+        try:
+            return Trial(translation=t, applied=await self._io.owned.apply(key=t.key, objects=t.objects))
+        except ObjectRejected as exc:
+            return Trial(translation=t, rejection=exc)
+
+    async def _isolating(self, key: str, *, first: Trial) -> Isolated:
+        """`first`, or when the controller refused it, the apply without the units that it refuses."""
+        if first.ok:
+            return Isolated(first)
+        fields = dict(first.result.unit_fields)
+        cluster = self._in.cluster
+
+        def exclude(unit: Unit, exc: ObjectRejected) -> None:
+            field = fields.get(unit, "spec.rules")
+            self._excluded.add(key, unit, fingerprint=self.index.fingerprint.get((unit[0], unit[1]), ""),
+                               problem=refusal_problem(unit=unit, exc=exc, field=field))
+
+        async def attempt(extra: frozenset[Unit]) -> Trial:
+            return await self._attempt(await self.translate(key, leave_out=extra))
+
+        def order(unit: Unit) -> tuple[tuple[str, str, str], str]:
+            return ingress_age(cluster.ingresses.get((unit[0], unit[1])) or {}), unit[2]
+
+        done = await isolate(failure=first, attempt=attempt, known_good=self._known_good, order=order, exclude=exclude)
+        return Isolated(done.trial, exhausted=done.exhausted)
+
+    async def _known_good(self, trial: Trial, unit: Unit) -> bool:
+        """Whether everything made for `unit`, its rules included, is on the controller as desired now."""
+        result = trial.result
+        for ident in trial.made_for(unit):
+            obj = trial.desired(ident)
+            if obj is not None:
+                have = await self._in.applied(obj.obj_type, obj.tenant, obj.name)
+                if have is None or have.checksum != obj.checksum:
+                    return False
+        policy = trial.desired(("httppolicyset", result.vs_name))
+        if policy is None:
+            return True
+        have = await self._in.applied(policy.obj_type, policy.tenant, policy.name)
+        if have is None:
+            return False
+        group = result.rule_groups.get(unit[2])
+        if group is None:  # a dedicated VS's policy set is written whole
+            return have.checksum == policy.checksum
+        return group in (have.info.get("groups") or {})
+
+    # -- problems and status ---------------------------------------------------------------------
 
     async def _report(self, *, key: str, members: Sequence[IngId], problems: Sequence[Problem]) -> None:
         """Show each Ingress's problems from all the keys it spans (one key's sync must not hide another's)."""
-        assert self._io is not None
         mine: dict[IngId, list[Problem]] = {}
         for p in problems:
             mine.setdefault((p.obj.namespace, p.obj.name), []).append(p)
         names = set(self._problems.get(key, {})) | set(members) | set(mine)
         self._problems[key] = mine
+        await self._show(names)
+
+    async def _show(self, names: set[IngId]) -> None:
+        """Make the store hold, for each of `names`, its problems of every key and its refused status."""
+        assert self._io is not None
         combined = [p for ing in sorted(names) for per_key in self._problems.values() for p in per_key.get(ing, ())]
+        combined += [p for ing in sorted(names) for p in self._status.problems_of(_ref(ing))]
         await self._io.reporter.replace(kind="Ingress", problems=list(dict.fromkeys(combined)), names=names)
 
     async def _write_status(self, ing: IngId) -> None:
@@ -236,8 +345,8 @@ class L7Family:
         fqdn_map = {host: uuid for host, _, uuid in served if uuid}
         self.claims.wrote(fqdn_map.values())
         hosts = ", ".join(e["hostname"] for e in ingress)
-        await write_back(kube=kube, obj=_ref(ing), body=body, ingress=ingress, fqdn_map=fqdn_map,
-                         event=f"Added virtualservice for {ing[1]}: {hosts}")
+        await self._status.write(kube=kube, obj=_ref(ing), body=body, ingress=ingress, fqdn_map=fqdn_map,
+                                 event=f"Added virtualservice for {ing[1]}: {hosts}")
 
     async def _clear(self, t: Translation) -> Outcome:
         """An Ingress no shard serves: its own problems (or none) shown, the status we wrote cleared."""
@@ -246,13 +355,16 @@ class L7Family:
         if not t.scope:
             return DONE
         ref = next(iter(t.scope))
-        await io.reporter.replace(kind="Ingress", problems=t.problems, names={(ref.namespace, ref.name)})
         body = self._in.cluster.ingresses.get((ref.namespace, ref.name))
         ing = (ref.namespace, ref.name)
+        refused: tuple[Problem, ...] = ()
         if (body is not None and io.kube is not None and (body.get("lb_ingress") or body.get("fqdn_map"))
                 and self.claims.ours(ing, body)):  # not another daemon's status
-            await write_back(kube=io.kube, obj=ref, body=body, ingress=[], fqdn_map={})
-            self.claims.cleared(ing)
+            refused = await self._status.write(kube=io.kube, obj=ref, body=body, ingress=[], fqdn_map={})
+            if not refused:
+                self.claims.cleared(ing)
+        await io.reporter.replace(kind="Ingress", problems=[*t.problems, *refused],
+                                  names={(ref.namespace, ref.name)})
         return DONE
 
     # -- plan and /objects -------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from akod.model.routes import diff_routes, describe_route, merge_routes, plan_ro
 from akod.store import DONE as JOURNAL_DONE
 from akod.store import FAILED, INTENT, SUPERSEDED, UNKNOWN, Applied, Desired
 from akod.sync.cluster import Change
-from akod.sync.contexts import Contexts
+from akod.sync.contexts import Contexts, build_route_guard
 from akod.sync.discovery import ADMIN, ControllerContext, routes_enabled, se_group_owner
 from akod.sync.suspects import Ident, Suspect
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation, requeue
@@ -83,7 +83,7 @@ class RoutesFamily:
     async def translate(self, key: str) -> Translation:
         cluster = self._cluster_name()
         plan = plan_routes(cluster=cluster, node_bodies=self._in.cluster.node_bodies(),
-                           enabled=routes_enabled(self._in.settings))
+                           enabled=routes_enabled(self._in.settings), guard=build_route_guard(self._in.settings))
         ctl = self._in.controller
         objects: tuple[AviObject, ...] = ()
         if ctl is not None:
