@@ -26,6 +26,7 @@ from akod.sync.keyqueue import KeyQueue
 from akod.sync.metrics import Telemetry
 from akod.sync.registry import Registry
 from akod.sync.runtime import ERRORS_SHOWN, Runtime
+from akod.daemon.leadership import Leadership
 
 SETTINGS = parse_settings('[cluster]\nname = "S1-AZ1"\n[controller]\nhost = "http://127.0.0.1:1"\nse_group = "g"\n')
 SERVICES = 1050
@@ -54,9 +55,10 @@ async def status(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
     store = await Store.open(path=tmp_path / "state.db")
     telemetry = Telemetry()
     registry = Registry(inputs=Inputs(cluster=ClusterCache(), settings=SETTINGS, applied=_no_applied), io=None)
-    client = AviClient(base_url="http://127.0.0.1:1", username="admin", password="x",
-                       pacer=Pacer(rate=0, burst=1, workers=1))
-    runtime = Runtime(store=store, telemetry=telemetry, client=client, registry=registry,
+    pacer = Pacer(rate=0, burst=1, workers=1)
+    client = AviClient(base_url="http://127.0.0.1:1", username="admin", password="x", pacer=pacer)
+    runtime = Runtime(store=store, telemetry=telemetry, client=client, registry=registry, pacer=pacer,
+                      leadership=Leadership(settings=SETTINGS, api=None),
                       engine=Engine(queue=KeyQueue(), telemetry=telemetry, workers=1, handler=_nothing))
     await store.replace_problems(kind="Service", problems=service_problems(SERVICES))
     await store.replace_problems(kind="Node", problems=[Problem(obj=ObjectRef("Node", "", "n1"), field="spec.podCIDRs",
