@@ -49,7 +49,7 @@ class KubeAccess:
 
 @dataclass(frozen=True)
 class WriteBack:
-    """What akod wrote back for one Service: status ingress, FQDN-map annotation, Synced Event message."""
+    """What akod wrote back for one Service: status ingress, FQDN-map annotation; its `Synced` message."""
 
     ingress: tuple[Mapping[str, Any], ...]
     fqdn_map: str | None
@@ -74,8 +74,6 @@ class BaselineRun:
 async def capture_writeback(core: Any, namespace: str) -> dict[str, WriteBack]:
     """{service name: what akod wrote back}, read from Kubernetes after an akod round."""
     services = (await core.list_namespaced_service(namespace)).items
-    events = (await core.list_namespaced_event(namespace)).items
-    synced = {e.involved_object.name: e.message for e in events if e.reason == "Synced"}
     out: dict[str, WriteBack] = {}
     for svc in services:
         lb = svc.status.load_balancer.ingress if svc.status and svc.status.load_balancer else None
@@ -84,8 +82,15 @@ async def capture_writeback(core: Any, namespace: str) -> dict[str, WriteBack]:
         ingress = tuple({k: v for k, v in (("ip", i.ip), ("hostname", i.hostname)) if v} for i in lb)
         out[svc.metadata.name] = WriteBack(ingress=ingress,
                                            fqdn_map=(svc.metadata.annotations or {}).get(FQDN_MAP_ANNOTATION),
-                                           event=synced.get(svc.metadata.name, ""), uid=svc.metadata.uid)
+                                           event=synced_message(svc, ingress), uid=svc.metadata.uid)
     return out
+
+
+def synced_message(svc: Any, ingress: Sequence[Mapping[str, Any]]) -> str:
+    """A message of the shape and length of akod's (akod.sync.families.l4 `Synced`)."""
+    ips = ", ".join(str(i["ip"]) for i in ingress if i.get("ip"))
+    return f"Added virtualservice <cluster>--{svc.metadata.namespace}-{svc.metadata.name} for " \
+           f"{svc.metadata.name} with VIP {ips}"
 
 
 def event_body(*, namespace: str, name: str, uid: str, message: str) -> dict[str, Any]:
@@ -110,7 +115,7 @@ async def run_baseline(*, url: str, emulator_pid: int, pids: list[int], kube_pid
     async with aiohttp.ClientSession(headers=api_headers(), connector=aiohttp.TCPConnector(limit=0),
                                      timeout=aiohttp.ClientTimeout(total=60)) as http, \
             aiohttp.ClientSession(headers={"Authorization": f"Bearer {kube.token}"} if kube else {},
-                                  connector=aiohttp.TCPConnector(limit=0, ssl=ctx),
+                                  connector=aiohttp.TCPConnector(limit=0, ssl=ctx if ctx else True),
                                   timeout=aiohttp.ClientTimeout(total=60)) as k8s:
         pending = iter(groups)
 

@@ -179,10 +179,13 @@ class Akod(DaemonProcess):
     """`python -m akod run --config ...` as systemd would run it, optionally under a profiler."""
 
     def __init__(self, *, workdir: Path, kubeconfig: Path, controller_url: str, workers: int = 8,
-                 burst: int = 40, rate: float = 0.0, level: str = "info") -> None:
+                 burst: int = 40, rate: float = 0.0, level: str = "info", events: bool = True,
+                 extra: str = "") -> None:
+        # events: `[sync] enable_events` (the Normal `Synced` Event per object that gets its VIP)
+        toml = ("" if events else "[sync]\nenable_events = false\n") + extra
         super().__init__(workdir=workdir, kubeconfig=kubeconfig, controller_url=controller_url,
                          options=replace(BENCH_OPTIONS, api_workers=workers, api_burst=burst, api_rate=rate,
-                                         log_level=level),
+                                         log_level=level, extra=toml),
                          status_timeout_s=10.0, keep_session=True)
 
     async def astop(self, *, timeout: float = 30.0) -> int:

@@ -34,7 +34,7 @@ _LOG_LEVELS = {
     "WARNING": "warning",
     "ERROR": "error",
 }
-_SECTION_ORDER = ("cluster", "controller", "network", "routes", "l4", "l7", "namespaces", "ha", "log")
+_SECTION_ORDER = ("cluster", "controller", "network", "routes", "l4", "l7", "namespaces", "sync", "ha", "log")
 _SECRET_KEYS = ("avicredentials.password", "avicredentials.authtoken")
 
 
@@ -306,6 +306,7 @@ def _namespaces_and_log(state: _Import) -> None:
             [_text(name) for name in _as_list(blocked)],
             "from AKOSettings.blockedNamespaceList",
         )
+    state.copy("AKOSettings.enableEvents", "sync", "enable_events", _bool)
     level = state.get("AKOSettings.logLevel")
     if level is not None:
         text = _text(level)

@@ -209,6 +209,9 @@ class SyncSettings(Section):
     # Seconds between drift checks (the controller's objects compared with what akod applied);
     # 0 turns them off. Paced by `[api] rate` like every call.
     drift_check_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 60.0
+    # AKO's `enableEvents`: post a Normal `Synced` Event when an object gets its VIP. Warnings about
+    # problems are always posted. Live on reload.
+    enable_events: bool = True
 
 
 class HaSettings(Section):

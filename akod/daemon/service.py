@@ -123,7 +123,7 @@ class Daemon:
         ledger = DriftLedger(telemetry=telemetry)
         owned = OwnedSync(store=store, client=client, drift=ledger)
         # Routed to the APIs discovery chooses (`Roles.warm_up`): nothing is written to Kubernetes before.
-        kube = KubeWriter(api=kube_api)
+        kube = KubeWriter(api=kube_api, normal_events=s.sync.enable_events)
         reporter = ProblemReporter(store=store, kube=kube, telemetry=telemetry)
         registry = Registry(inputs=inputs, io=SyncIO(store=store, owned=owned, reporter=reporter, client=client,
                                                       kube=kube, drift=ledger))
@@ -237,6 +237,8 @@ class Daemon:
         runtime.registry.inputs.settings = live
         set_level(live.log.level)
         self._pacer.reconfigure(rate=live.api.rate, burst=live.api.burst, workers=live.api.workers)
+        if runtime.registry.io is not None and runtime.registry.io.kube is not None:
+            runtime.registry.io.kube.normal_events = live.sync.enable_events
         if routes_enabled(old) != routes_enabled(live):
             log.info("reload: static route sync is now %s", "on" if routes_enabled(live) else "off")
         for key in sorted(runtime.registry.reassign()):

@@ -61,9 +61,12 @@ class KubeWriter:
     serve) a write raises `NotRouted`, never guesses a version.
     """
 
-    def __init__(self, *, api: ApiClient, targets: Mapping[str, ObjectApi] | None = None) -> None:
+    def __init__(self, *, api: ApiClient, targets: Mapping[str, ObjectApi] | None = None,
+                 normal_events: bool = True) -> None:
         self.api = api
         self._targets: dict[str, ObjectApi] = dict(targets or {})
+        # `[sync] enable_events` (AKO's enableEvents): off, only Warning Events are posted.
+        self.normal_events = normal_events
 
     def route(self, targets: Mapping[str, ObjectApi]) -> None:
         self._targets = dict(targets)
@@ -98,7 +101,11 @@ class KubeWriter:
 
     async def post_event(self, *, obj: ObjectRef, uid: str = "", reason: str, message: str,
                          warning: bool = True) -> None:
-        """An Event about `obj`, its involvedObject in the API the object was read from."""
+        """An Event about `obj`, its involvedObject in the API the object was read from.
+
+        A Normal Event (`warning=False`) is not posted while `normal_events` is off."""
+        if not warning and not self.normal_events:
+            return
         target = self._targets.get(obj.kind)
         await post_event(api=self.api, obj=obj, uid=uid, reason=reason, message=message, warning=warning,
                          api_version=target.group_version if target is not None else "v1")

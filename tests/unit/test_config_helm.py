@@ -208,6 +208,13 @@ def test_boolean_strings_become_booleans(tmp_path: Path) -> None:
     assert settings.l4.default_lb_controller is False
 
 
+@pytest.mark.parametrize(("ako", "akod"), [("false", False), ("true", True), (False, False)])
+def test_enable_events_is_imported(tmp_path: Path, ako: Any, akod: bool) -> None:
+    values = yaml.safe_load(SEED_VALUES_YAML)
+    values["AKOSettings"]["enableEvents"] = ako
+    assert round_trip(tmp_path, values).sync.enable_events is akod
+
+
 @pytest.mark.parametrize(
     ("ako", "akod"), [("WARN", "warning"), ("INFO", "info"), ("DEBUG", "debug"), ("ERROR", "error")]
 )

@@ -137,3 +137,27 @@ def test_write_back_skips_what_kubernetes_already_shows() -> None:
     asyncio.run(write_back(kube=_writer(api), obj=SERVICE, body=body, ingress=[{"ip": "10.10.0.1"}],
                            fqdn_map={"a.com": "vs-1"}))
     assert api.calls == []
+
+
+class NoCalls:
+    """An ApiClient that must not be called."""
+
+    async def call_api(self, *args: Any, **kw: Any) -> Any:
+        raise AssertionError(f"unexpected call {args[:2]}")
+
+
+def test_normal_events_are_not_posted_when_enable_events_is_off() -> None:
+    writer = KubeWriter(api=NoCalls(), targets=CORE, normal_events=False)  # type: ignore[arg-type]
+    asyncio.run(writer.post_event(obj=SERVICE, uid="u1", reason="Synced", message="Added", warning=False))
+
+
+def test_warnings_are_posted_when_enable_events_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    posted: list[str] = []
+
+    async def fake_post(**kw: Any) -> None:
+        posted.append(kw["reason"])
+
+    monkeypatch.setattr(kstatus, "post_event", fake_post)
+    writer = KubeWriter(api=NoCalls(), targets=CORE, normal_events=False)  # type: ignore[arg-type]
+    asyncio.run(writer.post_event(obj=SERVICE, uid="u1", reason="BadAnnotation", message="x", warning=True))
+    assert posted == ["BadAnnotation"]
