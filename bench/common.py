@@ -130,7 +130,8 @@ class Kube:
     async def namespace(self, name: str) -> None:
         await self.core.create_namespace({"metadata": {"name": name}})
 
-    async def create_services(self, ns: str, count: int, *, ports: Sequence[int], endpoints: int) -> None:
+    async def create_services(self, ns: str, count: int, *, ports: Sequence[int], endpoints: int,
+                              start: int = 0) -> None:
         async def one(i: int) -> None:
             name = f"svc-{i:05d}"
             async with self._sem:
@@ -145,7 +146,7 @@ class Kube:
                     "subsets": [{"addresses": [{"ip": ip} for ip in endpoint_ips(i, endpoints)],
                                  "ports": [{"name": f"p{p}", "port": p, "protocol": "TCP"} for p in ports]}]})
 
-        await asyncio.gather(*(one(i) for i in range(count)))
+        await asyncio.gather(*(one(i) for i in range(start, start + count)))
 
     async def clear_statuses(self, ns: str) -> int:
         """Undo what akod wrote back (EXTERNAL-IP and the FQDN map annotation): a cold start again."""
@@ -191,6 +192,13 @@ class Akod(DaemonProcess):
     async def astop(self, *, timeout: float = 30.0) -> int:
         """SIGTERM the daemon (not a profiler wrapping it) and wait; its exit code."""
         return await super().astop(timeout=timeout)
+
+    def rss_mb(self) -> float:
+        """The daemon's resident memory now (VmRSS), MB."""
+        for line in Path(f"/proc/{self.daemon_pid()}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds (user + system) of the daemon so far, in all and per thread name."""

@@ -60,8 +60,15 @@ class RequestLog:
         self._by_type.setdefault(object_type_of(path), Counter())[method] += 1
         self._by_status[str(status)] += 1
 
-    def entries(self, *, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
-        return [e.as_json() for e in self._entries
+    def entries(self, *, method: str | None = None, path: str | None = None,
+                since: float | None = None) -> list[dict[str, Any]]:
+        """The logged requests, oldest first; `since`: only those answered at or after that epoch time."""
+        recent: list[Entry] = []
+        for e in reversed(self._entries):  # newest first: a bench polling for the last second reads little
+            if since is not None and e.t < since:
+                break
+            recent.append(e)
+        return [e.as_json() for e in reversed(recent)
                 if (method is None or e.method == method) and (path is None or e.path.startswith(path))]
 
     def stats(self) -> dict[str, Any]:

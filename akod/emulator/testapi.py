@@ -22,7 +22,11 @@ from akod.emulator.state import STATE
 
 async def requests(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    entries = state.log.entries(method=request.query.get("method"), path=request.query.get("path"))
+    try:
+        since = float(request.query["since"]) if "since" in request.query else None
+    except ValueError:
+        raise bad_request(f"since must be a number of seconds since the epoch, not {request.query['since']!r}") from None
+    entries = state.log.entries(method=request.query.get("method"), path=request.query.get("path"), since=since)
     return json_response(json.dumps(entries))
 
 

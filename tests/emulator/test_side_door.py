@@ -29,6 +29,24 @@ async def test_the_request_log_records_each_call_with_its_outcome(
     assert all(isinstance(e["t"], float) for e in log)
 
 
+async def test_the_request_log_answers_only_what_came_since_a_time(
+    avi: Any, side_door: aiohttp.ClientSession
+) -> None:
+    await avi.post("/api/pool", {"name": "before"})
+    async with side_door.get("/_emulator/requests") as rsp:
+        cut = (await rsp.json())[-1]["t"] + 1e-6
+    await avi.post("/api/pool", {"name": "after"})
+
+    async with side_door.get(f"/_emulator/requests?since={cut}&method=POST") as rsp:
+        recent = await rsp.json()
+    async with side_door.get("/_emulator/requests?since=soon") as rsp:
+        refused = (rsp.status, await rsp.text())
+
+    assert [(e["method"], e["path"]) for e in recent] == [("POST", "/api/pool")]
+    assert recent[0]["t"] >= cut
+    assert refused[0] == 400 and "since" in refused[1]
+
+
 async def test_stats_count_calls_by_method_and_object_type(
     avi: Any, side_door: aiohttp.ClientSession
 ) -> None:
