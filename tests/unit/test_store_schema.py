@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 from akod.store import Store
-from akod.store.database import alembic_config, migrate
+from akod.store.database import SCHEMA_HEAD, alembic_config, migrate
 from akod.store.schema import Base
 
 
@@ -133,3 +136,27 @@ async def test_a_state_path_with_uri_characters_is_written_and_read_where_it_say
         await store.close()
     assert sqlite3.connect(db).execute("SELECT count(*) FROM journal").fetchone() == (1,)
     assert sorted(p.name for p in tmp_path.iterdir()) == [directory.name]
+
+
+def test_schema_head_names_the_newest_migration() -> None:
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_HEAD
+
+
+def test_a_current_database_opens_without_importing_alembic_and_an_old_one_is_upgraded(tmp_path: Path) -> None:
+    current, old = tmp_path / "current.db", tmp_path / "old.db"
+    migrate(path=current)
+    engine = create_engine(f"sqlite:///{old}")
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    engine.dispose()
+    probe = ("import sys; from pathlib import Path; from akod.store.database import migrate; "
+             "migrate(path=Path(sys.argv[1])); print('alembic' in sys.modules)")
+
+    loaded = [subprocess.run([sys.executable, "-c", probe, str(p)], capture_output=True, text=True, check=True,
+                             timeout=60).stdout.strip() for p in (current, old)]
+
+    assert loaded == ["False", "True"]
+    with sqlite3.connect(old) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(SCHEMA_HEAD,)]
