@@ -62,6 +62,7 @@ from bench.common import (
     Emulator,
     Kube,
     MachineCpu,
+    compile_akod,
     machine_info,
     process_cpu,
     reads_of,
@@ -572,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["AKOD_BENCH_REV"] = subprocess.run(["git", "rev-parse", "--short", args.rev], cwd=REPO,
                                                       capture_output=True, text=True).stdout.strip()
         say(f"akod as of {args.rev} ({os.environ['AKOD_BENCH_REV']}), from {checkout}")
+    compile_akod(*([checkout / "akod"] if args.rev else []))
     if args.quiet_wait > 0:
         busy = asyncio.run(wait_quiet(timeout=args.quiet_wait))
         if busy >= 0.25:

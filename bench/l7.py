@@ -30,7 +30,8 @@ from typing import Any
 
 from akod.devenv.errors import HarnessError
 from akod.devenv.seed import create_ingress_class
-from bench.common import Akod, BenchError, Emulator, Kube, endpoint_ips, machine_info, writes_by_type, writes_of
+from bench.common import (Akod, BenchError, Emulator, Kube, compile_akod, endpoint_ips, machine_info, writes_by_type,
+                          writes_of)
 
 NAMESPACE = "bench-l7"
 RATE = 30.0
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="akod-bench-l7-"))
     ensure_binaries()
+    compile_akod()
     ok = False
     try:
         with KubeApiServer() as kube:

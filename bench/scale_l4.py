@@ -37,7 +37,7 @@ from typing import Any
 
 from akod.devenv.errors import HarnessError
 from bench.baseline import KubeAccess, capture_writeback, run_baseline
-from bench.common import Akod, BenchError, Emulator, Kube, machine_info, writes_of
+from bench.common import Akod, BenchError, Emulator, Kube, compile_akod, machine_info, writes_of
 from bench.l4 import PORTS, desired_bodies, run_akod
 
 NODE_PORT_RANGE = "--service-node-port-range=20000-59999"
@@ -295,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="akod-bench-scale-l4-"))
     ensure_binaries()
+    compile_akod()
     began = time.monotonic()
     ok = False
     try:

@@ -31,7 +31,8 @@ from typing import Any
 
 from akod.devenv.errors import HarnessError
 from akod.devenv.seed import create_ingress_class, create_node
-from bench.common import Akod, BenchError, Emulator, Kube, endpoint_ips, machine_info, writes_by_type, writes_of
+from bench.common import (Akod, BenchError, Emulator, Kube, compile_akod, endpoint_ips, machine_info, writes_by_type,
+                          writes_of)
 
 NAMESPACE = "bench-scale-l7"
 RATE = 30.0
@@ -146,6 +147,8 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) ->
         # 2. restart, nothing changed
         before = await emulator.api.stats()
         akod.start()
+        await akod.wait_ready(timeout=args.timeout)
+        out["restart_ready_s"] = time.monotonic() - akod.started_at
         await akod.wait_in_sync(timeout=args.timeout)
         out["restart_s"] = time.monotonic() - akod.started_at
         after = await emulator.api.stats()
@@ -203,8 +206,10 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> None:
         (f"boot: floor = writes / {RATE:g} per s", f"{floor:.0f} s", ""),
         ("boot: converged / floor", f"{ratio:.3f}", f"target <= {RATIO_TARGET} {mark(ratio <= RATIO_TARGET)}"),
         ("boot: 429 answers (akod over the pace)", f"{out['boot_429']}", ""),
+        ("restart, nothing changed: start -> ready (/readyz 200)", f"{out['restart_ready_s']:.1f} s",
+         f"target < {RESTART_TARGET_S:g} s {mark(out['restart_ready_s'] < RESTART_TARGET_S)}"),
         ("restart, nothing changed: start -> ready + in sync", f"{out['restart_s']:.1f} s",
-         f"target < {RESTART_TARGET_S:g} s {mark(out['restart_s'] < RESTART_TARGET_S)}"),
+         "(in sync: every key synced once, nothing left to write)"),
         ("restart, nothing changed: writes", f"{out['restart_writes']}",
          f"target 0 {mark(out['restart_writes'] == 0)} " + ", ".join(
              f"{k} {v}" for k, v in out["restart_by_type"].items())),
@@ -239,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="akod-bench-scale-l7-"))
     ensure_binaries()
+    compile_akod()
     began = time.monotonic()
     ok = False
     try:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Delete, Insert, Integer, Table, Update, bindparam, delete, insert, literal_column, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from akod.store.schema import Base
@@ -107,8 +109,19 @@ class Prepared:
         return cls(sql=str(compiled), names=names, _row=operator.itemgetter(*names))
 
     async def run(self, conn: AsyncConnection, rows: Iterable[Mapping[str, Any]]) -> None:
-        """One `executemany` of the statement, one row per mapping (by parameter name)."""
-        await conn.exec_driver_sql(self.sql, [self._row(row) for row in rows])
+        """One `executemany` of the statement, one row per mapping (by parameter name).
+
+        Run on the aiosqlite connection under the pooled one (`driver_connection`, public in
+        SQLAlchemy 2), inside the transaction SQLAlchemy began on it: one hop to aiosqlite's thread
+        per statement, where `exec_driver_sql` takes three (cursor, executemany, close)."""
+        driver = (await conn.get_raw_connection()).driver_connection
+        if driver is None:
+            raise RuntimeError("the store's connection has no driver connection (closed?)")
+        params = [self._row(row) for row in rows]
+        try:
+            await driver.executemany(self.sql, params)
+        except sqlite3.Error as exc:  # as SQLAlchemy would have raised it (IntegrityError, ...)
+            raise DBAPIError.instance(self.sql, params[:1], exc, sqlite3.Error) from exc
 
 
 P_UPSERT_APPLIED = Prepared.of(UPSERT_APPLIED)
