@@ -212,6 +212,10 @@ class SyncSettings(Section):
     # AKO's `enableEvents`: post a Normal `Synced` Event when an object gets its VIP. Warnings about
     # problems are always posted. Live on reload.
     enable_events: bool = True
+    # true: read every object back from the controller at each start (as AKO does). false: only when
+    # the stored applied state cannot stand for the controller's (see `akod.sync.reconcile`); else
+    # the stored state is used and a drift check runs right after the start.
+    read_back_at_boot: bool = False
 
 
 class HaSettings(Section):

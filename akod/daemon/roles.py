@@ -43,7 +43,8 @@ EXIT_FATAL, EXIT_CONFIG = 1, 2
 
 class Roles:
     def __init__(self, *, runtime: Runtime, supervisor: Supervisor, kube: KubeWriter, reconciler: Reconciler,
-                 leadership: Leadership, settings: Callable[[], Settings], ready: Callable[[], None]) -> None:
+                 leadership: Leadership, settings: Callable[[], Settings], ready: Callable[[], None],
+                 check_drift: Callable[[], None] = lambda: None) -> None:
         self._rt = runtime
         self._supervisor = supervisor
         self._kube = kube
@@ -51,6 +52,8 @@ class Roles:
         self._leadership = leadership
         self._settings = settings
         self._ready = ready
+        self._check_drift = check_drift  # a drift check now (after a start on the stored applied state)
+        self._led = False  # has this process led before (a takeover always reads the controller back)
 
     async def run(self) -> None:
         await self.warm_up()
@@ -88,9 +91,18 @@ class Roles:
 
     async def lead(self) -> None:
         rt, reconciler = self._rt, self._reconciler
-        log.info("taking the lead: rebuilding the applied state from the controller and re-asserting everything")
+        first, self._led = not self._led, True
+        trusted, why = (await reconciler.stored_state_trusted(settings=self._settings()) if first
+                        else (False, "read back from the controller: taking over the lead"))
+        rt.boot_read_back = why
+        log.info("taking the lead: applied state %s; re-asserting everything", why)
         await self._discover(label_se_group=True)
-        await reconciler.rebuild()
+        if trusted:
+            count = await reconciler.use_stored()
+            log.info("using the %d applied objects the state database holds; the drift check runs now", count)
+            self._check_drift()
+        else:
+            await reconciler.rebuild()
         await reconciler.mark_everything()
         rt.engine.resume()
         await reconciler.collect()

@@ -144,7 +144,7 @@ class Daemon:
         supervisor = Supervisor()
         roles = Roles(runtime=runtime, supervisor=supervisor, kube=kube, reconciler=reconciler,
                       leadership=leadership, settings=lambda: self.settings,
-                      ready=lambda: self._notifier.ready(self._status_line(runtime)))
+                      ready=lambda: self._notifier.ready(self._status_line(runtime)), check_drift=drift.soon)
         try:
             async with supervisor:
                 supervisor.start("store-writer", store.run_writer, policy=CRITICAL)

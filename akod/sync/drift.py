@@ -50,13 +50,23 @@ class DriftCheck:
         self._client = client
         self.ledger = ledger
         self._interval_s = interval_s
+        self._soon = asyncio.Event()
+
+    def soon(self) -> None:
+        """Check now rather than at the end of the interval (the start used the stored applied state)."""
+        self._soon.set()
 
     async def run(self) -> None:
         """Check every `[sync] drift_check_s` seconds (0: wait, checking the setting again after a reload)."""
         while True:
             interval = self._interval_s()
-            await asyncio.sleep(interval if interval > 0 else 5.0)
-            if self._interval_s() > 0 and self._active():
+            try:
+                await asyncio.wait_for(self._soon.wait(), timeout=interval if interval > 0 else 5.0)
+            except TimeoutError:
+                pass
+            asked = self._soon.is_set()
+            self._soon.clear()
+            if (asked or self._interval_s() > 0) and self._active():
                 await self.check_once()
 
     async def check_once(self) -> int:

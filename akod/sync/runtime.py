@@ -70,6 +70,7 @@ class Runtime:
     apis: dict[str, str] = field(default_factory=dict)  # watched resource -> the API discovery chose
     warm: bool = False  # watches synced and the controller known: ready to lead
     boot_done: bool = False  # leading, and the start-up sequence has run
+    boot_read_back: str = ""  # how the last lead began: why the controller was read back, or why not
     version: str = ""
     started: float = field(default_factory=time.monotonic)
     fatal: str = ""
@@ -170,6 +171,7 @@ class Runtime:
                 "api_calls": self.telemetry.api_calls(),
                 **self.registry.summary(),
             },
+            "boot": {"done": self.boot_done, "applied_state": self.boot_read_back},
             "drift": self.drift.summary(interval_s=self.settings.sync.drift_check_s) if self.drift else {},
             "objects": await store.object_counts(),
             "errors": [_error(p) for p in problems],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from tests.e2e.conftest import Controller, Nodes, hops
@@ -197,3 +198,44 @@ async def test_objects_akod_did_not_create_are_never_written(controller: Control
     assert touched == [], touched
     assert await controller.maybe("vsvip", f"{C}--handmade-vip") is not None
     assert await controller.maybe("pool", f"{C}--handmade-pool") is not None
+
+
+async def test_a_clean_restart_uses_the_stored_state_and_repairs_what_changed_while_down(
+        controller: Controller, nodes: Nodes, services: Any, ingresses: Ingresses, make_daemon: Any,
+        kube_namespace: str) -> None:
+    """Issue 12: a restart after a clean stop does not read the controller back before it is in sync; the drift
+    check it runs at once (not after `drift_check_s`, 600 s here) repairs what was edited or deleted meanwhile."""
+    ns = kube_namespace
+    await nodes.seed()
+    await services.create(ns, "web", ports=[(80, "TCP")], endpoints=["10.34.1.10"])
+    await services.create(ns, "app", ports=[(80, "TCP")], endpoints=["10.34.1.11"], svc_type="ClusterIP")
+    cert, key = make_cert(TLS_HOST)
+    await ingresses.secret(ns, "drift-tls", cert=cert, key=key)
+    await ingresses.create(ns, "drift", rules=[rule(TLS_HOST, path("/", "app", 80))], tls=[([TLS_HOST], "drift-tls")])
+    akod = make_daemon(extra_config="[sync]\ndrift_check_s = 600\n")
+    akod.start()
+    first = await akod.wait_in_sync()
+    assert first["boot"]["applied_state"].startswith("read back"), first["boot"]  # a new state database
+    assert akod.stop() == 0
+    targets = names(ns)
+    stamp = await edit(controller, "pool", targets["pool"][1], lambda b: b.update(servers=[
+        {"ip": {"addr": "192.0.2.66", "type": "V4"}, "port": 8080}]))
+    gone = await delete(controller, *targets["sni child"])
+    akod.start()
+    status = await akod.wait_ready(timeout=60)
+    assert status["boot"]["applied_state"].startswith("stored"), status["boot"]
+    await repaired(controller, "pool", targets["pool"][1], since=stamp,
+                   holds=lambda b: [s["ip"]["addr"] for s in b.get("servers") or []] == ["10.34.1.10"])
+    await eventually(await recreated(controller, *targets["sni child"], gone), timeout=REPAIR_WITHIN_S,
+                     interval=0.3, what="the SNI child created again")
+    status = await akod.wait_in_sync()
+    assert status["drift"]["checks"] == 1 and status["drift"]["repairs"], status["drift"]
+    # Asked to read the controller back at every start, it does, and finds nothing to write.
+    assert akod.stop() == 0
+    akod.configure(options=replace(akod.options, extra="[sync]\ndrift_check_s = 600\nread_back_at_boot = true\n"))
+    before = len(await controller.writes())
+    akod.start()
+    status = await akod.wait_in_sync()
+    assert "read_back_at_boot" in status["boot"]["applied_state"], status["boot"]
+    assert (await controller.writes())[before:] == []
+    assert akod.stop() == 0
