@@ -114,7 +114,7 @@ async def test_a_first_start_lists_stores_every_node_and_the_cursor_then_watches
     async with watching(server, store) as loop:
         await eventually(lambda: len(server.watch_queries()) == 1, what="the watch starts")
 
-        assert server.list_count() == 1 and server.queries[0] == {}
+        assert server.list_count() == 1 and server.queries[0] == {"limit": "500"}
         assert server.watch_queries() == [{"watch": "true", "resourceVersion": "100", "timeoutSeconds": "60",
                                            "allowWatchBookmarks": "true"}]
         assert await loop.nodes() == {"n1": "90", "n2": "95"}
