@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from sys import intern
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,9 +82,16 @@ def observed_params(obj: Observed, *, kind: str, stamp: str) -> Params:
 # Each takes a row's columns by name, as `Result.mappings()` yields them, in any column order.
 
 def applied_from(row: RowMapping) -> Applied:
-    return Applied(obj_type=row["obj_type"], tenant=row["tenant"], name=row["name"], uuid=row["uuid"],
-                   checksum=row["checksum"], last_modified=row["last_modified"], applied_at=row["applied_at"],
-                   owner_key=row["owner_key"], info=json.loads(row["info"] or "{}"), role=row["role"])
+    # Interned: the mirror holds these for every applied object, and the type, tenant, owner key
+    # and role repeat across objects (the name is shared with the desired row of the same object).
+    return Applied(obj_type=intern(row["obj_type"]), tenant=intern(row["tenant"]), name=intern(row["name"]),
+                   uuid=row["uuid"], checksum=row["checksum"], last_modified=row["last_modified"],
+                   applied_at=row["applied_at"], owner_key=_interned(row["owner_key"]),
+                   info=json.loads(row["info"] or "{}"), role=_interned(row["role"]))
+
+
+def _interned(value: Any) -> Any:
+    return intern(value) if isinstance(value, str) else value
 
 
 def desired_from(row: RowMapping) -> Desired:
@@ -94,7 +102,7 @@ def desired_from(row: RowMapping) -> Desired:
 
 
 def observed_from(row: RowMapping) -> Observed:
-    return Observed(kind=row["kind"], namespace=row["namespace"], name=row["name"], uid=row["uid"],
+    return Observed(kind=intern(row["kind"]), namespace=intern(row["namespace"]), name=row["name"], uid=row["uid"],
                     resource_version=row["resource_version"], body=json.loads(row["body"]))
 
 

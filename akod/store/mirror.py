@@ -13,6 +13,7 @@ load and the moment the mirror starts following the commits.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from sys import intern
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -88,5 +89,6 @@ async def load_mirror(conn: AsyncConnection) -> Mirror:
         mirror.put_applied(applied_from(row))
     query = select(DESIRED.c.owner_key, DESIRED.c.obj_type, DESIRED.c.tenant, DESIRED.c.name, DESIRED.c.checksum)
     for owner, obj_type, tenant, name, checksum in await conn.execute(query):
-        mirror.desired.setdefault(str(owner), {})[(str(obj_type), str(tenant), str(name))] = str(checksum)
+        mirror.desired.setdefault(intern(str(owner)), {})[
+            (intern(str(obj_type)), intern(str(tenant)), intern(str(name)))] = str(checksum)
     return mirror
