@@ -131,11 +131,12 @@ def _unsafe(ref: ObjectRef, where: str, message: str) -> Problem:
     return Problem(obj=ref, field=where, reason="UnsafePodCIDR", message=f"{message}; no static route for it")
 
 
-def _node_cidrs(node: NodeInfo, body: Mapping[str, Any], view: CniView,
-                problems: list[Problem]) -> tuple[NodeCidrs, list[PodCidr], list[PodCidr]]:
+def _node_cidrs(node: NodeInfo, body: Mapping[str, Any], view: CniView, problems: list[Problem],
+                reported: set[tuple[ObjectRef, str]]) -> tuple[NodeCidrs, list[PodCidr], list[PodCidr]]:
     """What the source says of the node, the CIDRs to route, and the ones to fall back to (annotation only)."""
     found, more = view.of_node(node, body)
     problems.extend(more)
+    reported.update((p.obj, p.field) for p in more)
     if node.cidr_source != "spec.podCIDRs":  # the annotation `ako.vmware.com/pod-cidrs` overrides every source
         return found, list(indexed(node.pod_cidrs, node=node.name, source=node.cidr_source)), list(found.cidrs)
     return found, list(found.cidrs), []
@@ -162,10 +163,13 @@ def plan_routes(*, cluster: str, node_bodies: Iterable[Mapping[str, Any]], enabl
 
     claimed: dict[IPNetwork, str] = {}
     routes: list[StaticRoute] = []
+    reported: set[tuple[ObjectRef, str]] = set()
     for node, body in nodes:
         ref = node_ref(node.name)
-        source, wanted, fallback = _node_cidrs(node, body, view, problems)
+        source, wanted, fallback = _node_cidrs(node, body, view, problems, reported)
         if not wanted and not fallback:
+            if (ref, source.missing[0]) in reported:
+                continue  # the source's field is already reported as malformed (one problem per field)
             problems.append(Problem(obj=ref, field=source.missing[0], reason="NoPodCIDR", message=source.missing[1]))
             continue
         usable, where = safe_cidrs(node, wanted=wanted, fallback=fallback, fallback_source=source.source, guard=guard,

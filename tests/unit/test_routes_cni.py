@@ -162,6 +162,8 @@ def test_ovn_a_bad_annotation_is_an_error_on_the_node_and_other_routes_stay(valu
     p = plan("ovn-kubernetes", [bad, good])
     assert routes(p)["S1-AZ1-n2-0"] == ("10.128.2.0/23", "10.10.30.12")
     assert ("Node", "n1", field, "InvalidPodCIDR") in problems(p)
+    fields = [f for _, _, f, _ in problems(p)]
+    assert len(fields) == len(set(fields))  # one problem per field: the store keeps one per (object, field)
 
 
 def test_openshift_host_subnets() -> None:
