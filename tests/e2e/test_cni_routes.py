@@ -19,6 +19,7 @@ from kubernetes_asyncio import client
 from tests.e2e.cni import CniCrds, block, cilium_node, host_subnet
 from tests.e2e.conftest import Controller, Nodes, ours
 from tests.e2e.harness import eventually
+from tests.e2e.test_api_versions import rbac_identity  # noqa: F401 - a fixture
 from tests.e2e.test_static_routes import routes_become
 
 OVN = "k8s.ovn.org/node-subnets"
@@ -158,15 +159,15 @@ async def test_cilium_nodes_give_their_pod_cidrs_and_a_410_relist_finds_a_delete
     assert akod.stop() == 0
 
 
-async def test_openshift_host_subnets_give_the_routes(controller: Controller, nodes: Nodes, crds: CniCrds,
-                                                      make_daemon: Any) -> None:
+async def test_openshift_host_subnets_give_the_routes_with_only_the_deployed_rbac(
+        controller: Controller, nodes: Nodes, crds: CniCrds, make_daemon: Any, rbac_identity: Any) -> None:
     await crds.install("openshift")
     await nodes.create("ocp-1", ip="10.10.30.41", cidrs=[])
     await nodes.create("ocp-2", ip="10.10.30.42", cidrs=[])
     await crds.create("openshift", host_subnet("ocp-1", "ocp-1", "10.128.0.0/23", "10.10.30.41"))
     await crds.create("openshift", host_subnet("ocp-2", "ocp-2", "10.128.2.0/23", "10.10.30.42"))
     await crds.create("openshift", host_subnet("ocp-junk", "ocp-2", "10.128.4.0/24/8", "10.10.30.42"))
-    akod = make_daemon()
+    akod = make_daemon(identity=rbac_identity)  # deploy/kubernetes-rbac.yaml grants reading the HostSubnets
     akod.start()
     await akod.wait_in_sync()
     await routes_become(controller, {"10.128.0.0/23": "10.10.30.41", "10.128.2.0/23": "10.10.30.42"})
