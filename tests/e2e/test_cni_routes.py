@@ -18,7 +18,7 @@ from kubernetes_asyncio import client
 
 from tests.e2e.cni import CniCrds, block, cilium_node, host_subnet
 from tests.e2e.conftest import Controller, Nodes, ours
-from tests.e2e.harness import eventually
+from tests.e2e.harness import akod_cli, eventually, writes_of_a_restart
 from tests.e2e.test_api_versions import rbac_identity  # noqa: F401 - a fixture
 from tests.e2e.test_static_routes import routes_become
 
@@ -175,7 +175,11 @@ async def test_openshift_host_subnets_give_the_routes_with_only_the_deployed_rba
     assert [(e["field"], e["reason"]) for e in found] == [("subnet", "InvalidPodCIDR")]
     await crds.delete("openshift", "ocp-1")
     await routes_become(controller, {"10.128.2.0/23": "10.10.30.42"})
+    assert await writes_of_a_restart(akod, controller) == []  # route ids stable, nothing rewritten
+    assert "resuming the hostsubnets watch from the stored resourceVersion" in akod.log_of_last_start()
     assert akod.stop() == 0
+    plan = akod_cli("plan", "--config", str(akod.config))
+    assert plan.returncode == 0 and "nothing to do" in plan.stdout, plan.stdout + plan.stderr
 
 
 async def test_ovn_node_subnets_in_both_shapes_and_a_garbage_annotation_costs_only_its_node(
