@@ -27,6 +27,7 @@ are used (themselves checked), so a bad annotation never withdraws a route that 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,7 +60,10 @@ class RouteGuard:
         for network, what in self.reserved:
             if network.version == prefix.version and network.overlaps(prefix):
                 return f"overlaps the {what} ({network})"
-        held = min((ip for ip in node_ips if ip.version == prefix.version and ip in prefix), default=None)
+        if isinstance(node_ips, NodeIps):
+            held = node_ips.lowest_in(prefix)
+        else:
+            held = min((ip for ip in node_ips if ip.version == prefix.version and ip in prefix), default=None)
         if held is not None:
             return f"holds the InternalIP {held} of node {node_ips[held]}"
         if self.pod_networks:
@@ -73,6 +77,24 @@ class RouteGuard:
             return (f"is wider than /{shortest}; if the cluster's pod network is that wide, name it in "
                     "[routes] pod_network")
         return None
+
+
+class NodeIps(dict[IPAddress, str]):
+    """InternalIP -> node name, searchable by prefix in O(log n): a check per pod CIDR must not scan every node
+    (2,000 nodes with 4 Calico blocks each made 16 million comparisons per translation)."""
+
+    def lowest_in(self, prefix: IPNetwork) -> IPAddress | None:
+        ordered: dict[int, list[IPAddress]] | None = getattr(self, "_ordered", None)
+        if ordered is None:
+            ordered = {4: [], 6: []}
+            for ip in self:
+                ordered[ip.version].append(ip)
+            for ips in ordered.values():
+                ips.sort()
+            self._ordered = ordered
+        ips = ordered[prefix.version]
+        at = bisect.bisect_left(ips, prefix.network_address)
+        return ips[at] if at < len(ips) and ips[at] in prefix else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +181,7 @@ def plan_routes(*, cluster: str, node_bodies: Iterable[Mapping[str, Any]], enabl
         problems.extend(found)
         nodes.append((info, body))
     nodes.sort(key=lambda n: (n[0].created or "~", n[0].name))
-    node_ips = {ip: n.name for n, _ in reversed(nodes) for ip in n.internal_ips}  # the oldest node names an IP
+    node_ips = NodeIps({ip: n.name for n, _ in reversed(nodes) for ip in n.internal_ips})  # the oldest names an IP
 
     claimed: dict[IPNetwork, str] = {}
     routes: list[StaticRoute] = []
