@@ -198,3 +198,21 @@ def test_auto_chooses_by_served_api_then_node_annotations() -> None:
 def test_no_source_is_the_spec_as_before() -> None:
     assert routes(plan_routes(cluster=CLUSTER, node_bodies=NODES)) == routes(
         plan_routes(cluster=CLUSTER, node_bodies=NODES, cni=CniView(cni="none")))
+
+
+def test_the_indexed_internal_ip_search_finds_what_a_scan_finds() -> None:
+    import ipaddress
+    import random
+
+    from akod.model.routes import NodeIps
+
+    rng = random.Random(7)
+    ips = {ipaddress.ip_address(f"10.{rng.randrange(4)}.{rng.randrange(256)}.{rng.randrange(256)}"): f"n{i}"
+           for i in range(300)} | {ipaddress.ip_address(f"fd00::{i:x}"): f"v6-{i}" for i in range(50)}
+    index = NodeIps(ips)
+    prefixes = [ipaddress.ip_network(f"10.{rng.randrange(4)}.{rng.randrange(256)}.0/{rng.choice([16, 20, 24, 28])}",
+                                     strict=False) for _ in range(300)] + [ipaddress.ip_network("fd00::/120"),
+                                                                          ipaddress.ip_network("fd01::/64")]
+    for prefix in prefixes:
+        scan = min((ip for ip in ips if ip.version == prefix.version and ip in prefix), default=None)
+        assert index.lowest_in(prefix) == scan, prefix
