@@ -208,3 +208,19 @@ async def test_ovn_node_subnets_in_both_shapes_and_a_garbage_annotation_costs_on
     after = by_id(await routes_become(controller, {"10.128.6.0/23": "10.10.30.51", "10.128.2.0/23": "10.10.30.52"}))
     assert after["S1-AZ1-ovn-2-0"] == routes["S1-AZ1-ovn-2-0"]
     assert akod.stop() == 0
+
+
+async def test_antrea_transport_addresses_are_the_next_hops_and_an_edit_moves_one_route(
+        controller: Controller, nodes: Nodes, make_daemon: Any, kube_client: client.ApiClient) -> None:
+    antrea = "node.antrea.io/transport-addresses"
+    await nodes.create("ant-1", ip="10.10.30.61", cidrs=["10.34.1.0/24"], annotations={antrea: "192.168.30.61"})
+    await nodes.create("ant-2", ip="10.10.30.62", cidrs=["10.34.2.0/24"], annotations={antrea: "fd00::62,192.168.30.62"})
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    before = by_id(await routes_become(controller, {"10.34.1.0/24": "192.168.30.61", "10.34.2.0/24": "192.168.30.62"}))
+    assert "pod CIDRs of the static routes come from antrea (a node carries the annotation" in akod.log()
+    await client.CoreV1Api(kube_client).patch_node("ant-1", {"metadata": {"annotations": {antrea: "192.168.31.61"}}})
+    after = by_id(await routes_become(controller, {"10.34.1.0/24": "192.168.31.61", "10.34.2.0/24": "192.168.30.62"}))
+    assert after["S1-AZ1-ant-2-0"] == before["S1-AZ1-ant-2-0"] and set(after) == set(before)
+    assert akod.stop() == 0
