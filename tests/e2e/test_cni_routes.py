@@ -224,3 +224,28 @@ async def test_antrea_transport_addresses_are_the_next_hops_and_an_edit_moves_on
     after = by_id(await routes_become(controller, {"10.34.1.0/24": "192.168.31.61", "10.34.2.0/24": "192.168.30.62"}))
     assert after["S1-AZ1-ant-2-0"] == before["S1-AZ1-ant-2-0"] and set(after) == set(before)
     assert akod.stop() == 0
+
+
+async def test_a_configured_source_the_server_does_not_serve_is_missing_and_the_routes_stay(
+        controller: Controller, nodes: Nodes, make_daemon: Any) -> None:
+    await nodes.create("plain-1", ip="10.10.30.71", cidrs=["10.34.1.0/24"])
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    await routes_become(controller, {"10.34.1.0/24": "10.10.30.71"})
+    assert akod.stop() == 0
+    akod.config.write_text(akod.config.read_text().replace("[routes]\n", '[routes]\ncni = "calico"\n', 1))
+    writes = len(await controller.writes())
+    akod.start()
+    await akod.wait_in_sync()  # a held key is settled: nothing to retry until the input changes
+
+    async def held() -> dict[str, Any] | None:
+        status = await akod.status()
+        return status if status["sync"]["held"].get("vrf") else None
+
+    status = await eventually(held, what="the routes key held")
+    assert "serves no blockaffinities" in status["sync"]["held"]["vrf"]
+    assert "crd.projectcalico.org/v1/blockaffinities" in status["kubernetes"]["missing"]["blockaffinities"]
+    assert len(await controller.writes()) == writes  # the route that works was not withdrawn
+    assert by_id(await controller.vrf_routes()) == {"S1-AZ1-plain-1-0": ("10.34.1.0", 24, "10.10.30.71")}
+    assert akod.stop() == 0

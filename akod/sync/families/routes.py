@@ -36,7 +36,7 @@ from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts, build_route_guard
 from akod.sync.discovery import ADMIN, ControllerContext, routes_enabled, se_group_owner
 from akod.sync.suspects import Ident, Suspect
-from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation, requeue
+from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation, hold, requeue
 
 log = logging.getLogger("akod.sync")
 KEY = "vrf"
@@ -94,6 +94,12 @@ class RoutesFamily:
 
     # -- the key ---------------------------------------------------------------------------------
 
+    def _source_unserved(self) -> list[str]:
+        """The resources of an explicitly configured source that the server does not serve."""
+        if self._cni == "auto" or not routes_enabled(self._in.settings):
+            return []
+        return [r for r in CNI_RESOURCES.get(self._cni, ()) if r in self._in.unserved]
+
     def _source(self) -> CniView:
         """The pod-CIDR source read from the cluster cache; `auto`'s choice logged when it changes."""
         cache = self._in.cluster
@@ -115,12 +121,19 @@ class RoutesFamily:
             ours = plan.to_avi(cluster=cluster)
             objects = (AviObject(OBJ_TYPE, ADMIN, ctl.vrf, {"static_routes": ours}, role=Role.ROUTES),)
         return Translation(key=key, objects=objects, problems=plan.problems,
-                           scope=frozenset(ObjectRef(kind="Node", namespace="", name=n) for n in self._in.cluster.nodes))
+                           scope=frozenset(ObjectRef(kind="Node", namespace="", name=n) for n in self._in.cluster.nodes),
+                           hold=bool(self._source_unserved()))
 
     async def sync(self, key: str) -> Outcome:
         io = self._io
         ctl = self._in.controller
         assert io is not None and ctl is not None, "sync runs in the daemon, after discovery"
+        unserved = self._source_unserved()
+        if unserved:
+            # The source named in the configuration cannot be read: without it every node looks
+            # like it has no pod CIDR, and writing that would withdraw every route that works.
+            return hold(f"[routes] cni = {self._cni!r}, but the server serves no {', '.join(unserved)}; "
+                        "the routes on the controller stay as they are")
         t = await self.translate(key)
         for kind in ("Node", *self._cr_kinds):
             await io.reporter.replace(kind=kind, problems=_of_kind(t.problems, kind))
