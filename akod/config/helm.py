@@ -260,6 +260,7 @@ def _node_network(state: _Import, entry: Any) -> Any:
 
 def _routes_l4_l7(state: _Import) -> None:
     state.copy("AKOSettings.disableStaticRouteSync", "routes", "disable_static_route_sync", _bool)
+    _cni(state)
     state.copy("L4Settings.defaultLBController", "l4", "default_lb_controller", _bool)
     state.copy("L4Settings.autoFQDN", "l4", "auto_fqdn", _text)
     state.copy("L7Settings.serviceType", "l7", "service_type", _text)
@@ -278,6 +279,34 @@ def _routes_l4_l7(state: _Import) -> None:
             "AKOSettings.layer7Only is true: akod has no such switch; set [l4] "
             "default_lb_controller = false to leave LoadBalancer Services without a class alone."
         )
+
+
+# AKO's cniPlugin -> akod's [routes] cni, and what the user is told when it is not one to one.
+_CNI = {"": "none", "antrea": "antrea", "calico": "calico", "cilium": "cilium", "ovn-kubernetes": "ovn-kubernetes",
+        "openshift": "openshift", "canal": "none", "flannel": "none"}
+_CNI_NOTES = {
+    "": "AKOSettings.cniPlugin is empty: [routes] cni = \"none\" reads spec.podCIDRs as AKO did; \"auto\" "
+        "would find Calico, Cilium, OpenShift SDN, OVN-Kubernetes or Antrea by itself.",
+    "canal": "AKOSettings.cniPlugin canal: its pods use spec.podCIDRs (flannel), so [routes] cni = \"none\".",
+    "flannel": "AKOSettings.cniPlugin flannel: its pods use spec.podCIDRs, so [routes] cni = \"none\".",
+    "ncp": "AKOSettings.cniPlugin ncp: NSX-T routes the pods itself; set [routes] disable_static_route_sync = "
+           "true (not imported).",
+}
+
+
+def _cni(state: _Import) -> None:
+    value = state.get("AKOSettings.cniPlugin")
+    if value is None:
+        return
+    text = str(value).strip().lower()
+    cni = _CNI.get(text)
+    if cni is not None:
+        state.emit("routes", "cni", cni, "from AKOSettings.cniPlugin" + (f" ({value!r})" if cni != text else ""))
+    elif text not in _CNI_NOTES:
+        state.notes.append(f"AKOSettings.cniPlugin {value!r} is not a CNI akod knows; [routes] cni is left at "
+                           "\"auto\" (API discovery and node annotations).")
+    if text in _CNI_NOTES:
+        state.notes.append(_CNI_NOTES[text])
 
 
 def _ha(state: _Import) -> None:

@@ -28,7 +28,8 @@ LIVE_KEYS: frozenset[str] = frozenset(
     }
 )
 # Exceptions inside a live section: ClusterIP vs NodePort changes what every pool member is.
-RESTART_KEYS: frozenset[str] = frozenset({"l7.service_type"})
+# `routes.cni` chooses which resources are watched, and watches start with the daemon.
+RESTART_KEYS: frozenset[str] = frozenset({"l7.service_type", "routes.cni"})
 
 
 def changed_keys(old: Settings, new: Settings) -> list[str]:

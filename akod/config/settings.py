@@ -44,6 +44,14 @@ from akod.config.values import (
 
 AutoFqdn = Literal["default", "flat", "disabled"]
 ServiceType = Literal["ClusterIP", "NodePort"]
+# Where the nodes' pod CIDRs come from (AKO's `cniPlugin`; akod.model.podcidrs).
+Cni = Literal["auto", "antrea", "calico", "cilium", "ovn-kubernetes", "openshift", "none"]
+CNI_CHOICES: Final = ("auto", "antrea", "calico", "cilium", "ovn-kubernetes", "openshift", "none")
+CNI_UNSUPPORTED: Final = {
+    "flannel": 'flannel uses spec.podCIDRs: write "none" (or "auto")',
+    "canal": 'canal (flannel networking) uses spec.podCIDRs: write "none" (or "auto")',
+    "ncp": "NSX-T NCP routes the pods itself: set disable_static_route_sync = true",
+}
 ShardVsSize = Literal["LARGE", "MEDIUM", "SMALL", "DEDICATED"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["text", "json"]
@@ -155,6 +163,8 @@ class RoutesSettings(Section):
     # The cluster's pod network(s): every node's pod CIDR must lie inside one of them. Empty: a
     # pod CIDR shorter than /16 (IPv4) or /48 (IPv6) is refused instead (akod.model.routes).
     pod_network: Annotated[tuple[Cidr, ...], FrozenArray] = ()
+    # The source of the pod CIDRs (AKO's cniPlugin); "auto": by API discovery and node annotations.
+    cni: Annotated[Cni, choice_validator(CNI_CHOICES, unsupported=CNI_UNSUPPORTED)] = "auto"
 
     @model_validator(mode="after")
     def _pod_network_is_not_everything(self) -> RoutesSettings:

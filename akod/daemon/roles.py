@@ -68,12 +68,13 @@ class Roles:
         rt = self._rt
         registry = rt.registry
         await rt.store.prune_journal()
-        resolution = await retry("API discovery", lambda: resolve(self._kube.api, registry.resources()))
+        resolution = await retry("API discovery", lambda: resolve(self._kube.api, registry.resources(),
+                                                               optional=registry.optional_resources()))
         rt.missing_apis = dict(resolution.missing)
         for name, why in resolution.missing.items():
             log.warning("%s: %s; akod does not watch them", name, why)
         rt.apis = {name: v.api for name, v in resolution.chosen.items()}
-        registry.inputs.unserved = frozenset(resolution.missing)
+        registry.inputs.unserved = resolution.unserved
         self._kube.route(resolution.targets)  # status patches and Events go to the API each kind was read from
         await self._load_cache(resolution)
         for spec in resolution.specs:

@@ -15,7 +15,11 @@ daemon hands it to the `KubeWriter` (`akod.kube.status`) that patches them.
 
 Each variant's cursor name (the `cursors` table) is its own, so a server upgrade that starts
 serving a better variant relists it from scratch instead of resuming from another resource's
-resourceVersion. Only Secrets of type `kubernetes.io/tls` are watched (a field selector: never
+resourceVersion. A resource a family may do without (`optional`: the CNI records `[routes] cni =
+"auto"` looks for) is not missing when unserved: it is logged once at info and left out
+(`Resolution.absent`), so a cluster without Calico shows nothing missing.
+
+Only Secrets of type `kubernetes.io/tls` are watched (a field selector: never
 every Secret of the cluster), and they are listed again at every start because their material is
 kept in memory only.
 """
@@ -43,6 +47,7 @@ from akod.kube.trimming import (
     trim_secret,
     trim_service,
 )
+from akod.kube.trimming_cni import trim_block_affinity, trim_cilium_node, trim_host_subnet
 from akod.kube.watching import Trim, WatchSpec
 
 log = logging.getLogger("akod.kube")
@@ -86,6 +91,11 @@ RESOURCES: dict[str, tuple[Variant, ...]] = {
                   Variant("extensions/v1beta1", "ingresses", "Ingress", trim_ingress_v1beta1,
                           cursor="ingresses.v1beta1.extensions")),
     "secrets": (Variant("v1", "secrets", "Secret", trim_secret, list_kwargs=TLS_ONLY, resume=False),),
+    # The CNIs' records of their pod CIDRs (cluster-scoped custom resources; `akod.model.podcidrs`).
+    "blockaffinities": (Variant("crd.projectcalico.org/v1", "blockaffinities", "BlockAffinity",
+                                trim_block_affinity),),
+    "ciliumnodes": (Variant("cilium.io/v2", "ciliumnodes", "CiliumNode", trim_cilium_node),),
+    "hostsubnets": (Variant("network.openshift.io/v1", "hostsubnets", "HostSubnet", trim_host_subnet),),
 }
 
 
@@ -96,6 +106,12 @@ class Resolution:
     specs: list[WatchSpec] = field(default_factory=list)
     chosen: dict[str, Variant] = field(default_factory=dict)  # logical name -> the variant watched
     missing: dict[str, str] = field(default_factory=dict)  # logical name -> why it is not watched
+    absent: dict[str, str] = field(default_factory=dict)  # optional ones not served: not watched, not missing
+
+    @property
+    def unserved(self) -> frozenset[str]:
+        """Every resource asked for that is not watched, missing or optional."""
+        return frozenset(self.missing) | frozenset(self.absent)
 
     def kind_of(self, name: str) -> str | None:
         variant = self.chosen.get(name)
@@ -107,8 +123,11 @@ class Resolution:
         return {v.kind: ObjectApi(group_version=v.group_version, plural=v.plural) for v in self.chosen.values()}
 
 
-async def resolve(api: ApiClient, names: Iterable[str]) -> Resolution:
-    """For each logical resource in `names` (in order), the first variant the server serves."""
+async def resolve(api: ApiClient, names: Iterable[str], *, optional: Iterable[str] = ()) -> Resolution:
+    """For each logical resource in `names` (in order), the first variant the server serves.
+
+    One in `optional` that the server does not serve goes to `absent`, not `missing`."""
+    optional = frozenset(optional)
     out = Resolution()
     discovered: dict[str, set[str] | None] = {}
     for name in names:
@@ -123,6 +142,10 @@ async def resolve(api: ApiClient, names: Iterable[str]) -> Resolution:
                 break
         else:
             tried = ", ".join(v.api for v in variants) or "no known API"
+            if name in optional:
+                out.absent[name] = f"the server serves none of {tried}"
+                log.info("%s: the server serves none of %s; not watched", name, tried)
+                continue
             out.missing[name] = f"the server serves none of {tried}"  # the caller reports it, once
     for name in ("endpoints", "ingresses", "ingressclasses"):
         if name in out.chosen:

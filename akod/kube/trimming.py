@@ -21,9 +21,11 @@ from typing import Any
 
 from akod.model.checksums import canonical_json
 from akod.model.observed import Observed
+from akod.model.podcidrs import NODE_ANNOTATIONS as CNI_NODE_ANNOTATIONS
 
-# Annotations a translation reads; every other annotation is dropped.
-NODE_ANNOTATIONS = ("ako.vmware.com/pod-cidrs",)
+# Annotations a translation reads; every other annotation is dropped. The CNIs' ones:
+# akod.model.podcidrs (OVN-Kubernetes' subnets, Antrea's and Calico's node addresses).
+NODE_ANNOTATIONS = ("ako.vmware.com/pod-cidrs", *CNI_NODE_ANNOTATIONS)
 
 
 def _meta(raw: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -74,8 +74,8 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
     inputs = Inputs(cluster=ClusterCache(), settings=settings, applied=applied, controller=ctx,
                     controller_version=client.controller_version or "", api_version=client.api_version or "")
     registry = Registry(inputs=inputs, io=None)
-    resolution = await resolve(kube_api, registry.resources())
-    inputs.unserved = frozenset(resolution.missing)
+    resolution = await resolve(kube_api, registry.resources(), optional=registry.optional_resources())
+    inputs.unserved = resolution.unserved
     for spec in resolution.specs:  # in the registry's load order, as the daemon loads its cache
         objects, _ = await list_all(spec)
         await registry.load(resource=spec.resource, kind=spec.kind, objects=objects)

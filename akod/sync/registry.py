@@ -47,7 +47,7 @@ def key_kind(key: str) -> str:
     return key.split(":", 1)[0]
 
 
-def watched_resources(families: Iterable[type[Family]] = FAMILIES) -> list[str]:
+def watched_resources(families: Iterable[type[Family] | Family] = FAMILIES) -> list[str]:
     """Every watched resource some family reads, in load order (unknown ones last)."""
     wanted = {r for f in families for r in f.resources}
     return [r for r in LOAD_ORDER if r in wanted] + sorted(wanted - set(LOAD_ORDER))
@@ -70,8 +70,15 @@ class Registry:
         return self._by_kind.get(key_kind(key))
 
     def resources(self) -> list[str]:
-        """Every watched resource some family reads, in load order (unknown ones last)."""
-        return watched_resources(type(f) for f in self.families)
+        """Every watched resource some family reads, in load order (unknown ones last).
+
+        A family instance may read more than its class says (the routes read the records of the
+        configured CNI)."""
+        return watched_resources(self.families)
+
+    def optional_resources(self) -> frozenset[str]:
+        """The watched resources a family does without when the server does not serve them."""
+        return frozenset(r for f in self.families for r in getattr(f, "optional_resources", ()))
 
     async def on_change(self, change: Change) -> set[str]:
         """Take one watch batch into the cluster cache; the keys it may change, from every family."""

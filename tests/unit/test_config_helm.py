@@ -360,3 +360,23 @@ def test_toml_writer_quotes_keys_only_when_needed() -> None:
 def test_two_ako_replicas_become_an_ha_pair_and_one_stays_single(tmp_path: Path, seed_values: dict[str, Any]) -> None:
     assert round_trip(tmp_path, seed_values).ha.enabled is False  # the seed runs replicaCount: 1
     assert round_trip(tmp_path, {**seed_values, "replicaCount": 2}).ha.enabled is True
+
+
+@pytest.mark.parametrize(("ako", "akod"), [("", "none"), ("calico", "calico"), ("antrea", "antrea"),
+                                            ("cilium", "cilium"), ("ovn-kubernetes", "ovn-kubernetes"),
+                                            ("openshift", "openshift"), ("canal", "none"), ("flannel", "none")])
+def test_cni_plugin_becomes_routes_cni(tmp_path: Path, ako: str, akod: str) -> None:
+    values = yaml.safe_load(SEED_VALUES_YAML)
+    values["AKOSettings"]["cniPlugin"] = ako
+    text = helm_values_to_toml(values)
+    assert "# from AKOSettings.cniPlugin" in text
+    assert round_trip(tmp_path, values).routes.cni == akod
+
+
+def test_ncp_and_unknown_cni_plugins_leave_cni_at_auto_and_say_why(tmp_path: Path) -> None:
+    for ako, words in (("ncp", "disable_static_route_sync"), ("weave", "not a CNI akod knows")):
+        values = yaml.safe_load(SEED_VALUES_YAML)
+        values["AKOSettings"]["cniPlugin"] = ako
+        text = helm_values_to_toml(values)
+        assert words in text.split("\n[cluster]")[0]
+        assert round_trip(tmp_path, values).routes.cni == "auto"

@@ -82,3 +82,21 @@ def test_without_networking_ingresses_come_from_extensions_and_the_missing_class
 def test_each_group_version_is_asked_once() -> None:
     _, api = _resolve(K8S_1_17)
     assert len(api.asked) == len(set(api.asked))
+
+
+def test_optional_cni_resources_not_served_are_absent_not_missing_and_served_ones_are_watched() -> None:
+    cni = ["nodes", "blockaffinities", "ciliumnodes", "hostsubnets"]
+    api = DiscoveryApi({**CURRENT, "cilium.io/v2": ["ciliumnodes", "ciliumendpoints"]})
+    resolution = asyncio.run(resolve(api, cni, optional=cni[1:]))  # type: ignore[arg-type]
+    assert resolution.missing == {}
+    assert set(resolution.absent) == {"blockaffinities", "hostsubnets"}
+    assert resolution.unserved == {"blockaffinities", "hostsubnets"}
+    assert resolution.chosen["ciliumnodes"].api == "cilium.io/v2/ciliumnodes"
+    assert resolution.targets["CiliumNode"].group_version == "cilium.io/v2"
+    assert [s.resource for s in resolution.specs] == ["nodes", "ciliumnodes"]
+
+
+def test_a_cni_resource_the_configuration_names_is_missing_when_not_served() -> None:
+    api = DiscoveryApi(CURRENT)
+    resolution = asyncio.run(resolve(api, ["nodes", "blockaffinities"]))  # type: ignore[arg-type]
+    assert "crd.projectcalico.org/v1/blockaffinities" in resolution.missing["blockaffinities"]

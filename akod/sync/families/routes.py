@@ -1,5 +1,12 @@
 """Static routes: this cluster's routes in the VRF, equal to what the Nodes call for.
 
+The pod CIDRs come from the source `[routes] cni` names (`akod.model.podcidrs`): the Nodes
+themselves, or the CNI's own records (Calico BlockAffinities, CiliumNodes, OpenShift
+HostSubnets), which are then watched too (resumed, relisted on 410 like any watch); `auto`
+watches whichever of those the server serves and picks the source from them and the nodes'
+annotations, logging its choice when it changes. Any change of one of these resources marks the
+one key, and the diff against the VRF changes exactly the routes whose input changed.
+
 One key, `vrf`. The VRF is not ours: other clusters and people keep routes in it. So the write is
 a read-modify-write of `static_routes` that keeps every route not labelled with our cluster, sent
 with the `_last_modified` just read; a 412 (someone wrote in between) means read again and retry.
@@ -20,7 +27,8 @@ from typing import Any
 
 from akod.avi import AviClient, AviError, AviPreconditionFailed, AviWriteRefused
 from akod.model.objects import AviObject, Role
-from akod.model.problems import ObjectRef
+from akod.model.podcidrs import CNI_RESOURCES, RESOURCE_KINDS, CniView, choose_cni, read_source
+from akod.model.problems import ObjectRef, Problem
 from akod.model.routes import diff_routes, describe_route, merge_routes, plan_routes, routes_checksum, same_routes
 from akod.store import DONE as JOURNAL_DONE
 from akod.store import FAILED, INTENT, SUPERSEDED, UNKNOWN, Applied, Desired
@@ -28,7 +36,7 @@ from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts, build_route_guard
 from akod.sync.discovery import ADMIN, ControllerContext, routes_enabled, se_group_owner
 from akod.sync.suspects import Ident, Suspect
-from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation, requeue
+from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation, hold, requeue
 
 log = logging.getLogger("akod.sync")
 KEY = "vrf"
@@ -49,6 +57,12 @@ class RoutesFamily:
         self._verify = True  # the first pass compares with the controller's copy
         self._drifted = False  # the drift check saw the VRF change: a write now is a repair
         self.route_count = 0
+        # The CNI source is fixed at start (`routes.cni` is a restart key): it decides what is watched.
+        self._cni = inputs.settings.routes.cni
+        self.resources = ("nodes", *CNI_RESOURCES.get(self._cni, ()))
+        self.optional_resources = frozenset(CNI_RESOURCES["auto"]) if self._cni == "auto" else frozenset()
+        self._cr_kinds = tuple(RESOURCE_KINDS[r] for r in self.resources[1:])
+        self._chosen = ""
 
     def _cluster_name(self) -> str:
         return self._in.settings.cluster.name
@@ -56,7 +70,7 @@ class RoutesFamily:
     # -- keys ------------------------------------------------------------------------------------
 
     async def on_change(self, change: Change) -> set[str]:
-        return {KEY} if change.kind == "Node" else set()
+        return {KEY} if change.kind == "Node" or change.kind in self._cr_kinds else set()
 
     def wanted_keys(self) -> set[str]:
         return {KEY}
@@ -80,24 +94,49 @@ class RoutesFamily:
 
     # -- the key ---------------------------------------------------------------------------------
 
+    def _source_unserved(self) -> list[str]:
+        """The resources of an explicitly configured source that the server does not serve."""
+        if self._cni == "auto" or not routes_enabled(self._in.settings):
+            return []
+        return [r for r in CNI_RESOURCES.get(self._cni, ()) if r in self._in.unserved]
+
+    def _source(self) -> CniView:
+        """The pod-CIDR source read from the cluster cache; `auto`'s choice logged when it changes."""
+        cache = self._in.cluster
+        served = {r for r in CNI_RESOURCES["auto"] if r in self.resources and r not in self._in.unserved}
+        cni, why = choose_cni(self._cni, served=served, node_bodies=cache.nodes.values())
+        if cni != self._chosen:
+            log.info("pod CIDRs of the static routes come from %s (%s)", cni, why)
+            self._chosen = cni
+        return read_source(cni, objects=cache.other)
+
     async def translate(self, key: str) -> Translation:
         cluster = self._cluster_name()
         plan = plan_routes(cluster=cluster, node_bodies=self._in.cluster.node_bodies(),
-                           enabled=routes_enabled(self._in.settings), guard=build_route_guard(self._in.settings))
+                           enabled=routes_enabled(self._in.settings), guard=build_route_guard(self._in.settings),
+                           cni=self._source())
         ctl = self._in.controller
         objects: tuple[AviObject, ...] = ()
         if ctl is not None:
             ours = plan.to_avi(cluster=cluster)
             objects = (AviObject(OBJ_TYPE, ADMIN, ctl.vrf, {"static_routes": ours}, role=Role.ROUTES),)
         return Translation(key=key, objects=objects, problems=plan.problems,
-                           scope=frozenset(ObjectRef(kind="Node", namespace="", name=n) for n in self._in.cluster.nodes))
+                           scope=frozenset(ObjectRef(kind="Node", namespace="", name=n) for n in self._in.cluster.nodes),
+                           hold=bool(self._source_unserved()))
 
     async def sync(self, key: str) -> Outcome:
         io = self._io
         ctl = self._in.controller
         assert io is not None and ctl is not None, "sync runs in the daemon, after discovery"
+        unserved = self._source_unserved()
+        if unserved:
+            # The source named in the configuration cannot be read: without it every node looks
+            # like it has no pod CIDR, and writing that would withdraw every route that works.
+            return hold(f"[routes] cni = {self._cni!r}, but the server serves no {', '.join(unserved)}; "
+                        "the routes on the controller stay as they are")
         t = await self.translate(key)
-        await io.reporter.replace(kind="Node", problems=t.problems)
+        for kind in ("Node", *self._cr_kinds):
+            await io.reporter.replace(kind=kind, problems=_of_kind(t.problems, kind))
         ours: list[dict[str, Any]] = t.objects[0].body["static_routes"]
         cks = routes_checksum(ours)
         await io.store.replace_desired(owner_key=KEY, objects=[Desired(
@@ -201,12 +240,17 @@ class RoutesFamily:
             applied = await io.store.applied(obj_type=d.obj_type, tenant=d.tenant, name=d.name)
             state = "applied" if applied is not None and applied.checksum == d.checksum else "pending"
             routes.update({str(r.get("route_id")): r for r in d.body.get("static_routes", [])})
-        pattern = re.compile(re.escape(f"{self._cluster_name()}-{ref.name}-") + r"\d+$")
+        # `<cluster>-<node>-<index>`, or `-<address>-<length>` for a Calico block.
+        pattern = re.compile(re.escape(f"{self._cluster_name()}-{ref.name}-") + r"(\d+|[0-9a-f.:]+-\d+)$")
         made = [{"type": "vrfcontext.static_route", "vrf": vrf, "route_id": rid,
                  "prefix": f"{r['prefix']['ip_addr']['addr']}/{r['prefix']['mask']}",
                  "next_hop": r["next_hop"]["addr"], "state": state}
                 for rid, r in sorted(routes.items()) if pattern.match(rid)]
         return {"avi_objects": made}
+
+
+def _of_kind(problems: Sequence[Problem], kind: str) -> list[Problem]:
+    return [p for p in problems if p.obj.kind == kind]
 
 
 class _KeptChanging(Exception):
