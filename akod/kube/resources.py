@@ -40,6 +40,7 @@ from akod.kube.trimming import (
     trim_ingress_v1beta1,
     trim_namespace,
     trim_node,
+    trim_pod,
     trim_secret,
     trim_service,
 )
@@ -86,6 +87,8 @@ RESOURCES: dict[str, tuple[Variant, ...]] = {
                   Variant("extensions/v1beta1", "ingresses", "Ingress", trim_ingress_v1beta1,
                           cursor="ingresses.v1beta1.extensions")),
     "secrets": (Variant("v1", "secrets", "Secret", trim_secret, list_kwargs=TLS_ONLY, resume=False),),
+    # NodePortLocal mode only (the NPL family asks for them then): every pod, cluster-wide, as AKO.
+    "pods": (Variant("v1", "pods", "Pod", trim_pod),),
 }
 
 

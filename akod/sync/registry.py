@@ -27,6 +27,7 @@ from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
 from akod.sync.families.l4 import L4Family
 from akod.sync.families.l7 import L7Family
+from akod.sync.families.npl import NplFamily
 from akod.sync.families.routes import RoutesFamily
 from akod.sync.family import DONE, Family, Inputs, Outcome, SyncIO, hold, requeue
 from akod.sync.gc import GC_KEY, collect_garbage
@@ -37,17 +38,18 @@ FAMILIES: tuple[type[Family], ...] = (
     RoutesFamily,
     L4Family,
     L7Family,
+    NplFamily,
 )
 # The order a cache is filled in (a stored copy at start, a fresh list in `akod plan`): what other
 # objects' keys depend on comes first.
-LOAD_ORDER = ("namespaces", "nodes", "ingressclasses", "secrets", "services", "endpoints", "ingresses")
+LOAD_ORDER = ("namespaces", "nodes", "ingressclasses", "secrets", "services", "endpoints", "pods", "ingresses")
 
 
 def key_kind(key: str) -> str:
     return key.split(":", 1)[0]
 
 
-def watched_resources(families: Iterable[type[Family]] = FAMILIES) -> list[str]:
+def watched_resources(families: Iterable[type[Family] | Family] = FAMILIES) -> list[str]:
     """Every watched resource some family reads, in load order (unknown ones last)."""
     wanted = {r for f in families for r in f.resources}
     return [r for r in LOAD_ORDER if r in wanted] + sorted(wanted - set(LOAD_ORDER))
@@ -70,8 +72,12 @@ class Registry:
         return self._by_kind.get(key_kind(key))
 
     def resources(self) -> list[str]:
-        """Every watched resource some family reads, in load order (unknown ones last)."""
-        return watched_resources(type(f) for f in self.families)
+        """Every watched resource some family reads, in load order (unknown ones last).
+
+        Asked of the families themselves: one may read a resource only in some mode (Pods, in
+        NodePortLocal mode).
+        """
+        return watched_resources(self.families)
 
     async def on_change(self, change: Change) -> set[str]:
         """Take one watch batch into the cluster cache; the keys it may change, from every family."""

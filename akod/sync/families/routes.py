@@ -83,7 +83,8 @@ class RoutesFamily:
     async def translate(self, key: str) -> Translation:
         cluster = self._cluster_name()
         plan = plan_routes(cluster=cluster, node_bodies=self._in.cluster.node_bodies(),
-                           enabled=routes_enabled(self._in.settings), guard=build_route_guard(self._in.settings))
+                           enabled=routes_enabled(self._in.settings), guard=build_route_guard(self._in.settings),
+                           versions=self._in.settings.network.ip_versions)
         ctl = self._in.controller
         objects: tuple[AviObject, ...] = ()
         if ctl is not None:
