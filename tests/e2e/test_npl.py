@@ -17,6 +17,7 @@ from tests.e2e.conftest import Controller, Nodes, ours
 from tests.e2e.harness import TEST_OPTIONS, eventually
 from tests.e2e.ingresses import path, rule
 from tests.e2e.npl import NPL_ENABLED, Pods, annotations_of, create_service, mapping
+from tests.e2e.test_api_versions import rbac_identity  # noqa: F401 - a fixture: the deployed RBAC only
 from tests.e2e.test_l4 import settled
 
 WORKER1, WORKER2 = "site1-az1-k8s-worker01", "site1-az1-k8s-worker02"
@@ -25,8 +26,8 @@ NPL_MODE = '[l7]\nservice_type = "NodePortLocal"\n'
 MARKER = "ako.vmware.com/npl-annotated-by"
 
 
-def npl_daemon(make_daemon: Any, *, extra: str = NPL_MODE) -> Any:
-    return make_daemon(options=replace(TEST_OPTIONS, extra=extra))
+def npl_daemon(make_daemon: Any, *, extra: str = NPL_MODE, **kwargs: Any) -> Any:
+    return make_daemon(options=replace(TEST_OPTIONS, extra=extra), **kwargs)
 
 
 def pool_of(state: dict[str, Any]) -> list[tuple[str, int, bool]]:
@@ -54,7 +55,9 @@ async def writes_since(controller: Controller, before: int) -> list[tuple[str, s
 
 
 async def test_npl_pools_hold_the_node_ports_of_ready_pods_and_services_get_the_opt_in(
-        controller, nodes: Nodes, kube_client, kube_namespace: str, ingresses, make_daemon) -> None:
+        controller, nodes: Nodes, kube_client, kube_namespace: str, ingresses, make_daemon,
+        rbac_identity) -> None:  # noqa: F811
+    """With only the permissions of deploy/kubernetes-rbac.yaml (pods read, services patch)."""
     ns = kube_namespace
     core = client.CoreV1Api(kube_client)
     pods = Pods(kube_client)
@@ -66,7 +69,7 @@ async def test_npl_pools_hold_the_node_ports_of_ready_pods_and_services_get_the_
     await create_service(core, ns, "own", port=80, target=80, selector={"app": "own"},
                          annotations={NPL_ENABLED: "true"})
     await ingresses.create(ns, "kuard", rules=[rule("kuard.avi.iberia.local", path("/", "kuard-web", 80))])
-    akod = npl_daemon(make_daemon)
+    akod = npl_daemon(make_daemon, identity=rbac_identity)
     akod.start()
     await akod.wait_in_sync()
 
@@ -163,7 +166,8 @@ async def test_auto_annotation_off_writes_no_annotation(controller, nodes: Nodes
 
 
 async def test_bad_pod_annotations_are_errors_of_the_pod_and_cost_only_their_entries(
-        controller, nodes: Nodes, kube_client, kube_namespace: str, make_daemon) -> None:
+        controller, nodes: Nodes, kube_client, kube_namespace: str, make_daemon,
+        rbac_identity) -> None:  # noqa: F811
     ns = kube_namespace
     core = client.CoreV1Api(kube_client)
     pods = Pods(kube_client)
@@ -175,7 +179,7 @@ async def test_bad_pod_annotations_are_errors_of_the_pod_and_cost_only_their_ent
                       npl=[mapping(8080, IP2, 70000), mapping(8080, IP2, 61002)])
     await pods.create(ns, "missing", labels={"app": "kuard"}, node=WORKER2,
                       npl=[{"podPort": 8080, "nodePort": 61003}])
-    akod = npl_daemon(make_daemon)
+    akod = npl_daemon(make_daemon, identity=rbac_identity)
     akod.start()
     await akod.wait_in_sync()
     # The good pod and the good entry of "range" serve; nothing of the bad entries does.
