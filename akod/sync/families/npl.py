@@ -70,6 +70,7 @@ class NplFamily:
         self.resources = ("pods",) if self._mode() else ()
         self._bad: dict[Ident, tuple[Problem, ...]] = {}  # pods with annotation problems
         self._backends: dict[Ident, set[Ident]] = {}  # an Ingress akod serves -> its backend Services
+        self._users: dict[Ident, set[Ident]] = {}  # the reverse: a Service -> the served Ingresses using it
 
     def _mode(self) -> bool:
         return self._in.settings.l7.service_type == NODE_PORT_LOCAL
@@ -87,7 +88,7 @@ class NplFamily:
             return True
         if body.get("type") == "NodePort":
             return False  # AKO: Ingress backends must be ClusterIP Services in NodePortLocal mode
-        return any(ident in used for used in self._backends.values())
+        return bool(self._users.get(ident))
 
     def _patch_for(self, ident: Ident, ctx: L7Context | None = None) -> dict[str, str | None] | None:
         """The annotations to write on the Service (None: it already shows what it should)."""
@@ -98,8 +99,7 @@ class NplFamily:
         cluster = settings.cluster.name
         enabled = str(body.get("npl_enabled") or "").strip().lower() == "true"
         ours = body.get("npl_marker") == cluster
-        wanted = (self._mode() and settings.l7.npl_auto_annotate
-                  and self._served(ident, body, ctx or self._ctx()))
+        wanted = self._annotating() and self._served(ident, body, ctx or self._ctx())
         if wanted and not enabled:
             return {NPL_ENABLED_ANNOTATION: "true", MARKER_ANNOTATION: cluster}
         if not wanted and ours:
@@ -110,19 +110,33 @@ class NplFamily:
         ctx = self._ctx()
         return {f"{SVC_KIND}:{ns}/{name}" for ns, name in idents if self._patch_for((ns, name), ctx) is not None}
 
+    def _annotating(self) -> bool:
+        return self._mode() and self._in.settings.l7.npl_auto_annotate
+
     def _ingresses_changed(self, idents: Iterable[Ident]) -> set[Ident]:
-        """Re-read which Services these Ingresses use; the Services whose use may have changed."""
+        """Re-read which Services these Ingresses use; the Services whose use may have changed.
+
+        Only while akod annotates: otherwise no Service is wanted and nothing needs to be known.
+        """
         ctx = self._ctx()
         touched: set[Ident] = set()
+        annotating = self._annotating()
         for ing in idents:
-            touched |= self._backends.pop(ing, set())
+            for svc in self._backends.pop(ing, set()):
+                touched.add(svc)
+                users = self._users[svc]
+                users.discard(ing)
+                if not users:
+                    del self._users[svc]
             body = self._in.cluster.ingresses.get(ing)
-            if body is None:
+            if body is None or not annotating:
                 continue
             labels = self._in.cluster.namespace_labels.get(ing[0])
             if ingress_accepted(ingress=body, classes=self._in.cluster.classes, namespace_labels=labels, ctx=ctx):
                 self._backends[ing] = backends_of(body)
                 touched |= self._backends[ing]
+                for svc in self._backends[ing]:
+                    self._users.setdefault(svc, set()).add(ing)
         return touched
 
     # -- keys ------------------------------------------------------------------------------------
