@@ -14,7 +14,7 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from tests.e2e.conftest import Controller, Nodes, ours
-from tests.e2e.harness import TEST_OPTIONS, eventually
+from tests.e2e.harness import TEST_OPTIONS, eventually, writes_of_a_restart
 from tests.e2e.ingresses import path, rule
 from tests.e2e.npl import NPL_ENABLED, Pods, annotations_of, create_service, mapping
 from tests.e2e.test_api_versions import rbac_identity  # noqa: F401 - a fixture: the deployed RBAC only
@@ -121,6 +121,12 @@ async def test_npl_pools_hold_the_node_ports_of_ready_pods_and_services_get_the_
     await core.patch_namespaced_pod("kuard-1", ns, {"metadata": {"labels": {"app": "kuard", "extra": "x"}}})
     await akod.wait_in_sync()
     assert await writes_since(controller, before) == []
+
+    # A restart with nothing changed writes nothing: not to the controller, not to the Services.
+    served = ("hackazon", "kuard", "kuard-web", "own")
+    versions = {n: (await core.read_namespaced_service(n, ns)).metadata.resource_version for n in served}
+    assert await writes_of_a_restart(akod, controller) == []
+    assert {n: (await core.read_namespaced_service(n, ns)).metadata.resource_version for n in served} == versions
 
     # hackazon stops being a LoadBalancer: its VS goes, and so does the opt-in akod added; "own" stops
     # too, and keeps the opt-in it had before akod came.

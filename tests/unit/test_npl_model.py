@@ -120,3 +120,23 @@ def test_selector_index_finds_services_of_a_pod_and_pods_of_a_service() -> None:
     index.drop_service(("default", "all"))
     assert index.pods_of(("default", "web")) == [("default", "p2")]
     assert index.services_selecting(namespace="default", labels={"tier": "front"}) == set()
+
+
+def test_trimmed_pod_keeps_what_node_port_local_reads_and_nothing_else() -> None:
+    from akod.kube.trimming import trim_pod, trim_service
+
+    raw = {"metadata": {"name": "p", "namespace": "ns", "uid": "u", "resourceVersion": "7", "labels": {"app": "web"},
+                        "annotations": {"nodeportlocal.antrea.io": "[]", "other": "x"}},
+           "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "i", "env": [{"name": "K", "value": "v"}],
+                                                      "ports": [{"name": "http", "containerPort": 8080}]}]},
+           "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}}
+    body = trim_pod(raw).body
+    assert body == {"name": "p", "namespace": "ns", "labels": {"app": "web"}, "node": "n1", "ready": False,
+                    "container_ports": [{"name": "http", "port": 8080, "protocol": "TCP"}], "npl": "[]"}
+    ended = trim_pod({**raw, "status": {"phase": "Succeeded"}}).body
+    assert ended["ready"] is False
+    svc = trim_service({"metadata": {"name": "s", "namespace": "ns", "annotations": {
+        "nodeportlocal.antrea.io/enabled": "true", "ako.vmware.com/npl-annotated-by": "S1-AZ1"}},
+        "spec": {"selector": {"app": "web"}, "ports": []}}).body
+    assert svc["selector"] == {"app": "web"} and svc["npl_enabled"] == "true" and svc["npl_marker"] == "S1-AZ1"
+    assert "ako.vmware.com/npl-annotated-by" not in svc["annotations"]  # akod's own write is never input
