@@ -8,6 +8,8 @@ listing their node ports.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from dataclasses import replace
 from typing import Any
 
@@ -222,4 +224,30 @@ async def test_bad_pod_annotations_are_errors_of_the_pod_and_cost_only_their_ent
 
     await eventually(cleared, what="garbage's error cleared")
     akod.assert_running()
+    assert akod.stop() == 0
+
+
+async def test_services_stored_by_an_older_akod_are_listed_again_for_node_port_local(
+        controller, nodes: Nodes, kube_client, kube_namespace: str, make_daemon) -> None:
+    """A state database from before NodePortLocal (Service bodies without their selector) is not trusted."""
+    ns = kube_namespace
+    core = client.CoreV1Api(kube_client)
+    pods = Pods(kube_client)
+    await nodes.seed()
+    await create_service(core, ns, "hackazon", port=80, target=80, selector={"app": "hackazon"})
+    akod = make_daemon()  # ClusterIP mode first
+    akod.start()
+    await akod.wait_in_sync()
+    await settled(controller, f"S1-AZ1--{ns}-hackazon", lambda s: pool_of(s) == [])
+    assert akod.stop() == 0
+    with contextlib.closing(sqlite3.connect(akod.state)) as db:  # what an older akod stored
+        db.execute("UPDATE k8s_objects SET body = json_remove(body, '$.selector', '$.npl_enabled', '$.npl_marker') "
+                   "WHERE kind = 'Service'")
+        db.commit()
+    await pods.create(ns, "hackazon-1", labels={"app": "hackazon"}, node=WORKER1, npl=[mapping(80, IP1, 61000)])
+    akod.configure(options=replace(akod.options, extra=NPL_MODE))
+    akod.start()
+    await akod.wait_in_sync()
+    await settled(controller, f"S1-AZ1--{ns}-hackazon", lambda s: pool_of(s) == [(IP1, 61000, True)])
+    assert "services were stored by an older akod" in akod.log_of_last_start()
     assert akod.stop() == 0

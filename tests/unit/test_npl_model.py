@@ -140,3 +140,11 @@ def test_trimmed_pod_keeps_what_node_port_local_reads_and_nothing_else() -> None
         "spec": {"selector": {"app": "web"}, "ports": []}}).body
     assert svc["selector"] == {"app": "web"} and svc["npl_enabled"] == "true" and svc["npl_marker"] == "S1-AZ1"
     assert "ako.vmware.com/npl-annotated-by" not in svc["annotations"]  # akod's own write is never input
+
+
+def test_services_stored_by_an_older_akod_are_listed_again() -> None:
+    from akod.kube.resources import RESOURCES
+
+    (variant,) = RESOURCES["services"]
+    assert variant.stale([{"name": "old", "ports": []}])
+    assert not variant.stale([{"name": "new", "selector": {}, "npl_enabled": None}])
