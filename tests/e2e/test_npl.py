@@ -9,6 +9,7 @@ listing their node ports.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import sqlite3
 from dataclasses import replace
 from typing import Any
@@ -20,6 +21,7 @@ from tests.e2e.harness import TEST_OPTIONS, eventually, writes_of_a_restart
 from tests.e2e.ingresses import path, rule
 from tests.e2e.npl import NPL_ENABLED, Pods, annotations_of, create_service, mapping
 from tests.e2e.test_api_versions import rbac_identity  # noqa: F401 - a fixture: the deployed RBAC only
+from tests.e2e.test_ha import LEASE, lease_namespace  # noqa: F401 - a fixture: the Lease's namespace
 from tests.e2e.test_l4 import settled
 
 WORKER1, WORKER2 = "site1-az1-k8s-worker01", "site1-az1-k8s-worker02"
@@ -250,4 +252,32 @@ async def test_services_stored_by_an_older_akod_are_listed_again_for_node_port_l
     await akod.wait_in_sync()
     await settled(controller, f"S1-AZ1--{ns}-hackazon", lambda s: pool_of(s) == [(IP1, 61000, True)])
     assert "services were stored by an older akod" in akod.log_of_last_start()
+    assert akod.stop() == 0
+
+
+async def test_a_standby_writes_no_opt_in_and_writes_it_once_it_leads(
+        controller, nodes: Nodes, kube_client, kube_namespace: str, make_daemon, lease_namespace: str) -> None:  # noqa: F811
+    """The opt-in is a Kubernetes write: only the leader of an HA pair makes it."""
+    ns = kube_namespace
+    core = client.CoreV1Api(kube_client)
+    await nodes.seed()
+    await create_service(core, ns, "hackazon", port=80, target=80, selector={"app": "hackazon"})
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    coordination = client.CoordinationV1Api(kube_client)
+    await coordination.create_namespaced_lease(lease_namespace, {  # another daemon leads, for an hour
+        "metadata": {"name": LEASE}, "spec": {"holderIdentity": "jump-elsewhere", "leaseDurationSeconds": 3600,
+                                              "acquireTime": now, "renewTime": now}})
+    akod = npl_daemon(make_daemon, extra=NPL_MODE + '[ha]\nenabled = true\nidentity = "jump-b"\n')
+    akod.start()
+    status = await akod.wait_ready()
+    assert status["leader"] is False and status["ha"]["holder"] == "jump-elsewhere"
+    assert NPL_ENABLED not in await annotations_of(core, ns, "hackazon")
+    assert await controller.writes() == []
+    await coordination.delete_namespaced_lease(LEASE, lease_namespace)  # the other daemon went away
+
+    async def opted_in() -> bool:
+        return (await annotations_of(core, ns, "hackazon")).get(NPL_ENABLED) == "true"
+
+    await eventually(opted_in, what="the opt-in written by the new leader")
+    assert (await akod.status())["leader"] is True
     assert akod.stop() == 0
