@@ -234,8 +234,8 @@ class NplFamily:
         if ref.kind != "Pod":
             return None
         body = self._in.cluster.pods.get((ref.namespace, ref.name))
-        if body is None:
-            return None
+        if body is None or body.get("npl") is None:
+            return None  # a pod antrea-agent has not mapped is nothing to akod
         entries, problems = read_npl(body)
         return {"key": f"{POD_KIND}:{ref.namespace}/{ref.name}", "ready": body.get("ready") is not False,
                 "node_port_local": [{"pod_port": e.pod_port, "node_ip": str(e.node_ip), "node_port": e.node_port}
