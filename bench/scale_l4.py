@@ -193,6 +193,11 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, kube_pids: list[i
             try:
                 akod.start()
                 await akod.wait_synced(emulator=emulator, virtual_services=n, timeout=args.timeout)
+
+                async def checked_once() -> bool:  # idle: the drift check a start runs at once is over
+                    return bool((await akod.status())["drift"].get("checks", 0) >= 1)
+
+                await akod.wait_for(checked_once, timeout=args.timeout, interval=0.5, what="the first drift check")
                 before = writes_of(await emulator.api.stats())
                 pools = await pool_uuids(emulator, ns)
                 out["idle"] = await idle_latency(kube=kube, emulator=emulator, ns=ns, pools=pools,

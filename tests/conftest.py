@@ -31,6 +31,7 @@ from akod.devenv.apiserver import API_SURFACE_1_18, KubeApiServer
 KUBE_FIXTURES = {"kube_apiserver", "kubeconfig", "kube_client", "kube_namespace"}
 CURRENT, K8S_1_18 = "current", "k8s-1.18"
 EXTENSIONS_ONLY, NO_INGRESS_API = "extensions-only", "no-ingress-api"
+DUAL_STACK = "dual-stack"
 # API surface -> the extra apiserver flags that give it.
 SURFACES: dict[str, tuple[str, ...]] = {
     CURRENT: (),
@@ -41,6 +42,9 @@ SURFACES: dict[str, tuple[str, ...]] = {
     # No Ingress API in any version (as if a cluster removed them): akod must report it, not spin.
     NO_INGRESS_API: ("--runtime-config=networking.k8s.io/v1=false,networking.k8s.io/v1beta1=false,"
                      "extensions/v1beta1=false", "--disable-admission-plugins=DefaultIngressClass"),
+    # Dual stack: 1.20 keeps a Node's second pod CIDR and a Service's ipFamilies only with the
+    # IPv6DualStack gate and a service range of each family (tests/e2e/test_ip_family.py).
+    DUAL_STACK: ("--feature-gates=IPv6DualStack=true", "--service-cluster-ip-range=10.96.0.0/16,fd00:96::/108"),
 }
 # `pytestmark = on_every_api_surface`: each test of the module runs on the current API and on 1.18's.
 on_every_api_surface = pytest.mark.parametrize("kube_apiserver", [CURRENT, K8S_1_18], indirect=True)

@@ -228,6 +228,10 @@ def _network(state: _Import) -> None:
     elif domain is not None:
         state.emit("network", "default_domain", _text(domain), "from NetworkSettings.defaultDomain")
 
+    family = state.get("AKOSettings.ipFamily")
+    if family is not None and _text(family) != "":  # AKO's "" means V4, akod's default
+        state.emit("network", "ip_family", _text(family), "from AKOSettings.ipFamily")
+
 
 def _vip_network(state: _Import, entry: Any) -> Any:
     if not isinstance(entry, Mapping):
@@ -264,6 +268,8 @@ def _routes_l4_l7(state: _Import) -> None:
     state.copy("L4Settings.defaultLBController", "l4", "default_lb_controller", _bool)
     state.copy("L4Settings.autoFQDN", "l4", "auto_fqdn", _text)
     state.copy("L7Settings.serviceType", "l7", "service_type", _text)
+    # AKO reads AUTO_ANNOTATE_SERVICE from its environment (not a chart value); accept it as a value too.
+    state.copy("AKOSettings.autoAnnotateService", "l7", "npl_auto_annotate", _bool)
     state.copy("L7Settings.shardVSSize", "l7", "shard_vs_size", _text)
     state.copy("L7Settings.defaultIngController", "l7", "default_ing_controller", _bool)
     selector = _selector(state, "nodePortSelector.key", "nodePortSelector.value")

@@ -43,7 +43,8 @@ from akod.config.values import (
 )
 
 AutoFqdn = Literal["default", "flat", "disabled"]
-ServiceType = Literal["ClusterIP", "NodePort"]
+ServiceType = Literal["ClusterIP", "NodePort", "NodePortLocal"]
+IpFamily = Literal["V4", "V6", "V4_V6"]
 # Where the nodes' pod CIDRs come from (AKO's `cniPlugin`; akod.model.podcidrs).
 Cni = Literal["auto", "antrea", "calico", "cilium", "ovn-kubernetes", "openshift", "none"]
 CNI_CHOICES: Final = ("auto", "antrea", "calico", "cilium", "ovn-kubernetes", "openshift", "none")
@@ -121,6 +122,13 @@ class NetworkSettings(Section):
         tuple[NodeNetwork, ...], FrozenArray, Field(max_length=NODE_NETWORKS_MAX)
     ] = ()
     default_domain: DnsNameOrEmpty = ""
+    # AKO's ipFamily: which pod and node addresses become pool servers and route next hops.
+    ip_family: Annotated[IpFamily, choice_validator(("V4", "V6", "V4_V6"))] = "V4"
+
+    @property
+    def ip_versions(self) -> frozenset[int]:
+        """The IP versions `ip_family` allows: {4}, {6} or {4, 6}."""
+        return frozenset({"V4": {4}, "V6": {6}, "V4_V6": {4, 6}}[self.ip_family])
 
     @model_validator(mode="after")
     def _network_names_are_unique(self) -> NetworkSettings:
@@ -183,14 +191,14 @@ class L4Settings(Section):
 class L7Settings(Section):
     service_type: Annotated[
         ServiceType,
-        choice_validator(
-            ("ClusterIP", "NodePort"),
-            unsupported={"NodePortLocal": "AKO's NodePortLocal (Antrea) mode is not supported"},
-        ),
+        choice_validator(("ClusterIP", "NodePort", "NodePortLocal")),
     ] = "ClusterIP"
     shard_vs_size: Annotated[ShardVsSize, choice_validator(tuple(SHARD_COUNTS))] = "LARGE"
     default_ing_controller: bool = True
     node_port_selector: Selector = Selector()
+    # NodePortLocal mode: add `nodeportlocal.antrea.io/enabled: "true"` to the Services akod serves
+    # (and take it away when they stop being served), as AKO does unless AUTO_ANNOTATE_SERVICE=false.
+    npl_auto_annotate: bool = True
 
     @property
     def shard_count(self) -> int:

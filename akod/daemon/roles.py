@@ -19,6 +19,7 @@ import gc
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from akod.avi import AviAuthError
@@ -149,6 +150,11 @@ class Roles:
             if variant is not None:
                 objects = await rt.store.observed(kind=variant.kind)
                 await rt.registry.load(resource=variant.cursor_name, kind=variant.kind, objects=objects)
+                if variant.stale(o.body for o in objects):
+                    log.info("%s were stored by an older akod (without %s): listing them again", name,
+                             ", ".join(variant.shape))
+                    resolution.specs = [replace(s, resume=False) if s.resource == variant.cursor_name else s
+                                        for s in resolution.specs]
         # What is loaded by now lives as long as the process: keep it out of the collector's
         # full passes, and collect the young generation less often (a sync key allocates many
         # short-lived dicts; the default threshold of 700 made collections a visible cost).

@@ -46,6 +46,7 @@ class SeedOptions:
     vip_network: str = SEED_VIP_NETWORK
     vip_cidr: str = SEED_VIP_CIDR
     routes_disabled: bool = False
+    network_extra: str = ""  # more keys of [network] (e.g. 'ip_family = "V4_V6"\n')
     api_rate: float = 20.0
     api_burst: int = 40
     api_workers: int = 8
@@ -80,7 +81,7 @@ se_group = "{o.cluster}-SE-Group"
 [network]
 vip_networks = [{{ name = "{o.vip_network}", cidr = "{o.vip_cidr}" }}]
 default_domain = "avi.iberia.local"
-
+{o.network_extra}
 [routes]
 disable_static_route_sync = {"true" if o.routes_disabled else "false"}
 

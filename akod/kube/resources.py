@@ -44,6 +44,7 @@ from akod.kube.trimming import (
     trim_ingress_v1beta1,
     trim_namespace,
     trim_node,
+    trim_pod,
     trim_secret,
     trim_service,
 )
@@ -64,6 +65,12 @@ class Variant:
     cursor: str = ""  # the `cursors` row; default: the plural
     list_kwargs: Mapping[str, Any] = field(default_factory=dict)
     resume: bool = True  # False: list again at every start (material kept only in memory)
+    # Keys every body of the current trim has: a stored body without one was trimmed by an older
+    # akod (it lacks what a translation now reads), so the resource is listed again at start.
+    shape: tuple[str, ...] = ()
+
+    def stale(self, bodies: Iterable[Mapping[str, Any]]) -> bool:
+        return any(key not in body for body in bodies for key in self.shape)
 
     @property
     def cursor_name(self) -> str:
@@ -79,7 +86,7 @@ TLS_ONLY = {"field_selector": "type=kubernetes.io/tls"}
 RESOURCES: dict[str, tuple[Variant, ...]] = {
     "nodes": (Variant("v1", "nodes", "Node", trim_node),),
     "namespaces": (Variant("v1", "namespaces", "Namespace", trim_namespace),),
-    "services": (Variant("v1", "services", "Service", trim_service),),
+    "services": (Variant("v1", "services", "Service", trim_service, shape=("selector", "npl_enabled")),),
     "endpoints": (Variant("discovery.k8s.io/v1", "endpointslices", "EndpointSlice", trim_endpoint_slice),
                   Variant("v1", "endpoints", "Endpoints", trim_endpoints)),
     "ingressclasses": (Variant("networking.k8s.io/v1", "ingressclasses", "IngressClass", trim_ingress_class),
@@ -96,6 +103,8 @@ RESOURCES: dict[str, tuple[Variant, ...]] = {
                                 trim_block_affinity),),
     "ciliumnodes": (Variant("cilium.io/v2", "ciliumnodes", "CiliumNode", trim_cilium_node),),
     "hostsubnets": (Variant("network.openshift.io/v1", "hostsubnets", "HostSubnet", trim_host_subnet),),
+    # NodePortLocal mode only (the NPL family asks for them then): every pod, cluster-wide, as AKO.
+    "pods": (Variant("v1", "pods", "Pod", trim_pod),),
 }
 
 

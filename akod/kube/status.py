@@ -99,6 +99,10 @@ class KubeWriter:
         if annotations is None or annotations.get(FQDN_MAP_ANNOTATION) != value:
             await self.patch_fqdn_map(obj=obj, fqdn_map=fqdn_map)
 
+    async def patch_annotations(self, *, obj: ObjectRef, annotations: Mapping[str, str | None]) -> None:
+        """Set (a value) or remove (None) these annotations of `obj`, and touch no other (NodePortLocal opt-in)."""
+        await self._patch(obj=obj, body={"metadata": {"annotations": dict(annotations)}})
+
     async def post_event(self, *, obj: ObjectRef, uid: str = "", reason: str, message: str,
                          warning: bool = True) -> None:
         """An Event about `obj`, its involvedObject in the API the object was read from.

@@ -71,7 +71,11 @@ SERVICE_ANNOTATION_PREFIXES = ("ako.vmware.com/", "skipnodeport.ako.vmware.com/"
 
 
 # Annotations akod writes itself: kept apart, so that akod's own writes never look like input.
-WRITTEN_BY_AKOD = ("ako.vmware.com/host-fqdn-vs-uuid-map",)
+WRITTEN_BY_AKOD = ("ako.vmware.com/host-fqdn-vs-uuid-map", "ako.vmware.com/npl-annotated-by")
+# NodePortLocal: the Service opt-in akod may add, and the marker saying which cluster's akod added it.
+NPL_ENABLED_ANNOTATION = "nodeportlocal.antrea.io/enabled"
+NPL_MARKER_ANNOTATION = "ako.vmware.com/npl-annotated-by"
+NPL_POD_ANNOTATION = "nodeportlocal.antrea.io"
 
 
 def _identity(meta: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
@@ -101,6 +105,7 @@ def _written_back(raw: Mapping[str, Any]) -> dict[str, Any]:
 def trim_service(raw: Mapping[str, Any]) -> Observed:
     meta = _meta(raw)
     spec = raw.get("spec") or {}
+    annotations = meta.get("annotations") or {}
     body = {
         **_identity(meta, SERVICE_ANNOTATION_PREFIXES),
         "type": spec.get("type", "ClusterIP"),
@@ -108,12 +113,16 @@ def trim_service(raw: Mapping[str, Any]) -> Observed:
         "load_balancer_ip": spec.get("loadBalancerIP") or "",
         "external_traffic_policy": spec.get("externalTrafficPolicy") or "Cluster",
         "ip_families": list(spec.get("ipFamilies") or []),
+        "selector": dict(spec.get("selector") or {}),
         "ports": [
             {"name": p.get("name") or "", "protocol": p.get("protocol") or "TCP", "port": p.get("port"),
              "target_port": p.get("targetPort"), "node_port": p.get("nodePort")}
             for p in spec.get("ports") or []
         ],
         **_written_back(raw),
+        # What akod may write for NodePortLocal (compared before writing, never translation input).
+        "npl_enabled": annotations.get(NPL_ENABLED_ANNOTATION),
+        "npl_marker": annotations.get(NPL_MARKER_ANNOTATION),
     }
     return Observed(kind="Service", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
                     uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")), body=body)
@@ -152,6 +161,33 @@ def trim_endpoint_slice(raw: Mapping[str, Any]) -> Observed:
                     uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")),
                     body={"service": service, "address_type": raw.get("addressType", "IPv4"),
                           "slices": [{"ports": ports, "endpoints": endpoints}]})
+
+
+def trim_pod(raw: Mapping[str, Any]) -> Observed:
+    """A Pod, for NodePortLocal: labels, readiness, node, container ports and the Antrea annotation.
+
+    Nothing else of a pod is kept (no spec, no images, no env): pods are many and change often.
+    `npl` is the annotation as written (None without one; `akod.model.npl` parses and checks it).
+    """
+    meta = _meta(raw)
+    spec = raw.get("spec") or {}
+    status = raw.get("status") or {}
+    ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    phase = status.get("phase") or ""
+    body = {
+        "name": meta.get("name", ""),
+        "namespace": meta.get("namespace", ""),
+        "labels": dict(meta.get("labels") or {}),
+        "node": spec.get("nodeName") or "",
+        # AKO leaves out a pod whose Ready condition is False; a pod that has ended serves nothing either.
+        "ready": ready != "False" and phase not in ("Succeeded", "Failed"),
+        "container_ports": [{"name": p.get("name") or "", "port": p.get("containerPort"),
+                             "protocol": p.get("protocol") or "TCP"}
+                            for c in spec.get("containers") or [] for p in c.get("ports") or []],
+        "npl": (meta.get("annotations") or {}).get(NPL_POD_ANNOTATION),
+    }
+    return Observed(kind="Pod", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
+                    uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")), body=body)
 
 
 # Ingress annotations a translation reads.

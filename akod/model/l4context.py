@@ -43,7 +43,7 @@ class L4Context:
     vip_v6cidr: ipaddress.IPv6Network | None
     default_domain: str
     auto_fqdn: str  # "default" | "flat" | "disabled"
-    service_type: str  # "ClusterIP" | "NodePort"
+    service_type: str  # "ClusterIP" | "NodePort" | "NodePortLocal"
     node_port_selector: tuple[str, str] | None
     default_lb_controller: bool
     namespace_selector: tuple[str, str] | None
@@ -51,6 +51,7 @@ class L4Context:
     tcp_network_profile: str  # "System-TCP-Proxy" (enterprise licence) or "System-TCP-Fast-Path"
     sctp_supported: bool  # controller >= 22.1.1
     node_networks: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, cidrs) -> placement_networks
+    ip_versions: frozenset[int] = frozenset({4})  # [network] ip_family: the IP versions of pool servers
 
     @property
     def created_by(self) -> str:

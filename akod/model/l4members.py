@@ -13,9 +13,9 @@ NodePort mode (`PopulateServersForNodePort`): one server per node on the Service
 others would drop the traffic). A Service annotated `skipnodeport.ako.vmware.com/enabled` gets
 pod addresses as in ClusterIP mode.
 
-Address families follow the Service's `ipFamilies` (none listed: IPv4, the Kubernetes default
-before dual stack); a dual-stack Service gets servers of both families where the endpoints or
-nodes have them. Servers are deduplicated by address and port and sorted, so equal inputs give
+Address families are those `[network] ip_family` allows within the Service's `ipFamilies`
+(`poolservers.server_versions`); a dual-stack Service gets servers of both families where the
+endpoints or nodes have them. Servers are deduplicated by address and port and sorted, so equal inputs give
 equal bodies.
 """
 
@@ -80,9 +80,13 @@ def uses_node_ports(*, service: Mapping[str, Any], ctx: L4Context) -> bool:
 
 def pool_members(*, service: Mapping[str, Any], port: ServicePort, single_port: bool,
                  endpoints: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]],
-                 ctx: L4Context) -> PoolMembers:
-    """The servers of the pool of `port`; a missing nodePort gives none (the caller reports it)."""
-    versions = ip_versions(service)
+                 ctx: L4Context, versions: frozenset[int] | None = None) -> PoolMembers:
+    """The servers of the pool of `port`; a missing nodePort gives none (the caller reports it).
+
+    `versions`: the IP versions servers may have (`poolservers.server_versions`); default: the
+    Service's `ipFamilies`.
+    """
+    versions = ip_versions(service) if versions is None else versions
     if uses_node_ports(service=service, ctx=ctx):
         if port.node_port is None:
             return PoolMembers(servers=(), default_port=port.port)

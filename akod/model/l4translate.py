@@ -45,11 +45,12 @@ from akod.model.l4context import (
     shared_vip_key,
 )
 from akod.model.l4fqdn import service_fqdns
-from akod.model.l4members import ServicePort, ip_versions, pool_members, uses_node_ports
+from akod.model.l4members import ServicePort, ip_versions, uses_node_ports
 from akod.model.l4names import MAX_NAME_LENGTH, pool_name, too_long
 from akod.model.l4select import service_vs_name, vs_name_of_key
 from akod.model.nodes import IPAddress, IPNetwork
 from akod.model.objects import AviObject, Role
+from akod.model.poolservers import servers_of
 from akod.model.problems import Problem, quoted
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -171,8 +172,12 @@ def check_preferred_ip(service: Mapping[str, Any], ctx: L4Context) -> tuple[IPAd
 
 def translate_l4(*, key: str, services: Sequence[Mapping[str, Any]],
                  endpoints: Mapping[str, Sequence[Mapping[str, Any]]], nodes: Sequence[Mapping[str, Any]],
-                 ctx: L4Context) -> L4Result:
-    """The desired objects of one L4 key (empty when it must not exist) and the problems found."""
+                 ctx: L4Context, pods: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> L4Result:
+    """The desired objects of one L4 key (empty when it must not exist) and the problems found.
+
+    `endpoints` and `pods` (NodePortLocal mode: the pods each Service selects) are keyed by Service name.
+    """
+    pods = pods or {}
     name = vs_name_of_key(key)
     problems: list[Problem] = []
     hostnames: dict[str, str] = {str(s.get("name", "")): "" for s in services}
@@ -258,11 +263,13 @@ def translate_l4(*, key: str, services: Sequence[Mapping[str, Any]],
 
     # 5. Host names, then the objects.
     return result(*_build(name=name, namespace=namespace, shared=shared, group=group, preferred=preferred,
-                          endpoints=endpoints, nodes=nodes, ctx=ctx, problems=problems, hostnames=hostnames))
+                          endpoints=endpoints, nodes=nodes, pods=pods, ctx=ctx, problems=problems,
+                          hostnames=hostnames))
 
 
 def _build(*, name: str, namespace: str, shared: str, group: list[_Candidate], preferred: IPAddress | None,
-           endpoints: Mapping[str, Sequence[Mapping[str, Any]]], nodes: Sequence[Mapping[str, Any]], ctx: L4Context,
+           endpoints: Mapping[str, Sequence[Mapping[str, Any]]], nodes: Sequence[Mapping[str, Any]],
+           pods: Mapping[str, Sequence[Mapping[str, Any]]], ctx: L4Context,
            problems: list[Problem], hostnames: dict[str, str]) -> tuple[tuple[AviObject, ...], tuple[str, ...]]:
     all_fqdns: list[str] = []
     listeners: list[Listener] = []
@@ -280,8 +287,9 @@ def _build(*, name: str, namespace: str, shared: str, group: list[_Candidate], p
                 problems.append(_problem(candidate.body, f"spec.ports[{port.index}].nodePort", "NoNodePort",
                                          "the port has no nodePort (allocateLoadBalancerNodePorts: false?); "
                                          "its pool has no servers in NodePort mode"))
-            members = pool_members(service=candidate.body, port=port, single_port=single,
-                                   endpoints=endpoints.get(candidate.name, ()), nodes=nodes, ctx=ctx)
+            members = servers_of(service=candidate.body, port=port, single_port=single,
+                                 endpoints=endpoints.get(candidate.name, ()), nodes=nodes,
+                                 pods=pods.get(candidate.name, ()), ctx=ctx)
             pool = pool_name(cluster=ctx.cluster, namespace=namespace, service=candidate.name,
                              protocol=port.protocol, port=port.port, shared_key=shared)
             listeners.append(Listener(port=port.port, protocol=port.protocol, pool=pool, service=candidate.name))

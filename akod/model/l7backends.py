@@ -4,9 +4,10 @@ An Ingress names its backend by Service and port (a number, or the name of a Ser
 means 80). The Service must exist in the Ingress's namespace and have that port, else the path
 is not served and the Ingress gets an object error on the field at fault
 (`BackendServiceMissing`, `BackendPortMissing`). Servers come exactly as for an L4 pool
-(`l4members`): endpoint addresses on the target port in ClusterIP mode, node addresses on the
-nodePort in NodePort mode. In NodePort mode a ClusterIP Service has no nodePort: its pool is
-written without servers (as AKO does) and the Ingress is told why (`NoNodePort`).
+(`poolservers`): endpoint addresses on the target port in ClusterIP mode, node addresses on the
+nodePort in NodePort mode, the pods' NodePortLocal mappings in NodePortLocal mode. In NodePort
+mode a ClusterIP Service has no nodePort: its pool is written without servers (as AKO does) and
+the Ingress is told why (`NoNodePort`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from akod.model.l4members import PoolMembers, ServicePort, pool_members, uses_node_ports
+from akod.model.l4members import PoolMembers, ServicePort, uses_node_ports
 from akod.model.l7context import L7Context
 from akod.model.l7hosts import HostPath
+from akod.model.poolservers import servers_of
 from akod.model.problems import ObjectRef, Problem, quoted
 
 
@@ -59,7 +61,9 @@ def service_port(*, service: Mapping[str, Any], entry: HostPath) -> ServicePort 
 
 def resolve_backend(*, entry: HostPath, services: Mapping[tuple[str, str], Mapping[str, Any]],
                     endpoints: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]],
-                    nodes: Sequence[Mapping[str, Any]], ctx: L7Context) -> tuple[Backend | None, list[Problem]]:
+                    nodes: Sequence[Mapping[str, Any]], ctx: L7Context,
+                    pods: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]] | None = None,
+                    ) -> tuple[Backend | None, list[Problem]]:
     """The pool of one route, or the problem that keeps it from being served."""
     where = f"{entry.host}{entry.path}"
     service = services.get((entry.namespace, entry.service))
@@ -81,6 +85,7 @@ def resolve_backend(*, entry: HostPath, services: Mapping[tuple[str, str], Mappi
                                  f"Service {entry.service} has no nodePort (type ClusterIP?); in NodePort mode "
                                  f"the pool of {where} has no servers"))
     ports = service.get("ports") or ()
-    members = pool_members(service=service, port=port, single_port=len(ports) == 1,
-                           endpoints=endpoints.get((entry.namespace, entry.service), ()), nodes=nodes, ctx=ctx.l4)
+    ident = (entry.namespace, entry.service)
+    members = servers_of(service=service, port=port, single_port=len(ports) == 1, endpoints=endpoints.get(ident, ()),
+                         nodes=nodes, pods=(pods or {}).get(ident, ()), ctx=ctx.l4)
     return Backend(entry=entry, port=port, members=members), problems

@@ -279,12 +279,14 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
                  services: Mapping[tuple[str, str], Mapping[str, Any]],
                  endpoints: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]],
                  nodes: Sequence[Mapping[str, Any]], secrets: Mapping[tuple[str, str], SecretLike],
-                 ctx: L7Context, keep_shell: bool, leave_out: frozenset[Unit] = frozenset()) -> L7Result:
+                 ctx: L7Context, keep_shell: bool, leave_out: frozenset[Unit] = frozenset(),
+                 pods: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]] | None = None) -> L7Result:
     """The desired objects of one L7 key (empty when it must not exist) and the problems found.
 
-    `services` and `secrets` are keyed by (namespace, name), `endpoints` by the Service's
-    (namespace, name); `keep_shell` keeps the shard's VsVip, policy set and VS with no host served;
-    `leave_out` names units not to serve (the caller says why).
+    `services` and `secrets` are keyed by (namespace, name), `endpoints` and `pods` (NodePortLocal
+    mode: the pods each Service selects) by the Service's (namespace, name); `keep_shell` keeps the
+    shard's VsVip, policy set and VS with no host served; `leave_out` names units not to serve (the
+    caller says why).
     """
     vs_name = vs_name_of_key(key)
     problems: list[Problem] = []
@@ -311,7 +313,8 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
     for entry in routes:
         if (entry.namespace, entry.ingress, entry.host) in blocked:
             continue
-        backend, found = resolve_backend(entry=entry, services=services, endpoints=endpoints, nodes=nodes, ctx=ctx)
+        backend, found = resolve_backend(entry=entry, services=services, endpoints=endpoints, nodes=nodes, ctx=ctx,
+                                         pods=pods)
         problems += found
         if backend is not None:
             backends.append(backend)

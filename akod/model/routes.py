@@ -23,6 +23,9 @@ would divert traffic the node does not own (`RouteGuard`):
   or /48 (IPv6), wider than any node's share of a pod network.
 As for a malformed annotation, when no CIDR of the annotation is left the node's `spec.podCIDRs`
 are used (themselves checked), so a bad annotation never withdraws a route that works.
+
+`[network] ip_family` says which IP versions get routes (V4, V6 or both); each route's next hop
+is the node's InternalIP of the prefix's version.
 """
 
 from __future__ import annotations
@@ -165,10 +168,13 @@ def _node_cidrs(node: NodeInfo, body: Mapping[str, Any], view: CniView, problems
 
 
 def plan_routes(*, cluster: str, node_bodies: Iterable[Mapping[str, Any]], enabled: bool = True,
-                guard: RouteGuard | None = None, cni: CniView | None = None) -> RoutePlan:
+                guard: RouteGuard | None = None, cni: CniView | None = None,
+                versions: frozenset[int] = frozenset({4, 6})) -> RoutePlan:
     """The routes the cluster's nodes call for, and the problems that keep some from existing.
 
     `cni` is the pod-CIDR source read from the cluster (`akod.model.podcidrs`); None: `spec.podCIDRs`.
+    `versions` (`[network] ip_family`): pod CIDRs of other IP versions get no route, and no error:
+    the configuration, not the node, leaves them out.
     """
     if not enabled:
         return RoutePlan(routes=(), problems=())
@@ -198,6 +204,8 @@ def plan_routes(*, cluster: str, node_bodies: Iterable[Mapping[str, Any]], enabl
                                    node_ips=node_ips, problems=problems)
         for item in usable:
             prefix = item.prefix
+            if prefix.version not in versions:
+                continue
             hop = source.next_hop(version=prefix.version) or node.internal_ip(version=prefix.version)
             if hop is None:
                 problems.append(Problem(

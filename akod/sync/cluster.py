@@ -2,7 +2,8 @@
 
 Every family reads the cluster through this object and none keeps a copy of its own: the routes
 read Nodes, L4 reads Services, endpoints, Nodes and Namespaces, L7 reads all of those plus
-Ingresses, IngressClasses and TLS Secrets. The watches (through `Registry.on_change`) are its only
+Ingresses, IngressClasses and TLS Secrets; in NodePortLocal mode both read Pods, through the
+selector index kept here. The watches (through `Registry.on_change`) are its only
 writer, so a family never sees a Service that another family has not seen yet, and the store
 keeps the durable copy the cache is loaded from at start.
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from akod.model.observed import Observed
+from akod.sync.podindex import SelectorIndex
 
 Ident = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 Body = dict[str, Any]
@@ -58,6 +60,9 @@ class ClusterCache:
     secrets: dict[Ident, Observed] = field(default_factory=dict)
     # Kinds a family added beyond the ones above (a CRD, say): kind -> identity -> body.
     other: dict[str, dict[Ident, Body]] = field(default_factory=dict)
+    # Pods (NodePortLocal mode only) and which Services select them (`podindex.py`).
+    pods: dict[Ident, Body] = field(default_factory=dict)
+    selectors: SelectorIndex = field(default_factory=SelectorIndex)
 
     def apply(self, change: Change) -> Change:
         """Take `change`; return it with `before` telling what each identity held until now."""
@@ -84,6 +89,22 @@ class ClusterCache:
     def secret_bodies(self) -> Mapping[Ident, Observed]:
         return self.secrets
 
+    def services_of_pods(self, change: Change) -> set[Ident]:
+        """The Services that select the pods of `change`, as they were before it or are now.
+
+        A pod without the NodePortLocal annotation, then and now, serves nothing: it wakes no Service.
+        """
+        found: set[Ident] = set()
+        for ident in change.idents():
+            for body in (change.before.get(ident), self.pods.get(ident)):
+                if body and body.get("npl") is not None:
+                    found |= self.selectors.services_selecting(namespace=ident[0], labels=body.get("labels") or {})
+        return found
+
+    def pods_of(self, service: Ident) -> list[Body]:
+        """The pods with a NodePortLocal annotation the Service selects, sorted by name."""
+        return [self.pods[p] for p in self.selectors.pods_of(service) if p in self.pods]
+
     # -- the one writer ---------------------------------------------------------------------------
 
     def _get(self, kind: str, ident: Ident) -> Any:
@@ -102,6 +123,8 @@ class ClusterCache:
             return self.classes.get(name)
         if kind == "Secret":
             return self.secrets.get(ident)
+        if kind == "Pod":
+            return self.pods.get(ident)
         return self.other.get(kind, {}).get(ident)
 
     def _put(self, obj: Observed) -> None:
@@ -113,6 +136,10 @@ class ClusterCache:
             self.namespace_labels[obj.name] = dict(obj.body.get("labels") or {})
         elif kind == "Service":
             self.services[ident] = obj.body
+            self.selectors.put_service(ident, obj.body)
+        elif kind == "Pod":
+            self.pods[ident] = obj.body
+            self.selectors.put_pod(ident, obj.body)
         elif kind in ENDPOINT_KINDS:
             self.endpoints.setdefault(_service_of(obj), {})[obj.name] = obj.body
         elif kind == "Ingress":
@@ -133,6 +160,10 @@ class ClusterCache:
             self.namespace_labels.pop(obj.name, None)
         elif kind == "Service":
             self.services.pop(ident, None)
+            self.selectors.drop_service(ident)
+        elif kind == "Pod":
+            self.pods.pop(ident, None)
+            self.selectors.drop_pod(ident)
         elif kind in ENDPOINT_KINDS:
             service = _service_of(obj)
             found = self.endpoints.get(service)

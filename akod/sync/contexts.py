@@ -54,6 +54,7 @@ def build_l4_context(*, settings: Settings, controller: ControllerContext, contr
         tcp_network_profile="System-TCP-Proxy" if controller.enterprise else "System-TCP-Fast-Path",
         sctp_supported=version_at_least(controller_version, (22, 1, 1)),
         node_networks=tuple((n.name, tuple(str(c) for c in n.cidrs)) for n in settings.network.node_networks),
+        ip_versions=settings.network.ip_versions,
     )
 
 

@@ -27,6 +27,7 @@ from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
 from akod.sync.families.l4 import L4Family
 from akod.sync.families.l7 import L7Family
+from akod.sync.families.npl import NplFamily
 from akod.sync.families.routes import RoutesFamily
 from akod.sync.family import DONE, Family, Inputs, Outcome, SyncIO, hold, requeue
 from akod.sync.gc import GC_KEY, collect_garbage
@@ -37,10 +38,11 @@ FAMILIES: tuple[type[Family], ...] = (
     RoutesFamily,
     L4Family,
     L7Family,
+    NplFamily,
 )
 # The order a cache is filled in (a stored copy at start, a fresh list in `akod plan`): what other
 # objects' keys depend on comes first.
-LOAD_ORDER = ("namespaces", "nodes", "ingressclasses", "secrets", "services", "endpoints", "ingresses")
+LOAD_ORDER = ("namespaces", "nodes", "ingressclasses", "secrets", "services", "endpoints", "pods", "ingresses")
 
 
 def key_kind(key: str) -> str:
@@ -72,8 +74,8 @@ class Registry:
     def resources(self) -> list[str]:
         """Every watched resource some family reads, in load order (unknown ones last).
 
-        A family instance may read more than its class says (the routes read the records of the
-        configured CNI)."""
+        A family instance may read more than its class says: the routes read the records of the
+        configured CNI, Pods are read only in NodePortLocal mode."""
         return watched_resources(self.families)
 
     def optional_resources(self) -> frozenset[str]:

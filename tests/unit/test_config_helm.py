@@ -282,13 +282,31 @@ def test_empty_se_group_becomes_akos_default(tmp_path: Path) -> None:
 
 def test_value_akod_does_not_support_is_reported_against_the_akod_key(tmp_path: Path) -> None:
     values = yaml.safe_load(SEED_VALUES_YAML)
-    values["L7Settings"]["serviceType"] = "NodePortLocal"
+    values["L7Settings"]["serviceType"] = "LoadBalancer"
     with pytest.raises(ConfigError) as caught:
         round_trip(tmp_path, values)
-    assert caught.value.messages == [
-        "[l7] service_type: 'NodePortLocal' is not one of ClusterIP, NodePort: "
-        "AKO's NodePortLocal (Antrea) mode is not supported"
-    ]
+    assert caught.value.messages[0].startswith(
+        "[l7] service_type: 'LoadBalancer' is not one of ClusterIP, NodePort, NodePortLocal")
+
+
+def test_node_port_local_auto_annotation_and_ip_family_are_imported(tmp_path: Path) -> None:
+    values = yaml.safe_load(SEED_VALUES_YAML)
+    values["L7Settings"]["serviceType"] = "NodePortLocal"
+    values["AKOSettings"]["autoAnnotateService"] = "false"
+    values["AKOSettings"]["ipFamily"] = "V4_V6"
+    settings = round_trip(tmp_path, values)
+    assert settings.l7.service_type == "NodePortLocal"
+    assert settings.l7.npl_auto_annotate is False
+    assert settings.network.ip_family == "V4_V6"
+    assert settings.network.ip_versions == frozenset({4, 6})
+
+
+def test_empty_ip_family_is_akos_v4(tmp_path: Path) -> None:
+    values = yaml.safe_load(SEED_VALUES_YAML)
+    values["AKOSettings"]["ipFamily"] = ""
+    settings = round_trip(tmp_path, values)
+    assert settings.network.ip_family == "V4"
+    assert settings.l7.npl_auto_annotate is True
 
 
 def test_missing_cluster_name_is_flagged_for_editing(tmp_path: Path) -> None:

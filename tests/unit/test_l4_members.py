@@ -138,7 +138,7 @@ def test_node_port_selector_leaves_unlabelled_nodes_out() -> None:
 
 # -- dual stack --------------------------------------------------------------------------------------------------
 
-DUAL = ctx(vip_v6cidr=ipaddress.IPv6Network("fd00:25::/64"))
+DUAL = ctx(vip_v6cidr=ipaddress.IPv6Network("fd00:25::/64"), ip_versions=frozenset({4, 6}))  # ip_family V4_V6
 
 
 def test_dual_stack_service_gets_a_v4_v6_vip_and_servers_of_both_families() -> None:
@@ -164,5 +164,27 @@ def test_ipv4_service_ignores_ipv6_endpoints_and_keeps_a_v4_vip() -> None:
 def test_dual_stack_nodeport_lists_each_node_once_per_family() -> None:
     svc = service("web", ports=[port(80, node_port=30080)], families=["IPv4", "IPv6"])
     nodes = [node("n1", ["10.1.1.2", "fd00:1::2"]), node("n2", ["10.1.1.3"])]
-    pool = one(translate([svc], nodes=nodes, context=ctx(service_type="NodePort")), "pool")
+    pool = one(translate([svc], nodes=nodes, context=ctx(service_type="NodePort", ip_versions=frozenset({4, 6}))), "pool")
     assert [s[0] for s in servers(pool)] == ["10.1.1.2", "10.1.1.3", "fd00:1::2"]
+
+
+def test_ip_family_v4_keeps_a_dual_stack_service_to_ipv4_servers() -> None:
+    svc = service("web", ports=[port(80)], families=["IPv4", "IPv6"])
+    endpoints = {"web": [eps("web", ([ep_port(80)], [endpoint("10.34.1.5")])),
+                         eps("web", ([ep_port(80)], [endpoint("fd00:34::5")]), address_type="IPv6")]}
+    result = translate([svc], endpoints, context=ctx(vip_v6cidr=ipaddress.IPv6Network("fd00:25::/64")))
+    assert [s["ip"]["addr"] for s in one(result, "pool")["servers"]] == ["10.34.1.5"]
+
+
+def test_ip_family_v6_takes_ipv6_servers_of_a_service_listing_no_families() -> None:
+    svc = service("web", ports=[port(80)], families=[])  # a server without dual stack lists no ipFamilies
+    endpoints = {"web": [eps("web", ([ep_port(80)], [endpoint("10.34.1.5"), endpoint("fd00:34::5")]))]}
+    result = translate([svc], endpoints, context=ctx(ip_versions=frozenset({6})))
+    assert [s["ip"]["addr"] for s in one(result, "pool")["servers"]] == ["fd00:34::5"]
+
+
+def test_ip_family_v6_node_port_servers_are_the_nodes_ipv6_addresses() -> None:
+    nodes = [node("node1", "10.1.1.2"), node("node2", ["10.1.1.3", "fd00:1::3"])]
+    result = translate([np_service(families=["IPv6"])], nodes=nodes,
+                       context=ctx(cluster="cluster", service_type="NodePort", ip_versions=frozenset({6})))
+    assert servers(one(result, "pool")) == [("fd00:1::3", 31030, True)]

@@ -97,6 +97,16 @@ def test_ipv6_cidr_uses_the_ipv6_internal_ip() -> None:
     ]
 
 
+def test_ip_family_routes_only_the_pod_cidrs_of_its_versions() -> None:
+    body = node("n1", ips=["10.0.0.1", "fd00::1"], cidrs=["10.1.0.0/24", "fd10:1::/64"])
+    v6 = plan_routes(cluster=CLUSTER, node_bodies=[body], versions=frozenset({6}))
+    assert [(r.route_id, str(r.prefix), str(r.next_hop)) for r in v6.routes] == [
+        (f"{CLUSTER}-n1-1", "fd10:1::/64", "fd00::1")]
+    v4 = plan_routes(cluster=CLUSTER, node_bodies=[body], versions=frozenset({4}))
+    assert [(r.route_id, str(r.prefix)) for r in v4.routes] == [(f"{CLUSTER}-n1-0", "10.1.0.0/24")]
+    assert v4.problems == v6.problems == ()
+
+
 def test_disabled_route_sync_wants_no_routes() -> None:
     assert plan_routes(cluster=CLUSTER, node_bodies=seed_nodes(), enabled=False).routes == ()
 

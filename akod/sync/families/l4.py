@@ -4,7 +4,8 @@ A key is `l4:<vs name>`; `l4clear:<ns>/<name>` clears the status akod wrote on a
 no longer ours. The family's index remembers which Services feed which key, so that an event
 marks exactly the keys it can change: a Service's new key and its old one (a type, class or
 shared-VIP change moves it), the key of the Service an endpoints object belongs to, every key of
-a namespace whose labels changed, every key when a Node changes in NodePort mode.
+a namespace whose labels changed, every key when a Node changes in NodePort mode, the keys of the
+Services that select a Pod (NodePortLocal mode, through the cache's selector index).
 
 Syncing a key: translate (pure, `akod.model.l4`), report problems, apply the objects (ordered,
 journaled), then write the VIP and FQDN back to each Service's status. A write-back Kubernetes
@@ -46,7 +47,7 @@ CLEAR = "l4clear"
 
 def _fingerprint(body: Mapping[str, Any]) -> dict[str, Any]:
     """What of a Service the translation reads: everything but what akod writes back itself."""
-    return {k: v for k, v in body.items() if k not in ("lb_ingress", "fqdn_map")}
+    return {k: v for k, v in body.items() if k not in ("lb_ingress", "fqdn_map", "npl_enabled", "npl_marker")}
 
 
 def _service(ident: Ident) -> ObjectRef:
@@ -141,6 +142,8 @@ class L4Family:
             return self._services_changed([s for s in self._in.cluster.services if s[0] in moved], recheck=True)
         if change.kind == "Node" and self._in.settings.l7.service_type == "NodePort":
             return set(self.members)
+        if change.kind == "Pod":
+            return {self.key_of[s] for s in self._in.cluster.services_of_pods(change) if s in self.key_of}
         return set()
 
     def wanted_keys(self) -> set[str]:
@@ -174,8 +177,9 @@ class L4Family:
         members = sorted(self.members.get(key, set()))
         services = [cluster.services[m] for m in members if m in cluster.services]
         endpoints = {name: cluster.endpoints_of((ns, name)) for ns, name in members}
+        pods = {name: cluster.pods_of((ns, name)) for ns, name in members} if cluster.pods else {}
         result = translate_l4(key=key, services=services, endpoints=endpoints, nodes=cluster.node_bodies(),
-                              ctx=self._ctx())
+                              ctx=self._ctx(), pods=pods)
         scope = frozenset(ObjectRef(kind="Service", namespace=ns, name=n) for ns, n in members)
         return Translation(key=key, objects=result.objects, problems=result.problems, scope=scope,
                            hold=bool(result.problems) and not result.objects, detail=result)

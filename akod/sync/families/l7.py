@@ -159,6 +159,8 @@ class L7Family:
                                          for o in (*change.upserts, *change.deleted))
         if kind == "Node" and self._in.settings.l7.service_type == "NodePort":
             return set(self.index.members)
+        if kind == "Pod":
+            return self.index.keys_using(self._in.cluster.services_of_pods(change))
         return set()
 
     def reassign(self) -> set[str]:
@@ -210,7 +212,8 @@ class L7Family:
             services={ref: cluster.services[ref] for ref in backends if ref in cluster.services},
             endpoints={ref: cluster.endpoints_of(ref) for ref in backends},
             secrets={ref: cluster.secrets[ref] for ref in secret_refs if ref in cluster.secrets},
-            leave_out=frozenset(excluded) | leave_out)
+            leave_out=frozenset(excluded) | leave_out,
+            pods={ref: cluster.pods_of(ref) for ref in backends} if cluster.pods else {})
         problems = (*result.problems, *(why.problem for _, why in sorted(excluded.items())))
         return Translation(key=key, objects=result.objects, problems=problems,
                            scope=frozenset(_ref(m) for m in members), detail=result)

@@ -114,7 +114,7 @@ class RoutesFamily:
         cluster = self._cluster_name()
         plan = plan_routes(cluster=cluster, node_bodies=self._in.cluster.node_bodies(),
                            enabled=routes_enabled(self._in.settings), guard=build_route_guard(self._in.settings),
-                           cni=self._source())
+                           cni=self._source(), versions=self._in.settings.network.ip_versions)
         ctl = self._in.controller
         objects: tuple[AviObject, ...] = ()
         if ctl is not None:
