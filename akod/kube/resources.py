@@ -32,6 +32,7 @@ from kubernetes_asyncio.client import ApiClient
 from akod.kube.listing import lister, served_resources
 from akod.kube.status import ObjectApi
 from akod.kube.trimming import (
+    trim_custom_resource,
     trim_endpoint_slice,
     trim_endpoints,
     trim_ingress,
@@ -86,6 +87,16 @@ RESOURCES: dict[str, tuple[Variant, ...]] = {
                   Variant("extensions/v1beta1", "ingresses", "Ingress", trim_ingress_v1beta1,
                           cursor="ingresses.v1beta1.extensions")),
     "secrets": (Variant("v1", "secrets", "Secret", trim_secret, list_kwargs=TLS_ONLY, resume=False),),
+    # AKO's CRDs (`deploy/crds/`): watched only where the server serves them (the CRD is installed).
+    "hostrules": (Variant("ako.vmware.com/v1beta1", "hostrules", "HostRule", trim_custom_resource("HostRule"),
+                          cursor="hostrules.v1beta1.ako.vmware.com"),),
+    "httprules": (Variant("ako.vmware.com/v1beta1", "httprules", "HTTPRule", trim_custom_resource("HTTPRule"),
+                          cursor="httprules.v1beta1.ako.vmware.com"),),
+    "aviinfrasettings": (Variant("ako.vmware.com/v1beta1", "aviinfrasettings", "AviInfraSetting",
+                                 trim_custom_resource("AviInfraSetting"),
+                                 cursor="aviinfrasettings.v1beta1.ako.vmware.com"),),
+    "l4rules": (Variant("ako.vmware.com/v1alpha2", "l4rules", "L4Rule", trim_custom_resource("L4Rule"),
+                        cursor="l4rules.v1alpha2.ako.vmware.com"),),
 }
 
 

@@ -46,7 +46,8 @@ class ObjectApi:
     plural: str
 
     def path(self, *, namespace: str, name: str, subresource: str = "") -> str:
-        where = f"{api_root(self.group_version)}/namespaces/{namespace}/{self.plural}/{name}"
+        scope = f"/namespaces/{namespace}" if namespace else ""  # "": a cluster-scoped object
+        where = f"{api_root(self.group_version)}{scope}/{self.plural}/{name}"
         return f"{where}/{subresource}" if subresource else where
 
 
@@ -95,6 +96,10 @@ class KubeWriter:
             annotations = None
         if annotations is None or annotations.get(FQDN_MAP_ANNOTATION) != value:
             await self.patch_fqdn_map(obj=obj, fqdn_map=fqdn_map)
+
+    async def patch_cr_status(self, *, obj: ObjectRef, status: Mapping[str, str]) -> None:
+        """A custom resource's `status` (AKO's `{status: Accepted|Rejected, error}`), replaced whole."""
+        await self._patch(obj=obj, body={"status": dict(status)}, subresource="status")
 
     async def post_event(self, *, obj: ObjectRef, uid: str = "", reason: str, message: str,
                          warning: bool = True) -> None:
