@@ -73,6 +73,7 @@ class Roles:
         registry.inputs.unserved = frozenset(resolution.missing)
         self._kube.route(resolution.targets)  # status patches and Events go to the API each kind was read from
         await self._load_cache(resolution)
+        await registry.restore()  # the CRs' last accepted effects, before anything is translated
         for spec in resolution.specs:
             rt.watches[spec.resource] = WatchState()
             self._supervisor.start(f"watch-{spec.resource}", self._watch_task(spec), policy=RESTART)

@@ -52,7 +52,7 @@ def apply_to_vs(obj: AviObject, effect: HostRuleEffect | None) -> AviObject:
         if name:
             body[key] = name_ref(obj_type, name)
     if effect.icap_profile:
-        body["icap_profile_refs"] = [name_ref("icapprofile", effect.icap_profile)]
+        body["icap_request_profile_refs"] = [name_ref("icapprofile", effect.icap_profile)]
     if effect.policy_sets or effect.overwrite:
         own = [] if effect.overwrite else list(body.get("http_policies") or [])
         start = max((int(p.get("index", 0)) for p in own), default=POLICY_INDEX - 1) + 1

@@ -30,6 +30,7 @@ from akod.sync.discovery import ControllerContext, discover
 from akod.sync.family import Inputs, PlannedChange
 from akod.sync.inventory import controller_inventory
 from akod.sync.owned import removal_order
+from akod.sync.crs import avi_exists
 from akod.sync.registry import Registry
 
 log = logging.getLogger("akod.sync")
@@ -72,7 +73,8 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
         return by_ident.get((obj_type, tenant, name))
 
     inputs = Inputs(cluster=ClusterCache(), settings=settings, applied=applied, controller=ctx,
-                    controller_version=client.controller_version or "", api_version=client.api_version or "")
+                    controller_version=client.controller_version or "", api_version=client.api_version or "",
+                    avi_exists=avi_exists(client))
     registry = Registry(inputs=inputs, io=None)
     resolution = await resolve(kube_api, registry.resources())
     inputs.unserved = frozenset(resolution.missing)

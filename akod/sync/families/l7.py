@@ -29,9 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from akod.avi import AviClient, AviError
+from akod.model.hostrule import KIND as HOSTRULE
+from akod.model.hostrule import HostRules, parse_hostrule
 from akod.model.l7 import L7_KEY_PREFIX, L7Context, hostless_problems, ingress_accepted, keys_of_ingress, translate_l7
 from akod.model.l7context import Unit, ingress_age
-from akod.model.l7names import vs_name_of_key
+from akod.model.l7names import shard_key, vs_name_of_key
 from akod.model.objects import Role
 from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied
@@ -100,6 +102,9 @@ class L7Family:
         self.claims = StatusClaims()
         self._excluded = Exclusions()  # units the controller refused, per key, until their Ingress changes
         self._status = StatusWriter()
+        self._acting: dict[str, Mapping[str, ObjectRef]] = {}  # key -> host -> the HostRule acting on it
+        self._rules: tuple[int, HostRules] = (-1, HostRules())
+        inputs.crs.affects(HOSTRULE, self._hostrule_keys)
 
     def _ctx(self) -> L7Context:
         i = self._in
@@ -164,6 +169,32 @@ class L7Family:
     def reassign(self) -> set[str]:
         return self._ingresses_changed(list(self._in.cluster.ingresses), recheck=True)
 
+    # -- HostRules -------------------------------------------------------------------------------
+
+    def _host_rules(self) -> HostRules:
+        """The accepted HostRules (`Inputs.crs`), parsed again only when one changed."""
+        crs = self._in.crs
+        version = crs.version(HOSTRULE)
+        if self._rules[0] != version:
+            effects = [parse_hostrule(e.body)[0] for e in crs.effects(HOSTRULE).values()]
+            self._rules = (version, HostRules(e for e in effects if e is not None))
+        return self._rules[1]
+
+    def _hostrule_keys(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> set[str]:
+        """The keys serving a host that a HostRule's old or new spec matches."""
+        effects = [e for body in (old, new) if body for e in [parse_hostrule(body)[0]] if e is not None]
+        if not effects:
+            return set()
+        ctx = self._ctx()
+        keys: set[str] = set()
+        for ing in self.index.keys_of:
+            body = self._in.cluster.ingresses.get(ing) or {}
+            for rule in body.get("rules") or []:
+                host = str(rule.get("host") or "")
+                if host and any(e.matches(host) for e in effects):
+                    keys.add(shard_key(cluster=ctx.cluster, host=host, shards=ctx.shards))
+        return keys & set(self.index.members)
+
     def wanted_keys(self) -> set[str]:
         """Every key with an Ingress, and a clean-up for each Ingress no shard serves that needs one."""
         clear = {_clear_key(ing) for ing, body in self._in.cluster.ingresses.items()
@@ -210,7 +241,7 @@ class L7Family:
             services={ref: cluster.services[ref] for ref in backends if ref in cluster.services},
             endpoints={ref: cluster.endpoints_of(ref) for ref in backends},
             secrets={ref: cluster.secrets[ref] for ref in secret_refs if ref in cluster.secrets},
-            leave_out=frozenset(excluded) | leave_out)
+            leave_out=frozenset(excluded) | leave_out, host_rules=self._host_rules())
         problems = (*result.problems, *(why.problem for _, why in sorted(excluded.items())))
         return Translation(key=key, objects=result.objects, problems=problems,
                            scope=frozenset(_ref(m) for m in members), detail=result)
@@ -244,6 +275,7 @@ class L7Family:
             return requeue(reason=str(refusal))
         await self._report(key=key, members=members, problems=t.problems)
         result = t.detail
+        self._acting[key] = result.host_rules
         if not self._ctx().dedicated and any(o.role == Role.SHARD_VS for o in t.objects):
             self._shelled.add(key)
         vsvip = next((a for (typ, _, n), a in applied.items() if typ == "vsvip" and n == result.vs_name), None)
@@ -373,6 +405,9 @@ class L7Family:
                    client: AviClient) -> list[PlannedChange]:
         owner = (", ".join(f"Ingress {r.namespace}/{r.name}" for r in sorted(translation.scope, key=str))
                  or "the shared VIP (kept)")
+        rules = sorted({str(r) for r in getattr(translation.detail, "host_rules", {}).values()})
+        if rules:
+            owner += f" (with {', '.join(rules)})"  # what a HostRule would change shows as its doing
         return diff_owned(translation=translation, have=have, owner=owner)
 
     async def describe(self, ref: ObjectRef) -> dict[str, Any] | None:
@@ -382,4 +417,8 @@ class L7Family:
             return None
         served = sorted({(host, ip) for key in keys for host, ip, _ in self.served.get(key, {}).get(ing, [])})
         made = [m for key in keys for m in await describe_objects(store=self._io.store, key=key, subject=ref)]
-        return {"keys": keys, "hosts": [{"host": h, "vip": ip} for h, ip in served], "avi_objects": made}
+        hosts = {h for h, _ in served}
+        acting = sorted({(r.kind, r.namespace, r.name, h) for key in keys
+                         for h, r in self._acting.get(key, {}).items() if h in hosts})
+        return {"keys": keys, "hosts": [{"host": h, "vip": ip} for h, ip in served], "avi_objects": made,
+                "custom_resources": [{"kind": k, "namespace": ns, "name": n, "host": h} for k, ns, n, h in acting]}
