@@ -60,6 +60,8 @@ class Variant:
     cursor: str = ""  # the `cursors` row; default: the plural
     list_kwargs: Mapping[str, Any] = field(default_factory=dict)
     resume: bool = True  # False: list again at every start (material kept only in memory)
+    # A custom resource: a cluster without its CRD is an ordinary one (reported as `absent`, not `missing`).
+    optional: bool = False
 
     @property
     def cursor_name(self) -> str:
@@ -89,14 +91,14 @@ RESOURCES: dict[str, tuple[Variant, ...]] = {
     "secrets": (Variant("v1", "secrets", "Secret", trim_secret, list_kwargs=TLS_ONLY, resume=False),),
     # AKO's CRDs (`deploy/crds/`): watched only where the server serves them (the CRD is installed).
     "hostrules": (Variant("ako.vmware.com/v1beta1", "hostrules", "HostRule", trim_custom_resource("HostRule"),
-                          cursor="hostrules.v1beta1.ako.vmware.com"),),
+                          cursor="hostrules.v1beta1.ako.vmware.com", optional=True),),
     "httprules": (Variant("ako.vmware.com/v1beta1", "httprules", "HTTPRule", trim_custom_resource("HTTPRule"),
-                          cursor="httprules.v1beta1.ako.vmware.com"),),
+                          cursor="httprules.v1beta1.ako.vmware.com", optional=True),),
     "aviinfrasettings": (Variant("ako.vmware.com/v1beta1", "aviinfrasettings", "AviInfraSetting",
                                  trim_custom_resource("AviInfraSetting"),
-                                 cursor="aviinfrasettings.v1beta1.ako.vmware.com"),),
+                                 cursor="aviinfrasettings.v1beta1.ako.vmware.com", optional=True),),
     "l4rules": (Variant("ako.vmware.com/v1alpha2", "l4rules", "L4Rule", trim_custom_resource("L4Rule"),
-                        cursor="l4rules.v1alpha2.ako.vmware.com"),),
+                        cursor="l4rules.v1alpha2.ako.vmware.com", optional=True),),
 }
 
 
@@ -107,6 +109,7 @@ class Resolution:
     specs: list[WatchSpec] = field(default_factory=list)
     chosen: dict[str, Variant] = field(default_factory=dict)  # logical name -> the variant watched
     missing: dict[str, str] = field(default_factory=dict)  # logical name -> why it is not watched
+    absent: dict[str, str] = field(default_factory=dict)  # the same, for CRDs the cluster does not have
 
     def kind_of(self, name: str) -> str | None:
         variant = self.chosen.get(name)
@@ -134,7 +137,11 @@ async def resolve(api: ApiClient, names: Iterable[str]) -> Resolution:
                 break
         else:
             tried = ", ".join(v.api for v in variants) or "no known API"
-            out.missing[name] = f"the server serves none of {tried}"  # the caller reports it, once
+            why = f"the server serves none of {tried}"  # the caller reports it, once
+            if variants and all(v.optional for v in variants):
+                out.absent[name] = f"{why} (the CRD is not installed: deploy/crds/)"
+            else:
+                out.missing[name] = why
     for name in ("endpoints", "ingresses", "ingressclasses"):
         if name in out.chosen:
             log.info("%s come from %s", name, out.chosen[name].api)

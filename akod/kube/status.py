@@ -98,8 +98,13 @@ class KubeWriter:
             await self.patch_fqdn_map(obj=obj, fqdn_map=fqdn_map)
 
     async def patch_cr_status(self, *, obj: ObjectRef, status: Mapping[str, str]) -> None:
-        """A custom resource's `status` (AKO's `{status: Accepted|Rejected, error}`), replaced whole."""
-        await self._patch(obj=obj, body={"status": dict(status)}, subresource="status")
+        """A custom resource's `status` (AKO's `{status: Accepted|Rejected, error}`).
+
+        An empty value is removed (null in the merge patch): the apiserver refuses `""` for AKO's
+        `status.error` (measured on 1.20: "must be of type string: null"), and Accepted has no error.
+        """
+        body = {"status": {k: (v or None) for k, v in status.items()}}
+        await self._patch(obj=obj, body=body, subresource="status")
 
     async def post_event(self, *, obj: ObjectRef, uid: str = "", reason: str, message: str,
                          warning: bool = True) -> None:

@@ -77,7 +77,7 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
                     avi_exists=avi_exists(client))
     registry = Registry(inputs=inputs, io=None)
     resolution = await resolve(kube_api, registry.resources())
-    inputs.unserved = frozenset(resolution.missing)
+    inputs.unserved = frozenset(resolution.missing) | frozenset(resolution.absent)
     for spec in resolution.specs:  # in the registry's load order, as the daemon loads its cache
         objects, _ = await list_all(spec)
         await registry.load(resource=spec.resource, kind=spec.kind, objects=objects)
