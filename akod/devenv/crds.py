@@ -113,6 +113,10 @@ class HostRules:
     async def status(self, ns: str, name: str) -> dict[str, str]:
         return dict((await self.get(ns, name)).get("status") or {})
 
+    async def events_for(self, ns: str, name: str) -> list[Any]:
+        events = await client.CoreV1Api(self.custom.api_client).list_namespaced_event(ns)
+        return [e for e in events.items if e.involved_object.name == name and e.involved_object.kind == "HostRule"]
+
     async def delete(self, ns: str, name: str) -> None:
         with contextlib.suppress(ApiException):
             await self.custom.delete_namespaced_custom_object(GROUP, self.VERSION, ns, self.PLURAL, name)

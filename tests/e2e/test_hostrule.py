@@ -185,8 +185,11 @@ async def test_rejections_name_the_field_and_change_nothing_and_a_broken_edit_ke
     errors = {(e["kind"], e["name"], e["field"]) for e in status["errors"]}
     assert ("HostRule", "nowaf", "spec.virtualhost.wafPolicy") in errors
     assert ("HostRule", "second", "spec.virtualhost.fqdn") in errors
-    events = await ingresses.events_for("default", "nowaf")
-    assert any(e.reason == "AviObjectMissing" for e in events), [e.reason for e in events]
+    async def event() -> bool:
+        return any(e.reason == "AviObjectMissing" and "wafPolicy" in e.message
+                   for e in await hostrules.events_for("default", "nowaf"))
+
+    await eventually(event, what="the Event of the rejected HostRule")
     # The daemon and the other host are unaffected.
     answer = await routed(controller, vip=await vip_of(controller, shard(HACK)), port=80, host=HACK)
     assert answer["pool"] == f"{C}--{HACK}_-default-hackazon"

@@ -237,7 +237,7 @@ class HostRuleFamily:
         if io is None or io.mark is None:
             return
         mark = io.mark
-        delay = max(self._in.settings.sync.drift_check_s, 1.0)
+        delay = max(self._in.settings.sync.drift_check_s or 60.0, 1.0)  # 0 (no drift checks): a minute
 
         def fire() -> None:
             self._rechecks.pop(key, None)

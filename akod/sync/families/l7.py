@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from akod.avi import AviClient, AviError
-from akod.model.hostrule import KIND as HOSTRULE
-from akod.model.hostrule import HostRules, parse_hostrule
 from akod.model.l7 import L7_KEY_PREFIX, L7Context, hostless_problems, ingress_accepted, keys_of_ingress, translate_l7
 from akod.model.l7context import Unit, ingress_age
 from akod.model.l7names import shard_key, vs_name_of_key
@@ -39,6 +37,7 @@ from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied
 from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
+from akod.sync.families.l7hostrules import L7HostRules
 from akod.sync.families.l7index import IngId, L7Index, backends_of, fingerprint, secrets_of
 from akod.sync.families.l7isolation import Exclusions, Trial, isolate, refusal_problem
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation, requeue
@@ -103,8 +102,8 @@ class L7Family:
         self._excluded = Exclusions()  # units the controller refused, per key, until their Ingress changes
         self._status = StatusWriter()
         self._acting: dict[str, Mapping[str, ObjectRef]] = {}  # key -> host -> the HostRule acting on it
-        self._rules: tuple[int, HostRules] = (-1, HostRules())
-        inputs.crs.affects(HOSTRULE, self._hostrule_keys)
+        self._hostrules = L7HostRules(crs=inputs.crs, index=self.index, ingresses=lambda: self._in.cluster.ingresses,
+                                      key_of=self._key_of_host)
 
     def _ctx(self) -> L7Context:
         i = self._in
@@ -169,31 +168,9 @@ class L7Family:
     def reassign(self) -> set[str]:
         return self._ingresses_changed(list(self._in.cluster.ingresses), recheck=True)
 
-    # -- HostRules -------------------------------------------------------------------------------
-
-    def _host_rules(self) -> HostRules:
-        """The accepted HostRules (`Inputs.crs`), parsed again only when one changed."""
-        crs = self._in.crs
-        version = crs.version(HOSTRULE)
-        if self._rules[0] != version:
-            effects = [parse_hostrule(e.body)[0] for e in crs.effects(HOSTRULE).values()]
-            self._rules = (version, HostRules(e for e in effects if e is not None))
-        return self._rules[1]
-
-    def _hostrule_keys(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> set[str]:
-        """The keys serving a host that a HostRule's old or new spec matches."""
-        effects = [e for body in (old, new) if body for e in [parse_hostrule(body)[0]] if e is not None]
-        if not effects:
-            return set()
+    def _key_of_host(self, host: str) -> str:
         ctx = self._ctx()
-        keys: set[str] = set()
-        for ing in self.index.keys_of:
-            body = self._in.cluster.ingresses.get(ing) or {}
-            for rule in body.get("rules") or []:
-                host = str(rule.get("host") or "")
-                if host and any(e.matches(host) for e in effects):
-                    keys.add(shard_key(cluster=ctx.cluster, host=host, shards=ctx.shards))
-        return keys & set(self.index.members)
+        return shard_key(cluster=ctx.cluster, host=host, shards=ctx.shards)
 
     def wanted_keys(self) -> set[str]:
         """Every key with an Ingress, and a clean-up for each Ingress no shard serves that needs one."""
@@ -241,7 +218,7 @@ class L7Family:
             services={ref: cluster.services[ref] for ref in backends if ref in cluster.services},
             endpoints={ref: cluster.endpoints_of(ref) for ref in backends},
             secrets={ref: cluster.secrets[ref] for ref in secret_refs if ref in cluster.secrets},
-            leave_out=frozenset(excluded) | leave_out, host_rules=self._host_rules())
+            leave_out=frozenset(excluded) | leave_out, host_rules=self._hostrules.accepted())
         problems = (*result.problems, *(why.problem for _, why in sorted(excluded.items())))
         return Translation(key=key, objects=result.objects, problems=problems,
                            scope=frozenset(_ref(m) for m in members), detail=result)
