@@ -42,7 +42,7 @@ from typing import Any
 from akod.model import l7bodies
 from akod.model.l4names import MAX_NAME_LENGTH, too_long
 from akod.model.hostrule import HostRuleEffect, HostRules
-from akod.model.hostrule_apply import apply_to_vs, dns_names
+from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_plain_host
 from akod.model.l7backends import Backend, resolve_backend
 from akod.model.l7certs import check_tls_secret
 from akod.model.l7context import L7Context, L7Result, SecretLike, ServedHost, Unit, ingress_age
@@ -133,6 +133,7 @@ class _Assembly:
         self.problems = problems
         self.rules = rules or HostRules()
         self.rules_used: dict[str, HostRuleEffect] = {}  # host -> the HostRule acting on it here
+        self.not_applied: dict[ObjectRef, set[str]] = {}  # HostRule -> its fields a plain host cannot take
         self.objects: dict[tuple[str, str], AviObject] = {}
         self.served: dict[IngId, set[ServedHost]] = {}
         self.units: dict[tuple[str, str], set[Unit]] = {}
@@ -208,8 +209,11 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
             out.serve(e, child)
         else:
             effect = out.rule(e.host)
-            if effect is not None and effect.enabled is False:
-                continue  # `enableVirtualHost: false` on a plain host: its rules leave the shard
+            if effect is not None:
+                for where in not_on_plain_host(effect):
+                    out.not_applied.setdefault(effect.ref, set()).add(where)
+                if effect.enabled is False:
+                    continue  # `enableVirtualHost: false` on a plain host: its rules leave the shard
             name = pool_name(cluster=cluster, host=e.host, path=e.path, namespace=e.namespace, ingress=e.ingress)
             if not out.names_fit(e, (name,)) or not out.pool(name, backend):
                 continue
@@ -351,4 +355,5 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
     return L7Result(objects=objects, problems=tuple(dict.fromkeys(problems)), served=served, vs_name=vs_name,
                     units={ident: frozenset(units) for ident, units in out.units.items()},
                     rule_groups=dict(out.rule_groups), unit_fields=unit_fields,
-                    host_rules={host: e.ref for host, e in sorted(out.rules_used.items())})
+                    host_rules={host: e.ref for host, e in sorted(out.rules_used.items())},
+                    hostrule_not_applied={ref: tuple(sorted(f)) for ref, f in out.not_applied.items()})

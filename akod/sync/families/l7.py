@@ -253,6 +253,7 @@ class L7Family:
         await self._report(key=key, members=members, problems=t.problems)
         result = t.detail
         self._acting[key] = result.host_rules
+        await self._hostrules.warn(kube=io.kube, found=result.hostrule_not_applied)
         if not self._ctx().dedicated and any(o.role == Role.SHARD_VS for o in t.objects):
             self._shelled.add(key)
         vsvip = next((a for (typ, _, n), a in applied.items() if typ == "vsvip" and n == result.vs_name), None)
