@@ -314,3 +314,39 @@ async def test_a_cluster_without_the_crds_works_and_says_so(
     assert akod.log().count("hostrules: the server serves none") == 1
     assert json.dumps(status).count("HostRule") == 0
     assert akod.stop() == 0
+
+
+async def test_plan_names_the_hostrule_behind_a_change_and_drift_repair_puts_its_refs_back(
+        controller, nodes: Nodes, services, ingresses: Ingresses, hostrules: HostRules, make_daemon) -> None:
+    await seed_ingresses(services, nodes, ingresses)
+    await avi_objects(controller)
+    akod = make_daemon(extra_config=FAST_RECHECK)
+    akod.start()
+    await akod.wait_in_sync()
+    assert akod.stop() == 0
+    await hostrules.create("default", "kuard", {"fqdn": KUARD, "wafPolicy": WAF,
+                                                "applicationProfile": APP_PROFILE})
+    # What the HostRule would change, before anything is changed.
+    plan = akod_cli("plan", "--config", str(akod.config), "--json")
+    assert plan.returncode == 10, plan.stdout + plan.stderr
+    planned = json.loads(plan.stdout)["objects"]
+    assert [(c["action"], c["type"], c["name"]) for c in planned] == [("update", "virtualservice", CHILD)], planned
+    assert "HostRule default/kuard" in planned[0]["for"]
+    assert "waf_policy_ref" not in await controller.one("virtualservice", CHILD)
+
+    akod.start()
+    await status_of(hostrules, "kuard", "Accepted")
+    waf = await controller.one("wafpolicy", WAF)
+
+    async def applied() -> dict[str, Any] | bool:
+        vs = await controller.one("virtualservice", CHILD)
+        return vs if points_at(vs.get("waf_policy_ref"), waf) else False
+
+    child = await eventually(applied, timeout=30, what="the HostRule on the SNI child")
+    await akod.wait_in_sync()
+    # A hand edit takes the WAF policy off: the drift check puts it back.
+    edited = {k: v for k, v in child.items() if k != "waf_policy_ref"}
+    code, answer = await controller.call("PUT", f"/api/virtualservice/{child['uuid']}", edited)
+    assert code == 200, answer
+    await eventually(applied, timeout=30, what="the WAF policy put back by the drift check")
+    assert akod.stop() == 0
