@@ -349,4 +349,14 @@ async def test_plan_names_the_hostrule_behind_a_change_and_drift_repair_puts_its
     code, answer = await controller.call("PUT", f"/api/virtualservice/{child['uuid']}", edited)
     assert code == 200, answer
     await eventually(applied, timeout=30, what="the WAF policy put back by the drift check")
+    await akod.wait_in_sync()
+    # Deleted while akod is down: at the restart its effect goes, in one write, with no flapping.
+    assert akod.stop() == 0
+    await hostrules.delete("default", "kuard")
+    writes_before = len(await controller.writes())
+    akod.start()
+    await akod.wait_in_sync()
+    assert per_object((await controller.writes())[writes_before:]) == {
+        ("PUT", f"/api/virtualservice/{child['uuid']}"): 1}
+    assert "waf_policy_ref" not in await controller.one("virtualservice", CHILD)
     assert akod.stop() == 0

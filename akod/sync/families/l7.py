@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from akod.avi import AviClient, AviError
+from akod.model.hostrule import KIND as HOSTRULE
 from akod.model.l7 import L7_KEY_PREFIX, L7Context, hostless_problems, ingress_accepted, keys_of_ingress, translate_l7
 from akod.model.l7context import Unit, ingress_age
 from akod.model.l7names import shard_key, vs_name_of_key
@@ -103,7 +104,8 @@ class L7Family:
         self._status = StatusWriter()
         self._acting: dict[str, Mapping[str, ObjectRef]] = {}  # key -> host -> the HostRule acting on it
         self._hostrules = L7HostRules(crs=inputs.crs, index=self.index, ingresses=lambda: self._in.cluster.ingresses,
-                                      key_of=self._key_of_host)
+                                      key_of=self._key_of_host,
+                                      present=lambda: self._in.cluster.other.get(HOSTRULE, {}))
 
     def _ctx(self) -> L7Context:
         i = self._in

@@ -26,20 +26,25 @@ log = logging.getLogger("akod.sync")
 
 class L7HostRules:
     def __init__(self, *, crs: CrState, index: L7Index, ingresses: Callable[[], Mapping[tuple[str, str], Any]],
-                 key_of: Callable[[str], str]) -> None:
+                 key_of: Callable[[str], str], present: Callable[[], Mapping[tuple[str, str], Any]]) -> None:
         self._crs = crs
         self._index = index
         self._ingresses = ingresses
         self._key_of = key_of  # host -> its L7 key (shard or dedicated VS)
-        self._parsed: tuple[int, HostRules] = (-1, HostRules())
+        self._present = present  # the HostRules the cluster has now
+        self._parsed: tuple[tuple[int, frozenset[tuple[str, str]]], HostRules] = ((-1, frozenset()), HostRules())
         self._warned: dict[ObjectRef, tuple[str, ...]] = {}
         crs.affects(HOSTRULE, self.keys_for)
 
     def accepted(self) -> HostRules:
-        version = self._crs.version(HOSTRULE)
-        if self._parsed[0] != version:
-            effects = [parse_hostrule(e.body)[0] for e in self._crs.effects(HOSTRULE).values()]
-            self._parsed = (version, HostRules(e for e in effects if e is not None))
+        """The accepted effects of the HostRules that still exist (one deleted while akod was down
+        is not applied at the restart, before its own key removes the effect)."""
+        present = frozenset(self._present())
+        memo = (self._crs.version(HOSTRULE), present)
+        if self._parsed[0] != memo:
+            effects = [parse_hostrule(e.body)[0] for ident, e in self._crs.effects(HOSTRULE).items()
+                       if ident in present]
+            self._parsed = (memo, HostRules(e for e in effects if e is not None))
         return self._parsed[1]
 
     async def warn(self, *, kube: KubeWriter | None, found: Mapping[ObjectRef, tuple[str, ...]]) -> None:
