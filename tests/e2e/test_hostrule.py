@@ -300,20 +300,25 @@ async def test_kill9_while_hostrules_are_applied_then_restart_gives_exact_object
 async def test_a_cluster_without_the_crds_works_and_says_so(
         controller, nodes: Nodes, services, ingresses: Ingresses, kube_client, make_daemon) -> None:
     ext = client.ApiextensionsV1Api(kube_client)
-    if any(c.metadata.name.endswith(".ako.vmware.com")
-           for c in (await ext.list_custom_resource_definition()).items):
+    installed = any(c.metadata.name.endswith(".ako.vmware.com")
+                    for c in (await ext.list_custom_resource_definition()).items)
+    if installed:
         await crds.remove(kube_client)
-    await seed_ingresses(services, nodes, ingresses)
-    akod = make_daemon()
-    akod.start()
-    status = await akod.wait_in_sync()
-    # Only the CRDs some family reads are looked for (HTTPRule, L4Rule, AviInfraSetting: not yet).
-    assert set(status["kubernetes"]["absent_crds"]) == {"hostrules"}
-    assert status["kubernetes"]["missing"] == {}
-    assert await controller.maybe("virtualservice", CHILD) is not None
-    assert akod.log().count("hostrules: the server serves none") == 1
-    assert json.dumps(status).count("HostRule") == 0
-    assert akod.stop() == 0
+    try:
+        await seed_ingresses(services, nodes, ingresses)
+        akod = make_daemon()
+        akod.start()
+        status = await akod.wait_in_sync()
+        # Only the CRDs some family reads are looked for (HTTPRule, L4Rule, AviInfraSetting: not yet).
+        assert set(status["kubernetes"]["absent_crds"]) == {"hostrules"}
+        assert status["kubernetes"]["missing"] == {}
+        assert await controller.maybe("virtualservice", CHILD) is not None
+        assert akod.log().count("hostrules: the server serves none") == 1
+        assert json.dumps(status).count("HostRule") == 0
+        assert akod.stop() == 0
+    finally:
+        if installed:  # the module's other tests keep their CRDs
+            await crds.install(kube_client)
 
 
 async def test_plan_names_the_hostrule_behind_a_change_and_drift_repair_puts_its_refs_back(
