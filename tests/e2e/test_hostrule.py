@@ -214,6 +214,9 @@ async def test_rejections_name_the_field_and_change_nothing_and_a_broken_edit_ke
     assert points_at((await controller.one("virtualservice", CHILD))["application_profile_ref"], app)
     assert [w for w in (await controller.writes())[writes_before:]] == []
     assert akod.stop() == 0
+    # `akod plan` knows the kept effect too: nothing to do.
+    plan = akod_cli("plan", "--config", str(akod.config))
+    assert plan.returncode == 0, plan.stdout + plan.stderr
 
 
 async def test_an_unknown_fqdn_type_is_refused_by_the_crd_and_rejected_by_akod_where_the_crd_lets_it_through(

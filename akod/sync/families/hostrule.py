@@ -182,6 +182,13 @@ class HostRuleFamily:
             self._warned.pop(ident, None)
             await io.reporter.replace(kind=KIND, problems=[], names={ident})
             return DONE
+        if current is not None and current.uid != str(body.get("uid", "")) and decision.effect is None:
+            # Another HostRule of the same name (the old one was deleted while akod was down): the
+            # old one's effect goes; a rejected newcomer changes nothing.
+            await io.store.drop_cr_effect(kind=KIND, namespace=ident[0], name=ident[1])
+            self._in.crs.drop(KIND, ident)
+            await self._mark(old=current.body, new=None)
+            current = None
         if decision.effect is not None:
             new = self._effect_of(body)
             if current is None or (current.checksum, current.uid) != (new.checksum, new.uid):
