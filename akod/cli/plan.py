@@ -45,19 +45,25 @@ async def _plan(settings: Settings, password: str) -> Plan:
     from akod.store import Store
     from akod.sync.planning import make_plan
 
-    stored, recorded = None, set()
+    from sqlalchemy.exc import OperationalError
+
+    stored, recorded, effects = None, set(), []
     if Path(settings.state.path).exists():  # which objects a key with broken input keeps (read-only)
         store = await Store.open(path=Path(settings.state.path), read_only=True)
         try:
             stored = await store.all_applied()
             recorded = await store.recorded_names(obj_type="vsvip")
+            try:  # the CRs' last accepted effects (a database from before migration 0004 has none)
+                effects = await store.cr_effects()
+            except OperationalError:
+                effects = []
         finally:
             await store.close()
     kube = await open_api_client(kubeconfig=str(settings.cluster.kubeconfig or ""), context=settings.cluster.context)
     try:
         async with avi_client(settings, password=password) as client:
             return await make_plan(settings=settings, client=client, kube_api=kube, stored=stored,
-                                   recorded_vsvips=recorded)
+                                   recorded_vsvips=recorded, cr_effects=effects)
     finally:
         await kube.close()
 

@@ -74,10 +74,14 @@ class Roles:
         rt.missing_apis = dict(resolution.missing)
         for name, why in resolution.missing.items():
             log.warning("%s: %s; akod does not watch them", name, why)
+        for name, why in resolution.absent.items():
+            log.info("%s: %s; akod works without them", name, why)
+        rt.absent_apis = dict(resolution.absent)
         rt.apis = {name: v.api for name, v in resolution.chosen.items()}
         registry.inputs.unserved = resolution.unserved
         self._kube.route(resolution.targets)  # status patches and Events go to the API each kind was read from
         await self._load_cache(resolution)
+        await registry.restore()  # the CRs' last accepted effects, before anything is translated
         for spec in resolution.specs:
             rt.watches[spec.resource] = WatchState()
             self._supervisor.start(f"watch-{spec.resource}", self._watch_task(spec), policy=RESTART)

@@ -43,6 +43,7 @@ from akod.kube.status import KubeWriter
 from akod.statusd import StatusServer
 from akod.store import Applied, Store
 from akod.sync.cluster import ClusterCache
+from akod.sync.crs import avi_exists
 from akod.sync.discovery import routes_enabled
 from akod.sync.drift import DriftCheck
 from akod.sync.engine import Engine
@@ -119,7 +120,8 @@ class Daemon:
     async def _serve(self, *, store: Store, telemetry: Telemetry, client: AviClient, kube_api: ApiClient,
                      leadership: Leadership) -> int:
         s = self.settings
-        inputs = Inputs(cluster=ClusterCache(), settings=s, applied=_applied_lookup(store))
+        inputs = Inputs(cluster=ClusterCache(), settings=s, applied=_applied_lookup(store),
+                        avi_exists=avi_exists(client))
         ledger = DriftLedger(telemetry=telemetry)
         owned = OwnedSync(store=store, client=client, drift=ledger)
         # Routed to the APIs discovery chooses (`Roles.warm_up`): nothing is written to Kubernetes before.
@@ -133,6 +135,8 @@ class Daemon:
         engine = Engine(queue=KeyQueue(), telemetry=telemetry, workers=s.api.workers * KEYS_PER_CALL_SLOT,
                         handler=registry.sync)
         telemetry.on_any_call = engine.note_call
+        assert registry.io is not None
+        registry.io.mark = engine.mark  # one family's sync may wake another's keys (a CR's effect changed)
         runtime = Runtime(store=store, telemetry=telemetry, engine=engine, client=client, registry=registry,
                           leadership=leadership, drift=ledger, pacer=self._pacer, version=__version__)
         telemetry.follow_pacer(self._pacer)

@@ -28,6 +28,11 @@ SCHEMALESS: Final = {
     "applicationpersistenceprofile": "ApplicationPersistenceProfile",
     "pkiprofile": "PKIProfile",
     "ipamdnsproviderprofiledomainlist": "IpamDnsProviderProfileDomainList",
+    # What AKO's CRDs name (HostRule, HTTPRule, L4Rule): refs to them resolve, a missing one is 404.
+    "wafpolicy": "WafPolicy",
+    "errorpageprofile": "ErrorPageProfile",
+    "icapprofile": "IcapProfile",
+    "networksecuritypolicy": "NetworkSecurityPolicy",
 }
 
 #: Types visible from every tenant (tenant objects themselves and the system-wide singletons).

@@ -36,6 +36,7 @@ from kubernetes_asyncio.client import ApiClient
 from akod.kube.listing import lister, served_resources
 from akod.kube.status import ObjectApi
 from akod.kube.trimming import (
+    trim_custom_resource,
     trim_endpoint_slice,
     trim_endpoints,
     trim_ingress,
@@ -72,6 +73,9 @@ class Variant:
     def stale(self, bodies: Iterable[Mapping[str, Any]]) -> bool:
         return any(key not in body for body in bodies for key in self.shape)
 
+    # A custom resource: a cluster without its CRD is an ordinary one (reported as `absent`, not `missing`).
+    optional: bool = False
+
     @property
     def cursor_name(self) -> str:
         return self.cursor or self.plural
@@ -105,6 +109,16 @@ RESOURCES: dict[str, tuple[Variant, ...]] = {
     "hostsubnets": (Variant("network.openshift.io/v1", "hostsubnets", "HostSubnet", trim_host_subnet),),
     # NodePortLocal mode only (the NPL family asks for them then): every pod, cluster-wide, as AKO.
     "pods": (Variant("v1", "pods", "Pod", trim_pod),),
+    # AKO's CRDs (`deploy/crds/`): watched only where the server serves them (the CRD is installed).
+    "hostrules": (Variant("ako.vmware.com/v1beta1", "hostrules", "HostRule", trim_custom_resource("HostRule"),
+                          cursor="hostrules.v1beta1.ako.vmware.com", optional=True),),
+    "httprules": (Variant("ako.vmware.com/v1beta1", "httprules", "HTTPRule", trim_custom_resource("HTTPRule"),
+                          cursor="httprules.v1beta1.ako.vmware.com", optional=True),),
+    "aviinfrasettings": (Variant("ako.vmware.com/v1beta1", "aviinfrasettings", "AviInfraSetting",
+                                 trim_custom_resource("AviInfraSetting"),
+                                 cursor="aviinfrasettings.v1beta1.ako.vmware.com", optional=True),),
+    "l4rules": (Variant("ako.vmware.com/v1alpha2", "l4rules", "L4Rule", trim_custom_resource("L4Rule"),
+                        cursor="l4rules.v1alpha2.ako.vmware.com", optional=True),),
 }
 
 
@@ -151,11 +165,13 @@ async def resolve(api: ApiClient, names: Iterable[str], *, optional: Iterable[st
                 break
         else:
             tried = ", ".join(v.api for v in variants) or "no known API"
+            why = f"the server serves none of {tried}"  # the caller reports it, once
             if name in optional:
-                out.absent[name] = f"the server serves none of {tried}"
-                log.info("%s: the server serves none of %s; not watched", name, tried)
-                continue
-            out.missing[name] = f"the server serves none of {tried}"  # the caller reports it, once
+                out.absent[name] = why
+            elif variants and all(v.optional for v in variants):
+                out.absent[name] = f"{why} (the CRD is not installed: deploy/crds/)"
+            else:
+                out.missing[name] = why
     for name in ("endpoints", "ingresses", "ingressclasses"):
         if name in out.chosen:
             log.info("%s come from %s", name, out.chosen[name].api)

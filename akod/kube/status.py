@@ -46,7 +46,8 @@ class ObjectApi:
     plural: str
 
     def path(self, *, namespace: str, name: str, subresource: str = "") -> str:
-        where = f"{api_root(self.group_version)}/namespaces/{namespace}/{self.plural}/{name}"
+        scope = f"/namespaces/{namespace}" if namespace else ""  # "": a cluster-scoped object
+        where = f"{api_root(self.group_version)}{scope}/{self.plural}/{name}"
         return f"{where}/{subresource}" if subresource else where
 
 
@@ -102,6 +103,15 @@ class KubeWriter:
     async def patch_annotations(self, *, obj: ObjectRef, annotations: Mapping[str, str | None]) -> None:
         """Set (a value) or remove (None) these annotations of `obj`, and touch no other (NodePortLocal opt-in)."""
         await self._patch(obj=obj, body={"metadata": {"annotations": dict(annotations)}})
+
+    async def patch_cr_status(self, *, obj: ObjectRef, status: Mapping[str, str]) -> None:
+        """A custom resource's `status` (AKO's `{status: Accepted|Rejected, error}`).
+
+        An empty value is removed (null in the merge patch): the apiserver refuses `""` for AKO's
+        `status.error` (measured on 1.20: "must be of type string: null"), and Accepted has no error.
+        """
+        body = {"status": {k: (v or None) for k, v in status.items()}}
+        await self._patch(obj=obj, body=body, subresource="status")
 
     async def post_event(self, *, obj: ObjectRef, uid: str = "", reason: str, message: str,
                          warning: bool = True) -> None:

@@ -316,3 +316,32 @@ def trim_secret(raw: Mapping[str, Any]) -> Observed:
     return Observed(kind="Secret", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
                     uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")), body=body,
                     material=material)
+
+
+def trim_custom_resource(kind: str) -> Callable[[Mapping[str, Any]], Observed]:
+    """The trim of one of AKO's CRDs (`kind`): identity, generation, the whole spec and the status.
+
+    A CR's spec is small and every field of it is input (a field akod does not apply is still
+    read, to be named in a warning), so the spec is kept as the apiserver gives it. The status
+    (`status.status`, `status.error`) is what akod writes itself; it is kept apart so that the
+    write is skipped when Kubernetes already shows it.
+    """
+
+    def trim(raw: Mapping[str, Any]) -> Observed:
+        meta = _meta(raw)
+        status = raw.get("status") or {}
+        body = {
+            "name": meta.get("name", ""),
+            "namespace": meta.get("namespace", ""),
+            "uid": meta.get("uid", ""),
+            "created": meta.get("creationTimestamp", ""),
+            "generation": meta.get("generation", 0),
+            "api_version": raw.get("apiVersion", ""),
+            "spec": dict(raw.get("spec") or {}),
+            "status": {"status": str(status.get("status") or ""), "error": str(status.get("error") or "")},
+        }
+        return Observed(kind=kind, namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
+                        uid=str(meta.get("uid", "")), resource_version=str(meta.get("resourceVersion", "")),
+                        body=body)
+
+    return trim

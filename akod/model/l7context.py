@@ -84,6 +84,10 @@ class L7Result:
     units: Mapping[tuple[str, str], frozenset[Unit]] = field(default_factory=dict)
     rule_groups: Mapping[str, str] = field(default_factory=dict)
     unit_fields: Mapping[Unit, str] = field(default_factory=dict)
+    # host -> the HostRule acting on it under this key (what `/objects` lists as acting on it).
+    host_rules: Mapping[str, ObjectRef] = field(default_factory=dict)
+    # HostRule -> the fields it sets that a plain host on a shared VS cannot take (warned about).
+    hostrule_not_applied: Mapping[ObjectRef, tuple[str, ...]] = field(default_factory=dict)
 
 
 class SecretLike(Protocol):

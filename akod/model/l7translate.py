@@ -41,6 +41,8 @@ from typing import Any
 
 from akod.model import l7bodies
 from akod.model.l4names import MAX_NAME_LENGTH, too_long
+from akod.model.hostrule import HostRuleEffect, HostRules
+from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_plain_host
 from akod.model.l7backends import Backend, resolve_backend
 from akod.model.l7certs import check_tls_secret
 from akod.model.l7context import L7Context, L7Result, SecretLike, ServedHost, Unit, ingress_age
@@ -126,9 +128,12 @@ def _certificates(*, parsed: Sequence[ParsedIngress], on_key: Callable[[str], bo
 class _Assembly:
     """The objects of a key as they are built, deduplicated by type and name, and who is served where."""
 
-    def __init__(self, ctx: L7Context, problems: list[Problem]) -> None:
+    def __init__(self, ctx: L7Context, problems: list[Problem], rules: HostRules | None = None) -> None:
         self.ctx = ctx
         self.problems = problems
+        self.rules = rules or HostRules()
+        self.rules_used: dict[str, HostRuleEffect] = {}  # host -> the HostRule acting on it here
+        self.not_applied: dict[ObjectRef, set[str]] = {}  # HostRule -> its fields a plain host cannot take
         self.objects: dict[tuple[str, str], AviObject] = {}
         self.served: dict[IngId, set[ServedHost]] = {}
         self.units: dict[tuple[str, str], set[Unit]] = {}
@@ -144,6 +149,13 @@ class _Assembly:
 
     def serve(self, entry: HostPath, vs_name: str) -> None:
         self.served.setdefault((entry.namespace, entry.ingress), set()).add(ServedHost(entry.host, vs_name))
+
+    def rule(self, host: str) -> HostRuleEffect | None:
+        """The accepted HostRule acting on `host` (noted for `/objects` and `plan`)."""
+        effect = self.rules.for_host(host)
+        if effect is not None:
+            self.rules_used[host] = effect
+        return effect
 
     def names_fit(self, entry: HostPath, names: Sequence[str]) -> bool:
         long = next((n for n in names if too_long(n)), None)
@@ -196,6 +208,12 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
             sni_users.setdefault(e.host, set()).add(f"{e.namespace}/{e.ingress}")
             out.serve(e, child)
         else:
+            effect = out.rule(e.host)
+            if effect is not None:
+                for where in not_on_plain_host(effect):
+                    out.not_applied.setdefault(effect.ref, set()).add(where)
+                if effect.enabled is False:
+                    continue  # `enableVirtualHost: false` on a plain host: its rules leave the shard
             name = pool_name(cluster=cluster, host=e.host, path=e.path, namespace=e.namespace, ingress=e.ingress)
             if not out.names_fit(e, (name,)) or not out.pool(name, backend):
                 continue
@@ -207,8 +225,9 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
         users = sorted(sni_users[host])
         subjects = tuple(_ref(user) for user in users)
         host_units = [(s.namespace, s.name, host) for s in subjects]
-        out.add(l7bodies.certificate(name=child, ctx=ctx, host=host, cert_pem=cert_pem, key_pem=key_pem,
-                                     subjects=subjects), units=host_units)
+        if cert_pem:  # not when a HostRule names an Avi certificate instead
+            out.add(l7bodies.certificate(name=child, ctx=ctx, host=host, cert_pem=cert_pem, key_pem=key_pem,
+                                         subjects=subjects), units=host_units)
         policies = []
         for namespace, routes in sorted(namespaces.items()):
             policy = sni_policy_name(cluster=cluster, namespace=namespace, host=host)
@@ -217,8 +236,9 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
                                         subjects=tuple(s for s in subjects if s.namespace == namespace)),
                     units=[u for u in host_units if u[0] == namespace])
             policies.append(policy)
-        out.add(l7bodies.sni_child(name=child, ctx=ctx, parent=vs_name, host=host, certificate=child,
-                                   policy_sets=policies, ingresses=users, subjects=subjects), units=host_units)
+        out.add(apply_to_vs(l7bodies.sni_child(name=child, ctx=ctx, parent=vs_name, host=host, certificate=child,
+                                               policy_sets=policies, ingresses=users, subjects=subjects),
+                            out.rule(host)), units=host_units)
     hosts = sorted(set(insecure) | set(sni))
     if not hosts and not keep_shell:
         return
@@ -227,7 +247,8 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
         group = host_rules(host=host, routes=insecure.get(host, ()), redirect=host in sni)
         out.rule_groups[host] = RULE_NAME_SEPARATOR.join((host, group_checksum(group)))
         rules += named_group(host, group)
-    out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=hosts))
+    gslb = [found for h in hosts if (found := out.rule(h)) is not None]
+    out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=dns_names(hosts, gslb)))
     out.add(l7bodies.policy_set(name=vs_name, ctx=ctx, rules=rules))
     out.add(l7bodies.shard_vs(name=vs_name, ctx=ctx))
 
@@ -259,12 +280,14 @@ def _dedicated(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_
         certificate = sni_vs_name(cluster=cluster, host=host)
         cert_pem, key_pem = certs[host]
         users = {(ns, ing) for ns, ing in out.served}
-        out.add(l7bodies.certificate(name=certificate, ctx=ctx, host=host, cert_pem=cert_pem, key_pem=key_pem),
-                units=[(ns, ing, host) for ns, ing in sorted(users)])
+        if cert_pem:  # not when a HostRule names an Avi certificate instead
+            out.add(l7bodies.certificate(name=certificate, ctx=ctx, host=host, cert_pem=cert_pem, key_pem=key_pem),
+                    units=[(ns, ing, host) for ns, ing in sorted(users)])
     rules = indexed(vs_name, host_rules(host=host, routes=routes, redirect=bool(certificate))) if routes else []
-    out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=[host] if routes else []))
+    effect = out.rule(host) if routes else None
+    out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=dns_names([host], [effect] if effect else []) if routes else []))
     out.add(l7bodies.policy_set(name=vs_name, ctx=ctx, rules=rules, host=host))
-    out.add(l7bodies.dedicated_vs(name=vs_name, ctx=ctx, host=host, certificate=certificate))
+    out.add(apply_to_vs(l7bodies.dedicated_vs(name=vs_name, ctx=ctx, host=host, certificate=certificate), effect))
 
 
 def _without(ingress: ParsedIngress, leave_out: frozenset[Unit]) -> ParsedIngress:
@@ -280,13 +303,14 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
                  endpoints: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]],
                  nodes: Sequence[Mapping[str, Any]], secrets: Mapping[tuple[str, str], SecretLike],
                  ctx: L7Context, keep_shell: bool, leave_out: frozenset[Unit] = frozenset(),
-                 pods: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]] | None = None) -> L7Result:
+                 pods: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]] | None = None,
+                 host_rules: HostRules | None = None) -> L7Result:
     """The desired objects of one L7 key (empty when it must not exist) and the problems found.
 
     `services` and `secrets` are keyed by (namespace, name), `endpoints` and `pods` (NodePortLocal
     mode: the pods each Service selects) by the Service's (namespace, name); `keep_shell` keeps the
     shard's VsVip, policy set and VS with no host served; `leave_out` names units not to serve (the
-    caller says why).
+    caller says why); `host_rules` are the accepted HostRules (`hostrule_apply` says what each changes).
     """
     vs_name = vs_name_of_key(key)
     problems: list[Problem] = []
@@ -309,6 +333,12 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
         problems += [p.problem for p in ingress.problems if (on_key(p.host) if p.host else home == key)]
     routes = _claims(parsed, on_key, problems)
     certs, blocked = _certificates(parsed=parsed, on_key=on_key, secrets=secrets, ctx=ctx, problems=problems)
+    rules = host_rules or HostRules()
+    if rules:
+        for entry in routes:  # a HostRule's Avi certificate replaces the Secret's, or makes the host TLS
+            effect = rules.for_host(entry.host)
+            if effect is not None and effect.certificates:
+                certs[entry.host] = ("", "")
     backends: list[Backend] = []
     for entry in routes:
         if (entry.namespace, entry.ingress, entry.host) in blocked:
@@ -318,7 +348,7 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
         problems += found
         if backend is not None:
             backends.append(backend)
-    out = _Assembly(ctx, problems)
+    out = _Assembly(ctx, problems, rules)
     build = _dedicated if ctx.dedicated else _shared
     build(vs_name=vs_name, backends=backends, certs=certs, keep_shell=keep_shell, out=out)
     served = {(p.ref.namespace, p.ref.name): tuple(sorted(out.served.get((p.ref.namespace, p.ref.name), ())))
@@ -326,4 +356,6 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
     objects = tuple(sorted(out.objects.values(), key=lambda o: (o.rank, o.name)))
     return L7Result(objects=objects, problems=tuple(dict.fromkeys(problems)), served=served, vs_name=vs_name,
                     units={ident: frozenset(units) for ident, units in out.units.items()},
-                    rule_groups=dict(out.rule_groups), unit_fields=unit_fields)
+                    rule_groups=dict(out.rule_groups), unit_fields=unit_fields,
+                    host_rules={host: e.ref for host, e in sorted(out.rules_used.items())},
+                    hostrule_not_applied={ref: tuple(sorted(f)) for ref, f in out.not_applied.items()})

@@ -1,6 +1,7 @@
 """Layer 3: the SQLite edge: schema, migrations and the repository the other layers use."""
 
 from akod.store.codec import now_iso
+from akod.store.creffects import CrEffect
 from akod.store.records import (
     DONE,
     FAILED,
@@ -18,6 +19,6 @@ from akod.store.repository import Store, StoreReadOnly
 from akod.store.writer import StoreWriterDead
 
 __all__ = [
-    "DONE", "FAILED", "INTENT", "SUPERSEDED", "UNKNOWN", "Applied", "Cursor", "Desired", "JournalEntry",
+    "CrEffect", "DONE", "FAILED", "INTENT", "SUPERSEDED", "UNKNOWN", "Applied", "Cursor", "Desired", "JournalEntry",
     "Observed", "Store", "StoreReadOnly", "StoreWriterDead", "StoredProblem", "now_iso",
 ]

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-SCHEMA_HEAD = "0003"  # the newest revision in migrations/versions (checked by a unit test)
+SCHEMA_HEAD = "0004"  # the newest revision in migrations/versions (checked by a unit test)
 
 
 def _create_private_file(path: Path) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from akod.model.problems import Problem
 from akod.store.codec import Ident
+from akod.store.creffects import CrEffect, DropCrEffect, SaveCrEffect, read_effects
 from akod.store.database import migrate, open_engine
 from akod.store.mirror import Mirror
 from akod.store.operations import BeginKey, FinishKey, JournalAttempt, JournalIntent, Operation, WatchBatch
@@ -291,6 +292,17 @@ class Store:
 
     async def problem_counts(self) -> dict[str, int]:
         return await self._queries.problem_counts()
+
+    # -- the last accepted effect of each custom resource ---------------------------------------
+
+    async def cr_effects(self, *, kind: str | None = None) -> list[CrEffect]:
+        return await read_effects(self._reader, kind=kind)
+
+    async def save_cr_effect(self, effect: CrEffect) -> None:
+        await self._write(SaveCrEffect(effect=effect))
+
+    async def drop_cr_effect(self, *, kind: str, namespace: str, name: str) -> None:
+        await self._write(DropCrEffect(kind=kind, namespace=namespace, name=name))
 
 
 def _idents(idents: Iterable[Sequence[str]]) -> list[Ident]:

@@ -111,3 +111,17 @@ class ObjectErrorRow(Base):
     reason: Mapped[str] = mapped_column(String, nullable=False)
     message: Mapped[str] = mapped_column(Text, nullable=False)
     since: Mapped[str] = mapped_column(String, nullable=False)
+
+
+class CrEffectRow(Base):
+    """A custom resource's last accepted effect (its trimmed body when akod accepted it)."""
+
+    __tablename__ = "cr_effects"
+
+    kind: Mapped[str] = mapped_column(String, primary_key=True)
+    namespace: Mapped[str] = mapped_column(String, primary_key=True)
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    uid: Mapped[str] = mapped_column(String, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    checksum: Mapped[str] = mapped_column(String, nullable=False)
+    accepted_at: Mapped[str] = mapped_column(String, nullable=False)

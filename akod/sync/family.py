@@ -32,6 +32,7 @@ from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied, Store
 from akod.sync.cluster import Change, ClusterCache
 from akod.sync.contexts import Contexts
+from akod.sync.crs import AviExists, CrState
 from akod.sync.discovery import ControllerContext
 from akod.sync.owned import OwnedSync
 from akod.sync.reporting import ProblemReporter
@@ -118,6 +119,11 @@ class Inputs:
     # (no IngressClass API: the class annotation and `[l7] default_ing_controller` decide).
     unserved: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
+    # The accepted effects of AKO's custom resources (`akod.sync.crs`): written by the CR families,
+    # read by the L7/L4 translations.
+    crs: CrState = field(default_factory=CrState)
+    # Whether an Avi object exists on the controller, by type and name (a paced GET); None: not asked.
+    avi_exists: AviExists | None = None
 
 
 @dataclass
@@ -134,6 +140,9 @@ class SyncIO:
     client: AviClient
     kube: KubeWriter | None
     drift: DriftLedger | None = None  # where repairs of drift are counted
+    # Marks a key dirty (the engine's `mark`), set once the engine exists: how one family's sync
+    # wakes another family's keys (a HostRule's effect changed: the shards of its hosts).
+    mark: Callable[..., Awaitable[None]] | None = None
 
 
 class Family(Protocol):

@@ -24,12 +24,13 @@ from akod.config import Settings
 from akod.kube.resources import resolve
 from akod.kube.watching import list_all
 from akod.model.problems import Problem
-from akod.store import Applied
+from akod.store import Applied, CrEffect
 from akod.sync.cluster import ClusterCache
 from akod.sync.discovery import ControllerContext, discover
 from akod.sync.family import Inputs, PlannedChange
 from akod.sync.inventory import controller_inventory
 from akod.sync.owned import removal_order
+from akod.sync.crs import avi_exists
 from akod.sync.registry import Registry
 
 log = logging.getLogger("akod.sync")
@@ -55,10 +56,12 @@ class Plan:
 
 
 async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClient,
-                    stored: list[Applied] | None = None, recorded_vsvips: Collection[str] = ()) -> Plan:
+                    stored: list[Applied] | None = None, recorded_vsvips: Collection[str] = (),
+                    cr_effects: Collection[CrEffect] = ()) -> Plan:
     """What the daemon would change now. `stored`: the state database's applied rows, if there is one
     (read-only): they say which objects a key with broken input keeps; `recorded_vsvips`: the VsVips
-    it recorded making (the only ones, with those akod's VSes use, that are akod's)."""
+    it recorded making (the only ones, with those akod's VSes use, that are akod's); `cr_effects`: the
+    custom resources' last accepted effects it keeps (a CR edited into something invalid keeps its)."""
     owners: dict[str, set[tuple[str, str]]] = {}
     for row in stored or ():
         owners.setdefault(row.owner_key, set()).add((row.obj_type, row.name))
@@ -72,7 +75,10 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
         return by_ident.get((obj_type, tenant, name))
 
     inputs = Inputs(cluster=ClusterCache(), settings=settings, applied=applied, controller=ctx,
-                    controller_version=client.controller_version or "", api_version=client.api_version or "")
+                    controller_version=client.controller_version or "", api_version=client.api_version or "",
+                    avi_exists=avi_exists(client))
+    for effect in cr_effects:  # what the daemon keeps of a CR that became invalid
+        inputs.crs.put(effect)
     registry = Registry(inputs=inputs, io=None)
     resolution = await resolve(kube_api, registry.resources(), optional=registry.optional_resources())
     inputs.unserved = resolution.unserved

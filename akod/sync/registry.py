@@ -25,6 +25,7 @@ from akod.model.observed import Observed
 from akod.store import Applied
 from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
+from akod.sync.families.hostrule import HostRuleFamily
 from akod.sync.families.l4 import L4Family
 from akod.sync.families.l7 import L7Family
 from akod.sync.families.npl import NplFamily
@@ -39,6 +40,7 @@ FAMILIES: tuple[type[Family], ...] = (
     L4Family,
     L7Family,
     NplFamily,
+    HostRuleFamily,
 )
 # The order a cache is filled in (a stored copy at start, a fresh list in `akod plan`): what other
 # objects' keys depend on comes first.
@@ -112,6 +114,12 @@ class Registry:
         """Does the family of `key` settle its own open journal rows?"""
         family = self.family_of(key)
         return family is not None and family.own_journal
+
+    async def restore(self) -> None:
+        """What the families keep in the state database besides objects (the CRs' accepted effects),
+        loaded before the first translation."""
+        if self.io is not None:
+            await self.inputs.crs.restore(self.io.store)
 
     def summary(self) -> dict[str, Any]:
         found: dict[str, Any] = {}

@@ -67,6 +67,7 @@ class Runtime:
     drift: DriftLedger | None = None
     watches: dict[str, WatchState] = field(default_factory=dict)
     missing_apis: dict[str, str] = field(default_factory=dict)
+    absent_apis: dict[str, str] = field(default_factory=dict)  # CRDs the cluster does not have
     apis: dict[str, str] = field(default_factory=dict)  # watched resource -> the API discovery chose
     warm: bool = False  # watches synced and the controller known: ready to lead
     boot_done: bool = False  # leading, and the start-up sequence has run
@@ -156,6 +157,7 @@ class Runtime:
                 },
                 "apis": dict(sorted(self.apis.items())),
                 "missing": dict(sorted(self.missing_apis.items())),
+                "absent_crds": dict(sorted(self.absent_apis.items())),
             },
             "sync": {
                 "in_sync": self.in_sync(),

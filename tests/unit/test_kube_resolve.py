@@ -100,3 +100,16 @@ def test_a_cni_resource_the_configuration_names_is_missing_when_not_served() -> 
     api = DiscoveryApi(CURRENT)
     resolution = asyncio.run(resolve(api, ["nodes", "blockaffinities"]))  # type: ignore[arg-type]
     assert "crd.projectcalico.org/v1/blockaffinities" in resolution.missing["blockaffinities"]
+
+
+def test_a_cluster_without_akos_crds_reports_them_absent_not_missing_and_watches_them_where_installed() -> None:
+    without = asyncio.run(resolve(DiscoveryApi(CURRENT), [*L7, "hostrules"]))  # type: ignore[arg-type]
+    assert without.missing == {} and set(without.absent) == {"hostrules"}
+    assert "deploy/crds" in without.absent["hostrules"]
+    served = {**CURRENT, "ako.vmware.com/v1beta1": ["hostrules", "httprules", "aviinfrasettings"]}
+    found = asyncio.run(resolve(DiscoveryApi(served), [*L7, "hostrules"]))  # type: ignore[arg-type]
+    assert found.absent == {} and found.chosen["hostrules"].kind == "HostRule"
+    assert found.targets["HostRule"].path(namespace="default", name="r", subresource="status") == \
+        "/apis/ako.vmware.com/v1beta1/namespaces/default/hostrules/r/status"
+    assert ObjectApi(group_version="ako.vmware.com/v1beta1", plural="aviinfrasettings").path(
+        namespace="", name="infra") == "/apis/ako.vmware.com/v1beta1/aviinfrasettings/infra"

@@ -29,14 +29,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from akod.avi import AviClient, AviError
+from akod.model.hostrule import KIND as HOSTRULE
 from akod.model.l7 import L7_KEY_PREFIX, L7Context, hostless_problems, ingress_accepted, keys_of_ingress, translate_l7
 from akod.model.l7context import Unit, ingress_age
-from akod.model.l7names import vs_name_of_key
+from akod.model.l7names import shard_key, vs_name_of_key
 from akod.model.objects import Role
 from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied
 from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
+from akod.sync.families.l7hostrules import L7HostRules
 from akod.sync.families.l7index import IngId, L7Index, backends_of, fingerprint, secrets_of
 from akod.sync.families.l7isolation import Exclusions, Trial, isolate, refusal_problem
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation, requeue
@@ -100,6 +102,10 @@ class L7Family:
         self.claims = StatusClaims()
         self._excluded = Exclusions()  # units the controller refused, per key, until their Ingress changes
         self._status = StatusWriter()
+        self._acting: dict[str, Mapping[str, ObjectRef]] = {}  # key -> host -> the HostRule acting on it
+        self._hostrules = L7HostRules(crs=inputs.crs, index=self.index, ingresses=lambda: self._in.cluster.ingresses,
+                                      key_of=self._key_of_host,
+                                      present=lambda: self._in.cluster.other.get(HOSTRULE, {}))
 
     def _ctx(self) -> L7Context:
         i = self._in
@@ -166,6 +172,10 @@ class L7Family:
     def reassign(self) -> set[str]:
         return self._ingresses_changed(list(self._in.cluster.ingresses), recheck=True)
 
+    def _key_of_host(self, host: str) -> str:
+        ctx = self._ctx()
+        return shard_key(cluster=ctx.cluster, host=host, shards=ctx.shards)
+
     def wanted_keys(self) -> set[str]:
         """Every key with an Ingress, and a clean-up for each Ingress no shard serves that needs one."""
         clear = {_clear_key(ing) for ing, body in self._in.cluster.ingresses.items()
@@ -213,7 +223,8 @@ class L7Family:
             endpoints={ref: cluster.endpoints_of(ref) for ref in backends},
             secrets={ref: cluster.secrets[ref] for ref in secret_refs if ref in cluster.secrets},
             leave_out=frozenset(excluded) | leave_out,
-            pods={ref: cluster.pods_of(ref) for ref in backends} if cluster.pods else {})
+            pods={ref: cluster.pods_of(ref) for ref in backends} if cluster.pods else {},
+            host_rules=self._hostrules.accepted())
         problems = (*result.problems, *(why.problem for _, why in sorted(excluded.items())))
         return Translation(key=key, objects=result.objects, problems=problems,
                            scope=frozenset(_ref(m) for m in members), detail=result)
@@ -247,6 +258,8 @@ class L7Family:
             return requeue(reason=str(refusal))
         await self._report(key=key, members=members, problems=t.problems)
         result = t.detail
+        self._acting[key] = result.host_rules
+        await self._hostrules.warn(kube=io.kube, found=result.hostrule_not_applied)
         if not self._ctx().dedicated and any(o.role == Role.SHARD_VS for o in t.objects):
             self._shelled.add(key)
         vsvip = next((a for (typ, _, n), a in applied.items() if typ == "vsvip" and n == result.vs_name), None)
@@ -376,6 +389,9 @@ class L7Family:
                    client: AviClient) -> list[PlannedChange]:
         owner = (", ".join(f"Ingress {r.namespace}/{r.name}" for r in sorted(translation.scope, key=str))
                  or "the shared VIP (kept)")
+        rules = sorted({str(r) for r in getattr(translation.detail, "host_rules", {}).values()})
+        if rules:
+            owner += f" (with {', '.join(rules)})"  # what a HostRule would change shows as its doing
         return diff_owned(translation=translation, have=have, owner=owner)
 
     async def describe(self, ref: ObjectRef) -> dict[str, Any] | None:
@@ -385,4 +401,8 @@ class L7Family:
             return None
         served = sorted({(host, ip) for key in keys for host, ip, _ in self.served.get(key, {}).get(ing, [])})
         made = [m for key in keys for m in await describe_objects(store=self._io.store, key=key, subject=ref)]
-        return {"keys": keys, "hosts": [{"host": h, "vip": ip} for h, ip in served], "avi_objects": made}
+        hosts = {h for h, _ in served}
+        acting = sorted({(r.kind, r.namespace, r.name, h) for key in keys
+                         for h, r in self._acting.get(key, {}).items() if h in hosts})
+        return {"keys": keys, "hosts": [{"host": h, "vip": ip} for h, ip in served], "avi_objects": made,
+                "custom_resources": [{"kind": k, "namespace": ns, "name": n, "host": h} for k, ns, n, h in acting]}

@@ -1,0 +1,82 @@
+"""How an accepted HostRule changes the objects that serve its host (AKO's `BuildL7HostRule`).
+
+Where each field applies:
+
+- the **SNI child** of a TLS host (shared mode) and the **dedicated VS** (DEDICATED mode) take
+  every applied field: `enableVirtualHost` (`enabled`), `tls.sslKeyCertificate` and its
+  `alternateCertificate` of `type: ref` (`ssl_key_and_certificate_refs`, replacing the certificate
+  akod makes from the Ingress's Secret), `tls.sslProfile`, `wafPolicy`, `applicationProfile`,
+  `analyticsProfile`, `errorPageProfile`, `icapProfile`, `httpPolicy.policySets` (after akod's own
+  policy sets, or instead of them with `overwrite: true`) and `datascripts`;
+- a **plain host on a shared parent** has no virtual service of its own: there `enableVirtualHost:
+  false` leaves the host's rules out of the shard's policy set (it is not served), and a
+  certificate of `type: ref` makes it a TLS host (an SNI child with that certificate), as in AKO;
+  the other fields cannot apply there and are named in the warning Event;
+- `gslb.fqdn` (kept for AMKO) is added to the DNS info (`dns_info`) of the VsVip that serves the
+  host (the shard's, or the dedicated VS's).
+
+Removing a HostRule gives back exactly the bodies without it: the effect is applied on top of the
+bodies akod makes anyway, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from akod.model.hostrule import HostRuleEffect
+from akod.model.objects import AviObject, name_ref
+
+POLICY_INDEX = 11  # as `l7bodies.POLICY_INDEX`: AKO's first http_policies index
+DATASCRIPT_INDEX = 0
+
+# Fields that apply only to a virtual service of the host's own (SNI child, dedicated VS).
+VS_ONLY = ("sslProfile", "wafPolicy", "applicationProfile", "analyticsProfile", "errorPageProfile", "icapProfile",
+           "httpPolicy.policySets", "datascripts")
+
+
+def apply_to_vs(obj: AviObject, effect: HostRuleEffect | None) -> AviObject:
+    """`obj` (an SNI child or a dedicated VS) with `effect` applied (unchanged when None)."""
+    if effect is None:
+        return obj
+    body = dict(obj.body)
+    if effect.enabled is not None:
+        body["enabled"] = effect.enabled
+    if effect.certificates:
+        body["ssl_key_and_certificate_refs"] = [name_ref("sslkeyandcertificate", c) for c in effect.certificates]
+    refs = (("ssl_profile_ref", "sslprofile", effect.ssl_profile), ("waf_policy_ref", "wafpolicy", effect.waf_policy),
+            ("application_profile_ref", "applicationprofile", effect.application_profile),
+            ("analytics_profile_ref", "analyticsprofile", effect.analytics_profile),
+            ("error_page_profile_ref", "errorpageprofile", effect.error_page_profile))
+    for key, obj_type, name in refs:
+        if name:
+            body[key] = name_ref(obj_type, name)
+    if effect.icap_profile:
+        body["icap_request_profile_refs"] = [name_ref("icapprofile", effect.icap_profile)]
+    if effect.policy_sets or effect.overwrite:
+        own = [] if effect.overwrite else list(body.get("http_policies") or [])
+        start = max((int(p.get("index", 0)) for p in own), default=POLICY_INDEX - 1) + 1
+        body["http_policies"] = own + [{"index": start + i, "http_policy_set_ref": name_ref("httppolicyset", n)}
+                                       for i, n in enumerate(effect.policy_sets)]
+    if effect.datascripts:
+        body["vs_datascripts"] = [{"index": DATASCRIPT_INDEX + i, "vs_datascript_set_ref": name_ref("vsdatascriptset", n)}
+                                  for i, n in enumerate(effect.datascripts)]
+    return dataclasses.replace(obj, body=body)
+
+
+def not_on_plain_host(effect: HostRuleEffect) -> list[str]:
+    """The fields of `effect` that cannot apply to a plain host on a shared parent."""
+    used = {"sslProfile": effect.ssl_profile, "wafPolicy": effect.waf_policy,
+            "applicationProfile": effect.application_profile, "analyticsProfile": effect.analytics_profile,
+            "errorPageProfile": effect.error_page_profile, "icapProfile": effect.icap_profile,
+            "httpPolicy.policySets": effect.policy_sets, "datascripts": effect.datascripts}
+    return [f"spec.virtualhost.{k}" for k in VS_ONLY if used.get(k)]
+
+
+def dns_names(hosts: list[str], effects: list[HostRuleEffect]) -> list[str]:
+    """The VsVip's FQDNs: the hosts served and the GSLB FQDN of each HostRule acting on one."""
+    return sorted(set(hosts) | {e.gslb_fqdn for e in effects if e.gslb_fqdn})
+
+
+def describe_effect(effect: HostRuleEffect) -> dict[str, Any]:
+    return {"kind": "HostRule", "namespace": effect.ref.namespace, "name": effect.ref.name, **effect.describe()}
