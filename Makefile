@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv k8s lint typecheck unit emulator-test e2e bench clean
+.PHONY: demo test venv k8s lint typecheck unit emulator-test e2e bench bench-scale clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(STAMP) k8s lint typecheck
 bench: $(STAMP) k8s
 	$(PY) -m bench.l4
 	$(PY) -m bench.l7
+
+bench-scale: $(STAMP) k8s
+	$(PY) -m bench.scale_l4
+	$(PY) -m bench.scale_l7
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -18,10 +18,10 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from akod.devenv.config import SEED_VIP_NETWORK, SeedOptions
 from akod.devenv.controller import WRITE_METHODS, Controller
@@ -29,6 +29,7 @@ from akod.devenv.errors import HarnessError
 from akod.devenv.processes import DaemonProcess, EmulatorProcess
 from akod.devenv.seed import create_seed_nodes
 
+T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
 NOT_OBJECTS = ("login", "logout")  # session calls: a POST, but no write to the configuration
 
@@ -51,6 +52,62 @@ def compile_akod(*roots: Path) -> None:
 
     for root in roots or (REPO / "akod",):
         compileall.compile_dir(str(root), quiet=1)
+
+
+def run_on_apiserver(prog: str, body: Callable[[Any, Path], Coroutine[Any, Any, T]], *, keep: bool = False,
+                     extra_args: Sequence[str] = (), say: Callable[[str], None] = print) -> T | None:
+    """A fresh work dir and kube-apiserver + etcd, akod byte-compiled, then `asyncio.run(body(kube, workdir))`.
+
+    The work dir is removed unless `keep` or the bench failed (a `HarnessError`: said on stderr, None back)."""
+    import shutil
+    import sys
+    import tempfile
+
+    from akod.devenv.apiserver import KubeApiServer, ensure_binaries
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"akod-{prog.replace('/', '-')}-"))
+    ensure_binaries()
+    compile_akod()
+    try:
+        with KubeApiServer(extra_args=extra_args) as kube:
+            say(f"kube-apiserver ready at {kube.url} {' '.join(extra_args)}".rstrip())
+            out: T = asyncio.run(body(kube, workdir))
+    except HarnessError as exc:
+        print(f"{prog} failed: {exc}\n(work dir kept: {workdir})", file=sys.stderr)
+        return None
+    if not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return out
+
+
+def kube_pids(kube: Any) -> list[int]:
+    """The pids of the harness's kube-apiserver and etcd (for their CPU)."""
+    return [p.pid for p in (getattr(kube, "_apiserver", None), getattr(kube, "_etcd", None)) if p]
+
+
+def print_rows(rows: Sequence[tuple[str, str, str]]) -> None:
+    """A bench's figures: label, value (right-aligned), note (target and PASS/MISS, or what it counts)."""
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    for label, value, note in rows:
+        print(f"  {label:<{width}}  {value:>{vwidth}}  {note}")
+
+
+async def bounded(count: int, one: Callable[[int], Coroutine[Any, Any, None]], *, concurrency: int = 20) -> None:
+    """`one(0)` ... `one(count - 1)`, at most `concurrency` at once (as `kubectl apply` of a big manifest)."""
+    sem = asyncio.Semaphore(concurrency)
+
+    async def limited(i: int) -> None:
+        async with sem:
+            await one(i)
+
+    await asyncio.gather(*(limited(i) for i in range(count)))
+
+
+async def ingresses_with_status(net: Any, namespace: str) -> int:
+    """How many Ingresses of `namespace` show an address in their status."""
+    items = (await net.list_namespaced_ingress(namespace)).items
+    return sum(1 for ing in items if ing.status and ing.status.load_balancer and ing.status.load_balancer.ingress)
 
 
 class BenchError(HarnessError):

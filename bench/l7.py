@@ -30,8 +30,8 @@ from typing import Any
 
 from akod.devenv.errors import HarnessError
 from akod.devenv.seed import create_ingress_class
-from bench.common import (Akod, BenchError, Emulator, Kube, compile_akod, endpoint_ips, machine_info, writes_by_type,
-                          writes_of)
+from bench.common import (Akod, BenchError, Emulator, Kube, compile_akod, endpoint_ips, ingresses_with_status,
+                          machine_info, writes_by_type, writes_of)
 
 NAMESPACE = "bench-l7"
 RATE = 30.0
@@ -75,11 +75,6 @@ async def create_ingresses(net: Any, *, count: int, backends: int, concurrency: 
     await asyncio.gather(*(one(i) for i in range(count)))
 
 
-async def ingresses_with_status(net: Any) -> int:
-    items = (await net.list_namespaced_ingress(NAMESPACE)).items
-    return sum(1 for ing in items if ing.status and ing.status.load_balancer and ing.status.load_balancer.ingress)
-
-
 async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) -> int:
     from kubernetes_asyncio import client, config
 
@@ -112,7 +107,7 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) ->
                 return False
             if await akod.in_sync_status() is None:
                 return False
-            return bool(await ingresses_with_status(net) == args.ingresses)
+            return bool(await ingresses_with_status(net, NAMESPACE) == args.ingresses)
 
         await akod.wait_for(converged, timeout=args.ingresses * 3, interval=0.5, what="every Ingress served")
         total = time.monotonic() - began

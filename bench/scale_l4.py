@@ -28,16 +28,13 @@ import argparse
 import asyncio
 import os
 import secrets
-import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from akod.devenv.errors import HarnessError
 from bench.baseline import KubeAccess, capture_writeback, run_baseline
-from bench.common import Akod, BenchError, Emulator, Kube, compile_akod, machine_info, writes_of
+from bench.common import (Akod, BenchError, Emulator, Kube, kube_pids, machine_info, print_rows, run_on_apiserver,
+                          writes_of)
 from bench.l4 import PORTS, desired_bodies, run_akod
 
 NODE_PORT_RANGE = "--service-node-port-range=20000-59999"
@@ -275,10 +272,7 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> None:
         ("writes during the latency runs", f"{out['latency_writes']}",
          f"{len(idle)} + {len(burst)} Services changed, 2 pools each"),
     ]
-    width = max(len(r[0]) for r in rows)
-    vwidth = max(len(r[1]) for r in rows)
-    for label, value, note in rows:
-        print(f"  {label:<{width}}  {value:>{vwidth}}  {note}")
+    print_rows(rows)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -296,27 +290,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from akod.devenv.apiserver import KubeApiServer, ensure_binaries
-
-    workdir = Path(tempfile.mkdtemp(prefix="akod-bench-scale-l4-"))
-    ensure_binaries()
-    compile_akod()
     began = time.monotonic()
-    ok = False
-    try:
-        with KubeApiServer(extra_args=[NODE_PORT_RANGE]) as kube:
-            say(f"kube-apiserver ready at {kube.url} ({NODE_PORT_RANGE})")
-            kube_pids = [p.pid for p in (getattr(kube, "_apiserver", None), getattr(kube, "_etcd", None)) if p]
-            access = KubeAccess(url=kube.url, token=kube.token, ca_file=str(kube.ca_file))
-            out = asyncio.run(bench(args, kubeconfig=kube.kubeconfig, kube_pids=kube_pids, workdir=workdir,
-                                    access=access))
-        ok = True
-    except HarnessError as exc:
-        print(f"bench/scale_l4 failed: {exc}\n(work dir kept: {workdir})", file=sys.stderr)
+
+    async def body(kube: Any, workdir: Path) -> dict[str, Any]:
+        access = KubeAccess(url=kube.url, token=kube.token, ca_file=str(kube.ca_file))
+        return await bench(args, kubeconfig=kube.kubeconfig, kube_pids=kube_pids(kube), workdir=workdir,
+                           access=access)
+
+    out = run_on_apiserver("bench/scale_l4", body, keep=args.keep, extra_args=[NODE_PORT_RANGE], say=say)
+    if out is None:
         return 1
-    finally:
-        if ok and not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
     report(args, out)
     say(f"took {time.monotonic() - began:.0f} s in all")
     return 0

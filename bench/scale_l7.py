@@ -22,17 +22,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from akod.devenv.errors import HarnessError
 from akod.devenv.seed import create_ingress_class, create_node
-from bench.common import (Akod, BenchError, Emulator, Kube, compile_akod, endpoint_ips, machine_info, writes_by_type,
-                          writes_of)
+from bench.common import (Akod, BenchError, Emulator, Kube, bounded, endpoint_ips, ingresses_with_status, machine_info,
+                          print_rows, run_on_apiserver, writes_by_type, writes_of)
 
 NAMESPACE = "bench-scale-l7"
 RATE = 30.0
@@ -46,32 +42,26 @@ def say(text: str) -> None:
 
 
 async def create_nodes(kube: Kube, count: int) -> None:
-    sem = asyncio.Semaphore(20)
-
     async def one(i: int) -> None:
-        async with sem:
-            await create_node(kube.core, name=f"node-{i:03d}", ip=f"10.10.{30 + i // 250}.{i % 250 + 1}",
-                              cidrs=[f"10.34.{i}.0/24"])
+        await create_node(kube.core, name=f"node-{i:03d}", ip=f"10.10.{30 + i // 250}.{i % 250 + 1}",
+                          cidrs=[f"10.34.{i}.0/24"])
 
-    await asyncio.gather(*(one(i) for i in range(count)))
+    await bounded(count, one)
 
 
 async def create_backends(kube: Kube, count: int) -> None:
-    sem = asyncio.Semaphore(20)
-
     async def one(i: int) -> None:
         name = f"svc-{i:04d}"
-        async with sem:
-            await kube.core.create_namespaced_service(NAMESPACE, {
-                "metadata": {"name": name},
-                "spec": {"type": "ClusterIP", "selector": {"app": name},
-                         "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]}})
-            await kube.core.create_namespaced_endpoints(NAMESPACE, {
-                "metadata": {"name": name},
-                "subsets": [{"addresses": [{"ip": ip} for ip in endpoint_ips(i, 4)],
-                             "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]})
+        await kube.core.create_namespaced_service(NAMESPACE, {
+            "metadata": {"name": name},
+            "spec": {"type": "ClusterIP", "selector": {"app": name},
+                     "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]}})
+        await kube.core.create_namespaced_endpoints(NAMESPACE, {
+            "metadata": {"name": name},
+            "subsets": [{"addresses": [{"ip": ip} for ip in endpoint_ips(i, 4)],
+                         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]})
 
-    await asyncio.gather(*(one(i) for i in range(count)))
+    await bounded(count, one)
 
 
 def ingress_body(i: int, *, backends: int, shift: int = 0) -> dict[str, Any]:
@@ -85,18 +75,10 @@ def ingress_body(i: int, *, backends: int, shift: int = 0) -> dict[str, Any]:
 
 
 async def create_ingresses(net: Any, *, count: int, backends: int) -> None:
-    sem = asyncio.Semaphore(20)
-
     async def one(i: int) -> None:
-        async with sem:
-            await net.create_namespaced_ingress(NAMESPACE, ingress_body(i, backends=backends))
+        await net.create_namespaced_ingress(NAMESPACE, ingress_body(i, backends=backends))
 
-    await asyncio.gather(*(one(i) for i in range(count)))
-
-
-async def ingresses_with_status(net: Any) -> int:
-    items = (await net.list_namespaced_ingress(NAMESPACE)).items
-    return sum(1 for ing in items if ing.status and ing.status.load_balancer and ing.status.load_balancer.ingress)
+    await bounded(count, one)
 
 
 async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) -> dict[str, Any]:
@@ -128,7 +110,7 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) ->
                 return False
             if await akod.in_sync_status() is None:
                 return False
-            return bool(await ingresses_with_status(net) == args.ingresses)
+            return bool(await ingresses_with_status(net, NAMESPACE) == args.ingresses)
 
         # 1. boot
         before = await emulator.api.stats()
@@ -222,10 +204,7 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> None:
          f"boot {out['boot_rss']:.0f}, restart {out['restart_rss']:.0f}, after changes {out['changed_rss']:.0f}"
          " (AKO's pod limit: 400 MiB)"),
     ]
-    width = max(len(r[0]) for r in rows)
-    vwidth = max(len(r[1]) for r in rows)
-    for label, value, note in rows:
-        print(f"  {label:<{width}}  {value:>{vwidth}}  {note}")
+    print_rows(rows)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -240,24 +219,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from akod.devenv.apiserver import KubeApiServer, ensure_binaries
-
-    workdir = Path(tempfile.mkdtemp(prefix="akod-bench-scale-l7-"))
-    ensure_binaries()
-    compile_akod()
     began = time.monotonic()
-    ok = False
-    try:
-        with KubeApiServer() as kube:
-            say(f"kube-apiserver ready at {kube.url}")
-            out = asyncio.run(bench(args, kubeconfig=kube.kubeconfig, workdir=workdir))
-        ok = True
-    except HarnessError as exc:
-        print(f"bench/scale_l7 failed: {exc}\n(work dir kept: {workdir})", file=sys.stderr)
+    out = run_on_apiserver("bench/scale_l7", lambda kube, workdir: bench(args, kubeconfig=kube.kubeconfig,
+                                                                          workdir=workdir), keep=args.keep, say=say)
+    if out is None:
         return 1
-    finally:
-        if ok and not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
     report(args, out)
     say(f"took {time.monotonic() - began:.0f} s in all")
     return 0
