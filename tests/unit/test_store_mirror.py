@@ -35,6 +35,10 @@ async def _assert_mirror_matches_the_database(store: Store) -> None:
             assert await store.desired_checksums(owner_key=key) == await fresh.desired_checksums(owner_key=key)
             mirrored += mine
         assert sorted(applied, key=repr) == sorted(mirrored, key=repr)  # and no row is missing from a key
+        served = await store.all_applied()  # the daemon's answer comes from its mirror
+        assert [(a, a.info) for a in served] == [(a, a.info) for a in applied]
+        assert [a.name for a in await store.all_applied(obj_type="pool")] == [a.name for a in applied
+                                                                             if a.obj_type == "pool"]
     finally:
         await fresh.close()
 
