@@ -217,6 +217,22 @@ class Kube:
 
         await asyncio.gather(*(one(i) for i in range(start, start + count)))
 
+    async def create_backends(self, ns: str, count: int, *, endpoints: int = 4, digits: int = 3) -> None:
+        """`count` ClusterIP Services `svc-<i>` (port 80 -> 8080) with `endpoints` ready addresses: Ingress backends."""
+        async def one(i: int) -> None:
+            name = f"svc-{i:0{digits}d}"
+            async with self._sem:
+                await self.core.create_namespaced_service(ns, {
+                    "metadata": {"name": name},
+                    "spec": {"type": "ClusterIP", "selector": {"app": name},
+                             "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]}})
+                await self.core.create_namespaced_endpoints(ns, {
+                    "metadata": {"name": name},
+                    "subsets": [{"addresses": [{"ip": ip} for ip in endpoint_ips(i, endpoints)],
+                                 "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]})
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+
     async def clear_statuses(self, ns: str) -> int:
         """Undo what akod wrote back (EXTERNAL-IP and the FQDN map annotation): a cold start again."""
         services = (await self.core.list_namespaced_service(ns)).items

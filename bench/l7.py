@@ -30,7 +30,7 @@ from typing import Any
 
 from akod.devenv.errors import HarnessError
 from akod.devenv.seed import create_ingress_class
-from bench.common import (Akod, BenchError, Emulator, Kube, compile_akod, endpoint_ips, ingresses_with_status,
+from bench.common import (Akod, BenchError, Emulator, Kube, compile_akod, ingresses_with_status,
                           machine_info, writes_by_type, writes_of)
 
 NAMESPACE = "bench-l7"
@@ -40,21 +40,6 @@ PACE = {"rate_limit": {"rate": 32, "burst": 32}, "latency_ms": {"write": 30, "re
 
 def say(text: str) -> None:
     print(f"[bench/l7 {time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-async def create_backends(kube: Kube, *, count: int, endpoints: int) -> None:
-    async def one(i: int) -> None:
-        name = f"svc-{i:03d}"
-        await kube.core.create_namespaced_service(NAMESPACE, {
-            "metadata": {"name": name},
-            "spec": {"type": "ClusterIP", "selector": {"app": name},
-                     "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]}})
-        await kube.core.create_namespaced_endpoints(NAMESPACE, {
-            "metadata": {"name": name},
-            "subsets": [{"addresses": [{"ip": ip} for ip in endpoint_ips(i, endpoints)],
-                         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]})
-
-    await asyncio.gather(*(one(i) for i in range(count)))
 
 
 def ingress_body(i: int, *, backends: int) -> dict[str, Any]:
@@ -91,7 +76,7 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) ->
         await kube.seed_nodes()
         await kube.namespace(NAMESPACE)
         await create_ingress_class(net)
-        await create_backends(kube, count=args.backends, endpoints=4)
+        await kube.create_backends(NAMESPACE, args.backends)
         say(f"{args.backends} backend Services ready; starting akod ([api] rate = {RATE:g})")
         akod.start()
         await akod.wait_in_sync(timeout=120)

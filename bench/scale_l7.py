@@ -21,13 +21,12 @@ Every wait polls against a deadline; nothing sleeps a fixed time.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
 from akod.devenv.seed import create_ingress_class, create_node
-from bench.common import (Akod, BenchError, Emulator, Kube, bounded, endpoint_ips, ingresses_with_status, machine_info,
+from bench.common import (Akod, BenchError, Emulator, Kube, bounded, ingresses_with_status, machine_info,
                           print_rows, run_on_apiserver, writes_by_type, writes_of)
 
 NAMESPACE = "bench-scale-l7"
@@ -45,21 +44,6 @@ async def create_nodes(kube: Kube, count: int) -> None:
     async def one(i: int) -> None:
         await create_node(kube.core, name=f"node-{i:03d}", ip=f"10.10.{30 + i // 250}.{i % 250 + 1}",
                           cidrs=[f"10.34.{i}.0/24"])
-
-    await bounded(count, one)
-
-
-async def create_backends(kube: Kube, count: int) -> None:
-    async def one(i: int) -> None:
-        name = f"svc-{i:04d}"
-        await kube.core.create_namespaced_service(NAMESPACE, {
-            "metadata": {"name": name},
-            "spec": {"type": "ClusterIP", "selector": {"app": name},
-                     "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]}})
-        await kube.core.create_namespaced_endpoints(NAMESPACE, {
-            "metadata": {"name": name},
-            "subsets": [{"addresses": [{"ip": ip} for ip in endpoint_ips(i, 4)],
-                         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]})
 
     await bounded(count, one)
 
@@ -99,7 +83,7 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) ->
         await create_ingress_class(net)
         began = time.monotonic()
         await create_nodes(kube, args.nodes)
-        await create_backends(kube, args.backends)
+        await kube.create_backends(NAMESPACE, args.backends, digits=4)
         await create_ingresses(net, count=args.ingresses, backends=args.backends)
         say(f"{args.nodes} Nodes, {args.backends} backends, {args.ingresses} Ingresses x 3 paths created "
             f"({time.monotonic() - began:.0f}s); starting akod ([api] rate = {RATE:g})")
