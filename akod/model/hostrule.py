@@ -36,6 +36,7 @@ REF_FIELDS: tuple[tuple[str, str], ...] = (
     ("applicationProfile", "applicationprofile"),
     ("analyticsProfile", "analyticsprofile"),
     ("errorPageProfile", "errorpageprofile"),
+    ("networkSecurityPolicy", "networksecuritypolicy"),
 )
 MODELS = {
     "wafpolicy": "WafPolicy", "applicationprofile": "ApplicationProfile", "analyticsprofile": "AnalyticsProfile",
@@ -45,8 +46,10 @@ MODELS = {
 }
 # Fields of `spec.virtualhost` akod reads but does not apply yet: a CR using one is accepted with a
 # warning naming it (README "HostRule": not supported).
-UNSUPPORTED = ("aliases", "analyticsPolicy", "tcpSettings", "networkSecurityPolicy", "l7Rule", "useRegex",
-               "applicationRootPath", "gslb.includeAliases", "tls.termination")
+UNSUPPORTED = ("aliases", "tcpSettings", "l7Rule", "useRegex", "applicationRootPath", "gslb.includeAliases",
+               "tls.termination")
+# `analyticsPolicy.fullClientLogs.throttle` -> the Avi `full_client_logs.throttle` (AKO's `lib.GetThrottle`).
+THROTTLES = {"HIGH": 10, "MEDIUM": 30, "LOW": 50, "DISABLED": 0}
 KNOWN = frozenset({"fqdn", "fqdnType", "enableVirtualHost", "tls", "wafPolicy", "applicationProfile",
                    "analyticsProfile", "errorPageProfile", "icapProfile", "httpPolicy", "datascripts", "gslb",
                    "aliases", "analyticsPolicy", "tcpSettings", "networkSecurityPolicy", "l7Rule", "useRegex",
@@ -73,6 +76,13 @@ class HostRuleEffect:
     overwrite: bool = False
     datascripts: tuple[str, ...] = ()
     gslb_fqdn: str = ""
+    network_security_policy: str = ""  # the dedicated VS only (AKO: not on an SNI child)
+    # The VS's `analytics_policy` as AKO builds it from `analyticsPolicy` (None: not set).
+    analytics_policy: tuple[tuple[str, Any], ...] | None = None
+
+    def analytics_body(self) -> dict[str, Any] | None:
+        return {k: dict(v) if isinstance(v, tuple) else v for k, v in self.analytics_policy} \
+            if self.analytics_policy is not None else None
 
     def matches(self, host: str) -> bool:
         host, fqdn = host.lower(), self.fqdn.lower()
@@ -92,7 +102,8 @@ class HostRuleEffect:
                  "analyticsProfile": self.analytics_profile, "errorPageProfile": self.error_page_profile,
                  "icapProfile": self.icap_profile, "httpPolicySets": list(self.policy_sets),
                  "overwrite": self.overwrite or None, "datascripts": list(self.datascripts),
-                 "gslbFqdn": self.gslb_fqdn}
+                 "gslbFqdn": self.gslb_fqdn, "networkSecurityPolicy": self.network_security_policy,
+                 "analyticsPolicy": self.analytics_body()}
         return {k: v for k, v in shown.items() if v not in (None, "", [])}
 
 
@@ -206,6 +217,7 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
             value = value.get(tail) if isinstance(value, Mapping) else None
         if value not in (None, "", [], {}, False):
             unsupported.append(name)
+    analytics = _analytics_policy(vh.get("analyticsPolicy"), obj=obj, problems=problems)
     unknown = sorted(k for k in vh if k not in KNOWN)
     unsupported += unknown
     verdict = Verdict(problems=tuple(problems), refs=tuple(refs), unsupported=tuple(f"{VH}.{u}" for u in unsupported))
@@ -216,8 +228,41 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
         certificates=tuple(c for c in certificates if c), ssl_profile=ssl_profile, waf_policy=single["wafPolicy"],
         application_profile=single["applicationProfile"], analytics_profile=single["analyticsProfile"],
         error_page_profile=single["errorPageProfile"], icap_profile=icap[0] if icap else "", policy_sets=sets,
-        overwrite=overwrite, datascripts=scripts, gslb_fqdn=gslb_fqdn)
+        overwrite=overwrite, datascripts=scripts, gslb_fqdn=gslb_fqdn,
+        network_security_policy=single["networkSecurityPolicy"], analytics_policy=analytics)
     return effect, verdict
+
+
+def _analytics_policy(value: Any, *, obj: ObjectRef,
+                      problems: list[Problem]) -> tuple[tuple[str, Any], ...] | None:
+    """`analyticsPolicy` as AKO turns it into the VS's `analytics_policy` (`BuildL7HostRule`).
+
+    Full client logs last for ever (duration 0) unless a duration is given; the throttle defaults to
+    HIGH, as the CRD says."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        problems.append(_problem(obj, "analyticsPolicy", f"must be an object, not {quoted(value)}"))
+        return None
+    logs = value.get("fullClientLogs") or {}
+    if not isinstance(logs, Mapping):
+        problems.append(_problem(obj, "analyticsPolicy.fullClientLogs", f"must be an object, not {quoted(logs)}"))
+        return None
+    enabled, all_headers = logs.get("enabled", False), value.get("logAllHeaders", False)
+    throttle, duration = logs.get("throttle") or "HIGH", logs.get("duration", 0)
+    for where, flag in (("fullClientLogs.enabled", enabled), ("logAllHeaders", all_headers)):
+        if not isinstance(flag, bool):
+            problems.append(_problem(obj, f"analyticsPolicy.{where}", f"must be true or false, not {quoted(flag)}"))
+    if throttle not in THROTTLES:
+        problems.append(_problem(obj, "analyticsPolicy.fullClientLogs.throttle",
+                                 f"must be one of {', '.join(THROTTLES)}, not {quoted(throttle)}"))
+    if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
+        problems.append(_problem(obj, "analyticsPolicy.fullClientLogs.duration",
+                                 f"must be a number of minutes (0: for ever), not {quoted(duration)}"))
+    if any(p.field.startswith(f"{VH}.analyticsPolicy") for p in problems):
+        return None
+    full = (("enabled", enabled), ("duration", duration), ("throttle", THROTTLES[throttle]))
+    return (("full_client_logs", full), ("all_headers", all_headers))
 
 
 def fqdn_of(body: Mapping[str, Any]) -> str:

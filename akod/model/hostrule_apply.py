@@ -7,7 +7,10 @@ Where each field applies:
   `alternateCertificate` of `type: ref` (`ssl_key_and_certificate_refs`, replacing the certificate
   akod makes from the Ingress's Secret), `tls.sslProfile`, `wafPolicy`, `applicationProfile`,
   `analyticsProfile`, `errorPageProfile`, `icapProfile`, `httpPolicy.policySets` (after akod's own
-  policy sets, or instead of them with `overwrite: true`) and `datascripts`;
+  policy sets, or instead of them with `overwrite: true`), `datascripts` and `analyticsPolicy`
+  (`analytics_policy`);
+- `networkSecurityPolicy` (`network_security_policy_ref`) applies to the **dedicated VS** only:
+  an SNI child shares its parent's listener, so AKO refuses it there (a warning Event);
 - a **plain host on a shared parent** has no virtual service of its own: there `enableVirtualHost:
   false` leaves the host's rules out of the shard's policy set (it is not served), and a
   certificate of `type: ref` makes it a TLS host (an SNI child with that certificate), as in AKO;
@@ -32,11 +35,11 @@ DATASCRIPT_INDEX = 0
 
 # Fields that apply only to a virtual service of the host's own (SNI child, dedicated VS).
 VS_ONLY = ("sslProfile", "wafPolicy", "applicationProfile", "analyticsProfile", "errorPageProfile", "icapProfile",
-           "httpPolicy.policySets", "datascripts")
+           "httpPolicy.policySets", "datascripts", "analyticsPolicy", "networkSecurityPolicy")
 
 
-def apply_to_vs(obj: AviObject, effect: HostRuleEffect | None) -> AviObject:
-    """`obj` (an SNI child or a dedicated VS) with `effect` applied (unchanged when None)."""
+def apply_to_vs(obj: AviObject, effect: HostRuleEffect | None, *, dedicated: bool = False) -> AviObject:
+    """`obj` (an SNI child or, `dedicated`, a dedicated VS) with `effect` applied (unchanged when None)."""
     if effect is None:
         return obj
     body = dict(obj.body)
@@ -61,7 +64,17 @@ def apply_to_vs(obj: AviObject, effect: HostRuleEffect | None) -> AviObject:
     if effect.datascripts:
         body["vs_datascripts"] = [{"index": DATASCRIPT_INDEX + i, "vs_datascript_set_ref": name_ref("vsdatascriptset", n)}
                                   for i, n in enumerate(effect.datascripts)]
+    analytics = effect.analytics_body()
+    if analytics is not None:
+        body["analytics_policy"] = analytics
+    if dedicated and effect.network_security_policy:
+        body["network_security_policy_ref"] = name_ref("networksecuritypolicy", effect.network_security_policy)
     return dataclasses.replace(obj, body=body)
+
+
+def not_on_sni_child(effect: HostRuleEffect) -> list[str]:
+    """The fields of `effect` that cannot apply to an SNI child (its parent owns the listener)."""
+    return ["spec.virtualhost.networkSecurityPolicy"] if effect.network_security_policy else []
 
 
 def not_on_plain_host(effect: HostRuleEffect) -> list[str]:
@@ -69,7 +82,8 @@ def not_on_plain_host(effect: HostRuleEffect) -> list[str]:
     used = {"sslProfile": effect.ssl_profile, "wafPolicy": effect.waf_policy,
             "applicationProfile": effect.application_profile, "analyticsProfile": effect.analytics_profile,
             "errorPageProfile": effect.error_page_profile, "icapProfile": effect.icap_profile,
-            "httpPolicy.policySets": effect.policy_sets, "datascripts": effect.datascripts}
+            "httpPolicy.policySets": effect.policy_sets, "datascripts": effect.datascripts,
+            "analyticsPolicy": effect.analytics_policy, "networkSecurityPolicy": effect.network_security_policy}
     return [f"spec.virtualhost.{k}" for k in VS_ONLY if used.get(k)]
 
 

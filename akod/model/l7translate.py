@@ -42,7 +42,7 @@ from typing import Any
 from akod.model import l7bodies
 from akod.model.l4names import MAX_NAME_LENGTH, too_long
 from akod.model.hostrule import HostRuleEffect, HostRules
-from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_plain_host
+from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_plain_host, not_on_sni_child
 from akod.model.l7backends import Backend, resolve_backend
 from akod.model.l7certs import check_tls_secret
 from akod.model.l7context import L7Context, L7Result, SecretLike, ServedHost, Unit, ingress_age
@@ -236,9 +236,13 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
                                         subjects=tuple(s for s in subjects if s.namespace == namespace)),
                     units=[u for u in host_units if u[0] == namespace])
             policies.append(policy)
+        effect = out.rule(host)
+        if effect is not None:
+            for where in not_on_sni_child(effect):
+                out.not_applied.setdefault(effect.ref, set()).add(where)
         out.add(apply_to_vs(l7bodies.sni_child(name=child, ctx=ctx, parent=vs_name, host=host, certificate=child,
                                                policy_sets=policies, ingresses=users, subjects=subjects),
-                            out.rule(host)), units=host_units)
+                            effect), units=host_units)
     hosts = sorted(set(insecure) | set(sni))
     if not hosts and not keep_shell:
         return
@@ -287,7 +291,8 @@ def _dedicated(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_
     effect = out.rule(host) if routes else None
     out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=dns_names([host], [effect] if effect else []) if routes else []))
     out.add(l7bodies.policy_set(name=vs_name, ctx=ctx, rules=rules, host=host))
-    out.add(apply_to_vs(l7bodies.dedicated_vs(name=vs_name, ctx=ctx, host=host, certificate=certificate), effect))
+    out.add(apply_to_vs(l7bodies.dedicated_vs(name=vs_name, ctx=ctx, host=host, certificate=certificate), effect,
+                        dedicated=True))
 
 
 def _without(ingress: ParsedIngress, leave_out: frozenset[Unit]) -> ParsedIngress:

@@ -369,3 +369,50 @@ async def test_plan_names_the_hostrule_behind_a_change_and_drift_repair_puts_its
         ("PUT", f"/api/virtualservice/{child['uuid']}"): 1}
     assert "waf_policy_ref" not in await controller.one("virtualservice", CHILD)
     assert akod.stop() == 0
+
+
+async def test_analytics_policy_lands_on_the_sni_child_and_a_network_security_policy_there_is_warned_about(
+        controller, nodes: Nodes, services, ingresses: Ingresses, hostrules: HostRules, make_daemon) -> None:
+    await seed_ingresses(services, nodes, ingresses)
+    code, answer = await controller.call("POST", "/api/networksecuritypolicy", {"name": "kuard-nsp"})
+    assert code == 201, answer
+    akod = make_daemon(extra_config=FAST_RECHECK)
+    akod.start()
+    await akod.wait_in_sync()
+    writes_before = len(await controller.writes())
+    await hostrules.create("default", "kuard", {
+        "fqdn": KUARD, "networkSecurityPolicy": "kuard-nsp",
+        "analyticsPolicy": {"fullClientLogs": {"enabled": True, "throttle": "LOW"}, "logAllHeaders": True}})
+    assert await status_of(hostrules, "kuard", "Accepted") == {"status": "Accepted"}
+
+    async def applied() -> dict[str, Any] | bool:
+        vs = await controller.one("virtualservice", CHILD)
+        return vs if (vs.get("analytics_policy") or {}).get("all_headers") is True else False
+
+    child = await eventually(applied, timeout=30, what="the analytics policy on the SNI child")
+    assert child["analytics_policy"]["full_client_logs"] == {"enabled": True, "duration": 0, "throttle": 50}
+    # An SNI child shares its parent's listener: the policy is not applied there, and the user is told.
+    assert "network_security_policy_ref" not in child
+    assert "network_security_policy_ref" not in await controller.one("virtualservice", shard(KUARD))
+
+    async def warned() -> bool:
+        return any(e.reason == "FieldNotApplied" and "spec.virtualhost.networkSecurityPolicy" in e.message
+                   for e in await hostrules.events_for("default", "kuard"))
+
+    await eventually(warned, timeout=30, what="a FieldNotApplied Event naming networkSecurityPolicy")
+    await akod.wait_in_sync()
+    assert per_object((await controller.writes())[writes_before:]) == {
+        ("PUT", f"/api/virtualservice/{child['uuid']}"): 1}
+    # Taken off by hand on the controller: the drift check puts it back.
+    code, answer = await controller.call("PUT", f"/api/virtualservice/{child['uuid']}",
+                                         {k: v for k, v in child.items() if k != "analytics_policy"})
+    assert code == 200, answer
+    await eventually(applied, timeout=30, what="the analytics policy put back by the drift check")
+    await hostrules.delete("default", "kuard")
+
+    async def removed() -> bool:
+        vs = await controller.one("virtualservice", CHILD)
+        return not (vs.get("analytics_policy") or {}).get("all_headers")
+
+    await eventually(removed, timeout=30, what="the analytics policy gone with the HostRule")
+    assert akod.stop() == 0

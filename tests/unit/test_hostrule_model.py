@@ -6,7 +6,7 @@ from typing import Any
 
 from akod.model.crs import ACCEPTED, REJECTED, status_of
 from akod.model.hostrule import HostRules, conflict, parse_hostrule, winners
-from akod.model.hostrule_apply import apply_to_vs, dns_names
+from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_sni_child
 from akod.model.objects import AviObject, name_ref
 from akod.model.problems import ObjectRef
 
@@ -127,3 +127,34 @@ def test_the_gslb_fqdn_joins_the_vsvip_dns_names() -> None:
     assert status_of(()) == {"status": ACCEPTED, "error": ""}
     assert status_of(parse_hostrule(body("x", {"fqdn": "a", "fqdnType": "X"}))[1].problems,
                      kept=True)["error"].endswith("the last accepted spec stays applied")
+
+
+def test_analytics_policy_becomes_the_vs_analytics_policy_as_ako_builds_it() -> None:
+    effect = parse_hostrule(body("h", {"fqdn": "h", "analyticsPolicy": {
+        "fullClientLogs": {"enabled": True, "throttle": "LOW"}, "logAllHeaders": True}}))[0]
+    assert effect is not None
+    out = apply_to_vs(_child(), effect).body
+    # AKO's lib.GetThrottle: LOW = 50; no duration given = 0 (for ever).
+    assert out["analytics_policy"] == {"full_client_logs": {"enabled": True, "duration": 0, "throttle": 50},
+                                       "all_headers": True}
+    defaults = parse_hostrule(body("h", {"fqdn": "h", "analyticsPolicy": {}}))[0]
+    assert defaults is not None
+    assert apply_to_vs(_child(), defaults).body["analytics_policy"] == {
+        "full_client_logs": {"enabled": False, "duration": 0, "throttle": 10}, "all_headers": False}
+    _, verdict = parse_hostrule(body("h", {"fqdn": "h", "analyticsPolicy": {
+        "fullClientLogs": {"enabled": "yes", "throttle": "SOMETIMES", "duration": -1}}}))
+    assert {p.field for p in verdict.problems} == {
+        "spec.virtualhost.analyticsPolicy.fullClientLogs.enabled",
+        "spec.virtualhost.analyticsPolicy.fullClientLogs.throttle",
+        "spec.virtualhost.analyticsPolicy.fullClientLogs.duration"}
+
+
+def test_a_network_security_policy_is_checked_and_applies_to_a_dedicated_vs_only() -> None:
+    effect, verdict = parse_hostrule(body("h", {"fqdn": "h", "networkSecurityPolicy": "nsp"}))
+    assert effect is not None and verdict.unsupported == ()
+    assert [(r.field, r.obj_type) for r in verdict.refs] == [
+        ("spec.virtualhost.networkSecurityPolicy", "networksecuritypolicy")]
+    assert "network_security_policy_ref" not in apply_to_vs(_child(), effect).body
+    assert apply_to_vs(_child(), effect, dedicated=True).body["network_security_policy_ref"] == name_ref(
+        "networksecuritypolicy", "nsp")
+    assert not_on_sni_child(effect) == ["spec.virtualhost.networkSecurityPolicy"]
