@@ -46,7 +46,7 @@ MODELS = {
 }
 # Fields of `spec.virtualhost` akod reads but does not apply yet: a CR using one is accepted with a
 # warning naming it (README "HostRule": not supported).
-UNSUPPORTED = ("aliases", "tcpSettings", "l7Rule", "useRegex", "applicationRootPath", "gslb.includeAliases",
+UNSUPPORTED = ("tcpSettings", "l7Rule", "useRegex", "applicationRootPath", "gslb.includeAliases",
                "tls.termination")
 # `analyticsPolicy.fullClientLogs.throttle` -> the Avi `full_client_logs.throttle` (AKO's `lib.GetThrottle`).
 THROTTLES = {"HIGH": 10, "MEDIUM": 30, "LOW": 50, "DISABLED": 0}
@@ -77,6 +77,7 @@ class HostRuleEffect:
     datascripts: tuple[str, ...] = ()
     gslb_fqdn: str = ""
     network_security_policy: str = ""  # the dedicated VS only (AKO: not on an SNI child)
+    aliases: tuple[str, ...] = ()  # more names of the host (SNI child, dedicated VS), `Exact` only
     # The VS's `analytics_policy` as AKO builds it from `analyticsPolicy` (None: not set).
     analytics_policy: tuple[tuple[str, Any], ...] | None = None
 
@@ -103,7 +104,7 @@ class HostRuleEffect:
                  "icapProfile": self.icap_profile, "httpPolicySets": list(self.policy_sets),
                  "overwrite": self.overwrite or None, "datascripts": list(self.datascripts),
                  "gslbFqdn": self.gslb_fqdn, "networkSecurityPolicy": self.network_security_policy,
-                 "analyticsPolicy": self.analytics_body()}
+                 "analyticsPolicy": self.analytics_body(), "aliases": list(self.aliases)}
         return {k: v for k, v in shown.items() if v not in (None, "", [])}
 
 
@@ -218,6 +219,8 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
         if value not in (None, "", [], {}, False):
             unsupported.append(name)
     analytics = _analytics_policy(vh.get("analyticsPolicy"), obj=obj, problems=problems)
+    aliases = _aliases(vh.get("aliases"), obj=obj, fqdn=fqdn, fqdn_type=str(fqdn_type), gslb_fqdn=gslb_fqdn,
+                       problems=problems)
     unknown = sorted(k for k in vh if k not in KNOWN)
     unsupported += unknown
     verdict = Verdict(problems=tuple(problems), refs=tuple(refs), unsupported=tuple(f"{VH}.{u}" for u in unsupported))
@@ -229,8 +232,30 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
         application_profile=single["applicationProfile"], analytics_profile=single["analyticsProfile"],
         error_page_profile=single["errorPageProfile"], icap_profile=icap[0] if icap else "", policy_sets=sets,
         overwrite=overwrite, datascripts=scripts, gslb_fqdn=gslb_fqdn,
-        network_security_policy=single["networkSecurityPolicy"], analytics_policy=analytics)
+        network_security_policy=single["networkSecurityPolicy"], analytics_policy=analytics, aliases=aliases)
     return effect, verdict
+
+
+def _aliases(value: Any, *, obj: ObjectRef, fqdn: str, fqdn_type: str, gslb_fqdn: str,
+             problems: list[Problem]) -> tuple[str, ...]:
+    """`aliases`, checked as AKO's `ValidateHostRuleObj` does (each check naming the field)."""
+    if value in (None, []):
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.append(_problem(obj, "aliases", f"must be a list of host names, not {quoted(value)}"))
+        return ()
+    names = [v.strip().lower() for v in value]
+    if fqdn_type != "Exact":
+        problems.append(_problem(obj, "aliases", "aliases are supported only when fqdnType is Exact"))
+    elif fqdn.lower() in names:
+        problems.append(_problem(obj, "aliases", f"{quoted(fqdn)} is the fqdn itself"))
+    elif len(set(names)) != len(names):
+        problems.append(_problem(obj, "aliases", "aliases must be unique"))
+    elif gslb_fqdn and gslb_fqdn.lower() in names:
+        problems.append(_problem(obj, "aliases", f"must not contain the GSLB FQDN {quoted(gslb_fqdn)}"))
+    else:
+        return tuple(names)
+    return ()
 
 
 def _analytics_policy(value: Any, *, obj: ObjectRef,
@@ -272,23 +297,36 @@ def fqdn_of(body: Mapping[str, Any]) -> str:
     return fqdn.strip().lower() if isinstance(fqdn, str) else ""
 
 
-def winners(bodies: Iterable[Mapping[str, Any]]) -> dict[ObjectRef, ObjectRef]:
-    """For each HostRule that loses its FQDN to an older one: the one that holds it."""
+def claims_of(body: Mapping[str, Any]) -> list[str]:
+    """The host names a HostRule claims, lowercased: its FQDN, then its aliases (whatever else is wrong)."""
+    fqdn = fqdn_of(body)
+    vh = (body.get("spec") or {}).get("virtualhost") if isinstance(body.get("spec"), Mapping) else None
+    aliases = vh.get("aliases") if isinstance(vh, Mapping) else None
+    extra = [a.strip().lower() for a in aliases if isinstance(a, str) and a.strip()] if isinstance(aliases, list) else []
+    return [n for n in dict.fromkeys([fqdn, *extra]) if n]
+
+
+def winners(bodies: Iterable[Mapping[str, Any]]) -> dict[ObjectRef, tuple[ObjectRef, str]]:
+    """For each HostRule that loses a name (its FQDN or an alias) to an older one: that one, and the name.
+
+    An alias counts as a claim like the FQDN: two HostRules never serve one host name."""
     holder: dict[str, ObjectRef] = {}
-    lost: dict[ObjectRef, ObjectRef] = {}
+    lost: dict[ObjectRef, tuple[ObjectRef, str]] = {}
     for body in sorted(bodies, key=cr_age):
-        fqdn = fqdn_of(body)
-        if not fqdn:
-            continue
         ref = cr_ref(KIND, body)
-        first = holder.setdefault(fqdn, ref)
-        if first != ref:
-            lost[ref] = first
+        names = claims_of(body)
+        taken = next(((holder[n], n) for n in names if n in holder and holder[n] != ref), None)
+        if taken is not None:
+            lost[ref] = taken
+            continue
+        for name in names:
+            holder.setdefault(name, ref)
     return lost
 
 
-def conflict(*, obj: ObjectRef, holder: ObjectRef, fqdn: str) -> Problem:
-    return Problem(obj=obj, field=f"{VH}.fqdn", reason="DuplicateFqdn",
+def conflict(*, obj: ObjectRef, holder: ObjectRef, fqdn: str, alias: bool = False) -> Problem:
+    """`fqdn` (the HostRule's FQDN, or with `alias` one of its aliases) is held by an older HostRule."""
+    return Problem(obj=obj, field=f"{VH}.aliases" if alias else f"{VH}.fqdn", reason="DuplicateFqdn",
                    message=f"{fqdn} is already claimed by the older HostRule {holder.namespace}/{holder.name}")
 
 

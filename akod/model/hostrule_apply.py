@@ -15,6 +15,9 @@ Where each field applies:
   false` leaves the host's rules out of the shard's policy set (it is not served), and a
   certificate of `type: ref` makes it a TLS host (an SNI child with that certificate), as in AKO;
   the other fields cannot apply there and are named in the warning Event;
+- `aliases` are more names of the host: the SNI child's `vh_domain_name`, the host header
+  matches of the host's rules (the SNI child's, the dedicated VS's, and the host's rules on the
+  shard: its redirect to HTTPS, or a plain host's paths) and the VsVip's DNS info;
 - `gslb.fqdn` (kept for AMKO) is added to the DNS info (`dns_info`) of the VsVip that serves the
   host (the shard's, or the dedicated VS's).
 
@@ -67,6 +70,8 @@ def apply_to_vs(obj: AviObject, effect: HostRuleEffect | None, *, dedicated: boo
     analytics = effect.analytics_body()
     if analytics is not None:
         body["analytics_policy"] = analytics
+    if effect.aliases and "vh_domain_name" in body:
+        body["vh_domain_name"] = [*body["vh_domain_name"], *effect.aliases]
     if dedicated and effect.network_security_policy:
         body["network_security_policy_ref"] = name_ref("networksecuritypolicy", effect.network_security_policy)
     return dataclasses.replace(obj, body=body)
@@ -88,8 +93,24 @@ def not_on_plain_host(effect: HostRuleEffect) -> list[str]:
 
 
 def dns_names(hosts: list[str], effects: list[HostRuleEffect]) -> list[str]:
-    """The VsVip's FQDNs: the hosts served and the GSLB FQDN of each HostRule acting on one."""
-    return sorted(set(hosts) | {e.gslb_fqdn for e in effects if e.gslb_fqdn})
+    """The VsVip's FQDNs: the hosts served, and the GSLB FQDN and aliases of each HostRule acting on one."""
+    return sorted(set(hosts) | {e.gslb_fqdn for e in effects if e.gslb_fqdn} | {a for e in effects for a in e.aliases})
+
+
+def with_aliases(rules: list[dict[str, Any]], effect: HostRuleEffect | None) -> list[dict[str, Any]]:
+    """`rules` of one host whose host header matches also take the HostRule's aliases."""
+    if effect is None or not effect.aliases:
+        return rules
+    out = []
+    for rule in rules:
+        match = rule.get("match") or {}
+        host_hdr = match.get("host_hdr")
+        if host_hdr is None:
+            out.append(rule)
+            continue
+        values = [*host_hdr.get("value", []), *(a for a in effect.aliases if a not in host_hdr.get("value", []))]
+        out.append({**rule, "match": {**match, "host_hdr": {**host_hdr, "value": values}}})
+    return out
 
 
 def describe_effect(effect: HostRuleEffect) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from typing import Any
 from akod.model import l7bodies
 from akod.model.l4names import MAX_NAME_LENGTH, too_long
 from akod.model.hostrule import HostRuleEffect, HostRules
-from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_plain_host, not_on_sni_child
+from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_plain_host, not_on_sni_child, with_aliases
 from akod.model.l7backends import Backend, resolve_backend
 from akod.model.l7certs import check_tls_secret
 from akod.model.l7context import L7Context, L7Result, SecretLike, ServedHost, Unit, ingress_age
@@ -231,7 +231,8 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
         policies = []
         for namespace, routes in sorted(namespaces.items()):
             policy = sni_policy_name(cluster=cluster, namespace=namespace, host=host)
-            sni_rules = indexed(policy, host_rules(host=host, routes=routes, redirect=False))
+            sni_rules = indexed(policy, with_aliases(host_rules(host=host, routes=routes, redirect=False),
+                                                     out.rule(host)))
             out.add(l7bodies.policy_set(name=policy, ctx=ctx, rules=sni_rules, namespace=namespace, host=host,
                                         subjects=tuple(s for s in subjects if s.namespace == namespace)),
                     units=[u for u in host_units if u[0] == namespace])
@@ -248,7 +249,8 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
         return
     rules: list[dict[str, Any]] = []
     for host in hosts:
-        group = host_rules(host=host, routes=insecure.get(host, ()), redirect=host in sni)
+        group = with_aliases(host_rules(host=host, routes=insecure.get(host, ()), redirect=host in sni),
+                             out.rule(host))
         out.rule_groups[host] = RULE_NAME_SEPARATOR.join((host, group_checksum(group)))
         rules += named_group(host, group)
     gslb = [found for h in hosts if (found := out.rule(h)) is not None]
@@ -287,8 +289,9 @@ def _dedicated(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_
         if cert_pem:  # not when a HostRule names an Avi certificate instead
             out.add(l7bodies.certificate(name=certificate, ctx=ctx, host=host, cert_pem=cert_pem, key_pem=key_pem),
                     units=[(ns, ing, host) for ns, ing in sorted(users)])
-    rules = indexed(vs_name, host_rules(host=host, routes=routes, redirect=bool(certificate))) if routes else []
     effect = out.rule(host) if routes else None
+    rules = indexed(vs_name, with_aliases(host_rules(host=host, routes=routes, redirect=bool(certificate)),
+                                          effect)) if routes else []
     out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=dns_names([host], [effect] if effect else []) if routes else []))
     out.add(l7bodies.policy_set(name=vs_name, ctx=ctx, rules=rules, host=host))
     out.add(apply_to_vs(l7bodies.dedicated_vs(name=vs_name, ctx=ctx, host=host, certificate=certificate), effect,

@@ -416,3 +416,47 @@ async def test_analytics_policy_lands_on_the_sni_child_and_a_network_security_po
 
     await eventually(removed, timeout=30, what="the analytics policy gone with the HostRule")
     assert akod.stop() == 0
+
+
+async def test_aliases_serve_more_names_of_a_host_and_an_alias_is_claimed_like_an_fqdn(
+        controller, nodes: Nodes, services, ingresses: Ingresses, hostrules: HostRules, make_daemon) -> None:
+    await seed_ingresses(services, nodes, ingresses)
+    alias, hack_alias = "kuard-alias.avi.iberia.local", "hackazon-alias.avi.iberia.local"
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    await hostrules.create("default", "kuard", {"fqdn": KUARD, "aliases": [alias]})
+    await hostrules.create("default", "hack", {"fqdn": HACK, "aliases": [hack_alias]})
+    assert await status_of(hostrules, "kuard", "Accepted") == {"status": "Accepted"}
+    assert await status_of(hostrules, "hack", "Accepted") == {"status": "Accepted"}
+
+    async def applied() -> dict[str, Any] | bool:
+        vs = await controller.one("virtualservice", CHILD)
+        return vs if alias in (vs.get("vh_domain_name") or []) else False
+
+    child = await eventually(applied, timeout=30, what="the alias on the SNI child")
+    assert child["vh_domain_name"] == [KUARD, alias]
+    await akod.wait_in_sync()
+    kuard_vip = await vip_of(controller, shard(KUARD))
+    answer = await routed(controller, vip=kuard_vip, port=443, host=alias)
+    assert answer["vs"] == CHILD and answer["pool"].startswith(f"{C}--default-{KUARD}"), answer
+    hack_vip = await vip_of(controller, shard(HACK))
+    answer = await routed(controller, vip=hack_vip, port=80, host=hack_alias)
+    assert answer["pool"] == f"{C}--{HACK}_-default-hackazon", answer
+    vsvip = await controller.one("vsvip", shard(KUARD))
+    assert alias in [d["fqdn"] for d in vsvip.get("dns_info") or []]
+
+    # A younger HostRule for the alias loses it, naming the field; the older keeps serving it.
+    await hostrules.create("default", "thief", {"fqdn": alias, "wafPolicy": WAF})
+    found = await status_of(hostrules, "thief", "Rejected")
+    assert found["error"].startswith("spec.virtualhost.fqdn: ") and "default/kuard" in found["error"], found
+    assert "waf_policy_ref" not in await controller.one("virtualservice", CHILD)
+
+    await hostrules.delete("default", "kuard")
+
+    async def gone() -> bool:
+        vs = await controller.one("virtualservice", CHILD)
+        return vs["vh_domain_name"] == [KUARD]
+
+    await eventually(gone, timeout=30, what="the alias gone with its HostRule")
+    assert akod.stop() == 0

@@ -6,7 +6,7 @@ from typing import Any
 
 from akod.model.crs import ACCEPTED, REJECTED, status_of
 from akod.model.hostrule import HostRules, conflict, parse_hostrule, winners
-from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_sni_child
+from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_sni_child, with_aliases
 from akod.model.objects import AviObject, name_ref
 from akod.model.problems import ObjectRef
 
@@ -66,7 +66,7 @@ def test_fields_akod_does_not_apply_are_accepted_and_named() -> None:
         "fqdn": "a.b", "aliases": ["c.d"], "tcpSettings": {"listeners": [{"port": 8443, "enableSSL": True}]},
         "tls": {"sslKeyCertificate": {"name": "s", "type": "secret"}}, "useRegex": True}))
     assert effect is not None and verdict.valid
-    assert set(verdict.unsupported) == {"spec.virtualhost.aliases", "spec.virtualhost.tcpSettings",
+    assert set(verdict.unsupported) == {"spec.virtualhost.tcpSettings",
                                         "spec.virtualhost.useRegex",
                                         "spec.virtualhost.tls.sslKeyCertificate.type: secret"}
 
@@ -78,7 +78,7 @@ def test_the_older_hostrule_keeps_an_fqdn_by_creation_time_then_namespace_and_na
     tie_b = body("b", {"fqdn": "same.b"}, created="2026-03-01T00:00:00Z")
     lost = winners([new, tie_b, old, tie_a])
     ref = lambda n: ObjectRef(kind="HostRule", namespace="default", name=n)  # noqa: E731
-    assert lost == {ref("aa-new"): ref("zz-old"), ref("b"): ref("a")}
+    assert lost == {ref("aa-new"): (ref("zz-old"), "kuard.b"), ref("b"): (ref("a"), "same.b")}
     assert conflict(obj=ref("aa-new"), holder=ref("zz-old"), fqdn="kuard.b").field == "spec.virtualhost.fqdn"
 
 
@@ -158,3 +158,35 @@ def test_a_network_security_policy_is_checked_and_applies_to_a_dedicated_vs_only
     assert apply_to_vs(_child(), effect, dedicated=True).body["network_security_policy_ref"] == name_ref(
         "networksecuritypolicy", "nsp")
     assert not_on_sni_child(effect) == ["spec.virtualhost.networkSecurityPolicy"]
+
+
+def test_aliases_are_checked_as_ako_does_and_claimed_like_the_fqdn() -> None:
+    effect, verdict = parse_hostrule(body("h", {"fqdn": "h.b", "aliases": ["A.b", "c.b"]}))
+    assert effect is not None and verdict.unsupported == () and effect.aliases == ("a.b", "c.b")
+    for vh, message in (({"fqdn": "*.b", "fqdnType": "Wildcard", "aliases": ["a.b"]}, "only when fqdnType is Exact"),
+                        ({"fqdn": "h.b", "aliases": ["h.b"]}, "the fqdn itself"),
+                        ({"fqdn": "h.b", "aliases": ["a.b", "A.b"]}, "unique"),
+                        ({"fqdn": "h.b", "aliases": ["g.b"], "gslb": {"fqdn": "g.b"}}, "GSLB FQDN"),
+                        ({"fqdn": "h.b", "aliases": "a.b"}, "a list of host names")):
+        effect, verdict = parse_hostrule(body("h", vh))
+        assert effect is None, vh
+        (problem,) = verdict.problems
+        assert problem.field == "spec.virtualhost.aliases" and message in problem.message, problem
+    # An alias is a claim: the younger HostRule naming a host the older serves (as FQDN or alias) loses.
+    old = body("old", {"fqdn": "h.b", "aliases": ["a.b"]}, created="2026-01-01T00:00:00Z")
+    young = body("young", {"fqdn": "a.b"}, created="2026-02-01T00:00:00Z")
+    younger = body("younger", {"fqdn": "x.b", "aliases": ["h.b"]}, created="2026-03-01T00:00:00Z")
+    ref = lambda n: ObjectRef(kind="HostRule", namespace="default", name=n)  # noqa: E731
+    assert winners([younger, young, old]) == {ref("young"): (ref("old"), "a.b"), ref("younger"): (ref("old"), "h.b")}
+    assert conflict(obj=ref("younger"), holder=ref("old"), fqdn="h.b", alias=True).field == "spec.virtualhost.aliases"
+
+
+def test_aliases_join_the_sni_child_its_rules_and_the_vsvip() -> None:
+    effect = parse_hostrule(body("h", {"fqdn": "h", "aliases": ["h2"]}))[0]
+    assert effect is not None
+    child = AviObject("virtualservice", "admin", "c--h", {**_child().body, "vh_domain_name": ["h"]})
+    assert apply_to_vs(child, effect).body["vh_domain_name"] == ["h", "h2"]
+    rule = {"name": "r", "match": {"host_hdr": {"match_criteria": "HDR_EQUALS", "value": ["h"]}}}
+    assert with_aliases([rule], effect)[0]["match"]["host_hdr"]["value"] == ["h", "h2"]
+    assert with_aliases([rule], None) == [rule]
+    assert dns_names(["h"], [effect]) == ["h", "h2"]

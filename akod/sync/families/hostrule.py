@@ -31,7 +31,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from akod.avi import AviClient, AviError
 from akod.kube.status import NotRouted
 from akod.model.crs import missing_ref, status_of
-from akod.model.hostrule import KIND, MODELS, HostRuleEffect, conflict, fqdn_of, parse_hostrule, winners
+from akod.model.hostrule import KIND, MODELS, HostRuleEffect, claims_of, conflict, fqdn_of, parse_hostrule, winners
 from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied, CrEffect
 from akod.sync.cluster import Change
@@ -101,10 +101,9 @@ class HostRuleFamily:
             keys.add(key_of(ident))
             for body in (change.before.get(ident), self._bodies().get(ident)):
                 if body:
-                    fqdns.add(fqdn_of(body))
-        fqdns.discard("")
-        # The others claiming one of these FQDNs may win it, or lose it, now.
-        keys |= {key_of(ident) for ident, body in self._bodies().items() if fqdn_of(body) in fqdns}
+                    fqdns.update(claims_of(body))
+        # The others claiming one of these names (FQDN or alias) may win it, or lose it, now.
+        keys |= {key_of(ident) for ident, body in self._bodies().items() if fqdns.intersection(claims_of(body))}
         return keys
 
     def wanted_keys(self) -> set[str]:
@@ -138,9 +137,10 @@ class HostRuleFamily:
             return Decision(ref=ref, body=None)
         effect, verdict = parse_hostrule(body)
         problems = list(verdict.problems)
-        holder = winners(self._bodies().values()).get(ref)
-        if holder is not None:
-            problems.insert(0, conflict(obj=ref, holder=holder, fqdn=fqdn_of(body)))
+        lost = winners(self._bodies().values()).get(ref)
+        if lost is not None:
+            holder, name = lost
+            problems.insert(0, conflict(obj=ref, holder=holder, fqdn=name, alias=name != fqdn_of(body)))
         missing = []
         if not problems:
             spec = effect_checksum(body)
