@@ -195,7 +195,8 @@ async def test_rejections_name_the_field_and_change_nothing_and_a_broken_edit_ke
     assert answer["pool"] == f"{C}--{HACK}_-default-hackazon"
 
     # The missing object appears: the HostRule is accepted at the next check.
-    code, body = await controller.call("POST", "/api/wafpolicy", {"name": "No-Such-WAF"})
+    code, body = await controller.call("POST", "/api/wafpolicy", {
+        "name": "No-Such-WAF", "waf_profile_ref": "/api/wafprofile/?name=System-WAF-Profile"})
     assert code == 201, body
     await status_of(hostrules, "nowaf", "Accepted")
 
