@@ -66,6 +66,9 @@ class HostRuleEffect:
     fqdn_type: str = "Exact"
     enabled: bool | None = None
     certificates: tuple[str, ...] = ()  # Avi certificates by name (`type: ref`), the alternate second
+    # `tls.sslKeyCertificate` of `type: secret`: a kubernetes.io/tls Secret in the HostRule's
+    # namespace, made into the host's certificate instead of the Ingress's (AKO's DummySecretK8s).
+    secret_certificate: str = ""
     ssl_profile: str = ""
     waf_policy: str = ""
     application_profile: str = ""
@@ -98,7 +101,8 @@ class HostRuleEffect:
     def describe(self) -> dict[str, Any]:
         """The effect as `akod plan` and `/objects` show it (only what it sets)."""
         shown = {"fqdn": self.fqdn, "fqdnType": self.fqdn_type, "enableVirtualHost": self.enabled,
-                 "sslKeyCertificates": list(self.certificates), "sslProfile": self.ssl_profile,
+                 "sslKeyCertificates": list(self.certificates), "sslKeyCertificateSecret": self.secret_certificate,
+                 "sslProfile": self.ssl_profile,
                  "wafPolicy": self.waf_policy, "applicationProfile": self.application_profile,
                  "analyticsProfile": self.analytics_profile, "errorPageProfile": self.error_page_profile,
                  "icapProfile": self.icap_profile, "httpPolicySets": list(self.policy_sets),
@@ -157,6 +161,7 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
     unsupported: list[str] = []
     tls = vh.get("tls") or {}
     certificates: list[str] = []
+    secret_certificate = ""
     ssl_profile = ""
     if not isinstance(tls, Mapping):
         problems.append(_problem(obj, "tls", f"must be an object, not {quoted(tls)}"))
@@ -173,6 +178,8 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
         kind = cert.get("type")
         if kind == "ref":
             certificates.append(ref(f"{where}.name", "sslkeyandcertificate", cert["name"]))
+        elif kind == "secret" and where == "tls.sslKeyCertificate":
+            secret_certificate = str(cert["name"])
         elif kind == "secret":
             unsupported.append(f"{where}.type: secret")
         else:
@@ -228,7 +235,8 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
         return None, verdict
     effect = HostRuleEffect(
         ref=obj, age=cr_age(body), fqdn=fqdn, fqdn_type=str(fqdn_type), enabled=enabled,
-        certificates=tuple(c for c in certificates if c), ssl_profile=ssl_profile, waf_policy=single["wafPolicy"],
+        certificates=tuple(c for c in certificates if c), secret_certificate=secret_certificate,
+        ssl_profile=ssl_profile, waf_policy=single["wafPolicy"],
         application_profile=single["applicationProfile"], analytics_profile=single["analyticsProfile"],
         error_page_profile=single["errorPageProfile"], icap_profile=icap[0] if icap else "", policy_sets=sets,
         overwrite=overwrite, datascripts=scripts, gslb_fqdn=gslb_fqdn,
@@ -297,6 +305,16 @@ def fqdn_of(body: Mapping[str, Any]) -> str:
     return fqdn.strip().lower() if isinstance(fqdn, str) else ""
 
 
+def secret_of(body: Mapping[str, Any]) -> str:
+    """The Secret a HostRule's certificate of `type: secret` names ("" when none)."""
+    vh = (body.get("spec") or {}).get("virtualhost") if isinstance(body.get("spec"), Mapping) else None
+    tls = vh.get("tls") if isinstance(vh, Mapping) else None
+    cert = tls.get("sslKeyCertificate") if isinstance(tls, Mapping) else None
+    if isinstance(cert, Mapping) and cert.get("type") == "secret" and isinstance(cert.get("name"), str):
+        return str(cert["name"])
+    return ""
+
+
 def claims_of(body: Mapping[str, Any]) -> list[str]:
     """The host names a HostRule claims, lowercased: its FQDN, then its aliases (whatever else is wrong)."""
     fqdn = fqdn_of(body)
@@ -340,6 +358,13 @@ class HostRules:
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.patterns)
+
+    def effects(self) -> list[HostRuleEffect]:
+        return [*self.exact.values(), *self.patterns]
+
+    def secret_refs(self) -> set[tuple[str, str]]:
+        """The (namespace, name) of every Secret an accepted HostRule takes its certificate from."""
+        return {(e.ref.namespace, e.secret_certificate) for e in self.effects() if e.secret_certificate}
 
     def for_host(self, host: str) -> HostRuleEffect | None:
         found = self.exact.get(host.lower())

@@ -5,7 +5,9 @@ Where each field applies:
 - the **SNI child** of a TLS host (shared mode) and the **dedicated VS** (DEDICATED mode) take
   every applied field: `enableVirtualHost` (`enabled`), `tls.sslKeyCertificate` and its
   `alternateCertificate` of `type: ref` (`ssl_key_and_certificate_refs`, replacing the certificate
-  akod makes from the Ingress's Secret), `tls.sslProfile`, `wafPolicy`, `applicationProfile`,
+  akod makes from the Ingress's Secret), a `tls.sslKeyCertificate` of `type: secret` (the
+  certificate akod makes for the host comes from that Secret, in the HostRule's namespace, instead
+  of the Ingress's; an invalid or missing one rejects the HostRule and the Ingress's stays), `tls.sslProfile`, `wafPolicy`, `applicationProfile`,
   `analyticsProfile`, `errorPageProfile`, `icapProfile`, `httpPolicy.policySets` (after akod's own
   policy sets, or instead of them with `overwrite: true`), `datascripts` and `analyticsPolicy`
   (`analytics_policy`);
@@ -48,7 +50,10 @@ def apply_to_vs(obj: AviObject, effect: HostRuleEffect | None, *, dedicated: boo
     body = dict(obj.body)
     if effect.enabled is not None:
         body["enabled"] = effect.enabled
-    if effect.certificates:
+    if effect.secret_certificate:  # the first one is made from the Secret; an alternate `ref` follows it
+        first = list(body.get("ssl_key_and_certificate_refs") or [])[:1]
+        body["ssl_key_and_certificate_refs"] = first + [name_ref("sslkeyandcertificate", c) for c in effect.certificates]
+    elif effect.certificates:
         body["ssl_key_and_certificate_refs"] = [name_ref("sslkeyandcertificate", c) for c in effect.certificates]
     refs = (("ssl_profile_ref", "sslprofile", effect.ssl_profile), ("waf_policy_ref", "wafpolicy", effect.waf_policy),
             ("application_profile_ref", "applicationprofile", effect.application_profile),

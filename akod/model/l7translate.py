@@ -125,6 +125,18 @@ def _certificates(*, parsed: Sequence[ParsedIngress], on_key: Callable[[str], bo
     return certs, blocked
 
 
+def _hostrule_secret(effect: HostRuleEffect, *, secrets: Mapping[tuple[str, str], SecretLike],
+                     ctx: L7Context) -> tuple[str, str] | None:
+    """The (certificate, key) of the Secret a HostRule names, if it is there and usable."""
+    secret = secrets.get((effect.ref.namespace, effect.secret_certificate))
+    if secret is None:
+        return None
+    pair, _ = check_tls_secret(material=secret.material, secret_ref=ObjectRef(
+        kind="Secret", namespace=effect.ref.namespace, name=effect.secret_certificate), ingress_ref=effect.ref,
+        field="spec.virtualhost.tls.sslKeyCertificate.name", now=ctx.now)
+    return pair
+
+
 class _Assembly:
     """The objects of a key as they are built, deduplicated by type and name, and who is served where."""
 
@@ -343,9 +355,16 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
     certs, blocked = _certificates(parsed=parsed, on_key=on_key, secrets=secrets, ctx=ctx, problems=problems)
     rules = host_rules or HostRules()
     if rules:
-        for entry in routes:  # a HostRule's Avi certificate replaces the Secret's, or makes the host TLS
+        for entry in routes:  # a HostRule's certificate replaces the Secret's, or makes the host TLS
             effect = rules.for_host(entry.host)
-            if effect is not None and effect.certificates:
+            if effect is None:
+                continue
+            if effect.secret_certificate:
+                pair = _hostrule_secret(effect, secrets=secrets, ctx=ctx)
+                if pair is not None:  # else the HostRule is rejected (its family says why): the Ingress's stays
+                    certs[entry.host] = pair
+                    blocked.difference_update({u for u in blocked if u[2] == entry.host})
+            elif effect.certificates:
                 certs[entry.host] = ("", "")
     backends: list[Backend] = []
     for entry in routes:

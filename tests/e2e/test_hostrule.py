@@ -461,3 +461,43 @@ async def test_aliases_serve_more_names_of_a_host_and_an_alias_is_claimed_like_a
 
     await eventually(gone, timeout=30, what="the alias gone with its HostRule")
     assert akod.stop() == 0
+
+
+async def test_a_secret_certificate_replaces_the_ingress_one_once_the_secret_exists_and_goes_with_the_hostrule(
+        controller, nodes: Nodes, services, ingresses: Ingresses, hostrules: HostRules, make_daemon) -> None:
+    await seed_ingresses(services, nodes, ingresses)
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    own = (await controller.one("sslkeyandcertificate", CHILD))["certificate"]["certificate"].strip()
+    await hostrules.create("default", "kuard", {
+        "fqdn": KUARD, "tls": {"sslKeyCertificate": {"name": "kuard-hostrule-tls", "type": "secret"}}})
+    found = await status_of(hostrules, "kuard", "Rejected")
+    assert found["error"].startswith("spec.virtualhost.tls.sslKeyCertificate.name: Secret default/kuard-hostrule-tls")
+    await akod.wait_in_sync()
+    assert (await controller.one("sslkeyandcertificate", CHILD))["certificate"]["certificate"].strip() == own
+
+    writes_before = len(await controller.writes())
+    cert, key = make_cert(KUARD, days=90)
+    await ingresses.secret("default", "kuard-hostrule-tls", cert=cert, key=key)
+    assert await status_of(hostrules, "kuard", "Accepted") == {"status": "Accepted"}
+
+    async def replaced() -> dict[str, Any] | bool:
+        obj = await controller.one("sslkeyandcertificate", CHILD)
+        return obj if obj["certificate"]["certificate"].strip() == cert.strip() else False
+
+    made = await eventually(replaced, timeout=30, what="the SNI child's certificate from the HostRule's Secret")
+    await akod.wait_in_sync()
+    assert per_object((await controller.writes())[writes_before:]) == {
+        ("PUT", f"/api/sslkeyandcertificate/{made['uuid']}"): 1}
+    answer = await routed(controller, vip=await vip_of(controller, shard(KUARD)), port=443, host=KUARD)
+    assert answer["vs"] == CHILD and answer["certificate"] == CHILD
+
+    await hostrules.delete("default", "kuard")
+
+    async def restored() -> bool:
+        obj = await controller.one("sslkeyandcertificate", CHILD)
+        return bool(obj["certificate"]["certificate"].strip() == own)
+
+    await eventually(restored, timeout=30, what="the Ingress's certificate back")
+    assert akod.stop() == 0

@@ -64,11 +64,12 @@ def test_invalid_fields_are_each_named() -> None:
 def test_fields_akod_does_not_apply_are_accepted_and_named() -> None:
     effect, verdict = parse_hostrule(body("x", {
         "fqdn": "a.b", "aliases": ["c.d"], "tcpSettings": {"listeners": [{"port": 8443, "enableSSL": True}]},
-        "tls": {"sslKeyCertificate": {"name": "s", "type": "secret"}}, "useRegex": True}))
-    assert effect is not None and verdict.valid
+        "tls": {"sslKeyCertificate": {"name": "s", "type": "secret",
+                                      "alternateCertificate": {"name": "s2", "type": "secret"}}}, "useRegex": True}))
+    assert effect is not None and verdict.valid and effect.secret_certificate == "s"
     assert set(verdict.unsupported) == {"spec.virtualhost.tcpSettings",
                                         "spec.virtualhost.useRegex",
-                                        "spec.virtualhost.tls.sslKeyCertificate.type: secret"}
+                                        "spec.virtualhost.tls.sslKeyCertificate.alternateCertificate.type: secret"}
 
 
 def test_the_older_hostrule_keeps_an_fqdn_by_creation_time_then_namespace_and_name() -> None:
@@ -190,3 +191,13 @@ def test_aliases_join_the_sni_child_its_rules_and_the_vsvip() -> None:
     assert with_aliases([rule], effect)[0]["match"]["host_hdr"]["value"] == ["h", "h2"]
     assert with_aliases([rule], None) == [rule]
     assert dns_names(["h"], [effect]) == ["h", "h2"]
+
+
+def test_a_secret_certificate_keeps_the_one_made_from_it_first_and_an_avi_alternate_second() -> None:
+    effect, verdict = parse_hostrule(body("h", {"fqdn": "h", "tls": {"sslKeyCertificate": {
+        "name": "my-tls", "type": "secret", "alternateCertificate": {"name": "avi-ec", "type": "ref"}}}}))
+    assert effect is not None and effect.secret_certificate == "my-tls" and effect.certificates == ("avi-ec",)
+    assert [r.name for r in verdict.refs] == ["avi-ec"]  # the Secret is checked in the cluster, not on the controller
+    assert apply_to_vs(_child(), effect).body["ssl_key_and_certificate_refs"] == [
+        name_ref("sslkeyandcertificate", "c--h"), name_ref("sslkeyandcertificate", "avi-ec")]
+    assert HostRules([effect]).secret_refs() == {("default", "my-tls")}
