@@ -46,7 +46,7 @@ MODELS = {
 }
 # Fields of `spec.virtualhost` akod reads but does not apply yet: a CR using one is accepted with a
 # warning naming it (README "HostRule": not supported).
-UNSUPPORTED = ("tcpSettings", "l7Rule", "useRegex", "applicationRootPath", "gslb.includeAliases",
+UNSUPPORTED = ("l7Rule", "useRegex", "applicationRootPath", "gslb.includeAliases",
                "tls.termination")
 # `analyticsPolicy.fullClientLogs.throttle` -> the Avi `full_client_logs.throttle` (AKO's `lib.GetThrottle`).
 THROTTLES = {"HIGH": 10, "MEDIUM": 30, "LOW": 50, "DISABLED": 0}
@@ -81,6 +81,9 @@ class HostRuleEffect:
     gslb_fqdn: str = ""
     network_security_policy: str = ""  # the dedicated VS only (AKO: not on an SNI child)
     aliases: tuple[str, ...] = ()  # more names of the host (SNI child, dedicated VS), `Exact` only
+    # `tcpSettings`: the dedicated VS's listeners (port, enableSSL) and its VIP's static address.
+    listeners: tuple[tuple[int, bool], ...] = ()
+    load_balancer_ip: str = ""
     # The VS's `analytics_policy` as AKO builds it from `analyticsPolicy` (None: not set).
     analytics_policy: tuple[tuple[str, Any], ...] | None = None
 
@@ -108,7 +111,9 @@ class HostRuleEffect:
                  "icapProfile": self.icap_profile, "httpPolicySets": list(self.policy_sets),
                  "overwrite": self.overwrite or None, "datascripts": list(self.datascripts),
                  "gslbFqdn": self.gslb_fqdn, "networkSecurityPolicy": self.network_security_policy,
-                 "analyticsPolicy": self.analytics_body(), "aliases": list(self.aliases)}
+                 "analyticsPolicy": self.analytics_body(), "aliases": list(self.aliases),
+                 "listeners": [{"port": p, "enableSSL": ssl} for p, ssl in self.listeners],
+                 "loadBalancerIP": self.load_balancer_ip}
         return {k: v for k, v in shown.items() if v not in (None, "", [])}
 
 
@@ -211,13 +216,7 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
     gslb_fqdn = text(gslb.get("fqdn")) if isinstance(gslb, Mapping) else ""
     if gslb_fqdn and gslb_fqdn == fqdn:
         problems.append(_problem(obj, "gslb.fqdn", "the GSLB FQDN and the local FQDN are the same"))
-    tcp = vh.get("tcpSettings")
-    if isinstance(tcp, Mapping) and text(tcp.get("loadBalancerIP")):
-        try:
-            ipaddress.ip_address(tcp["loadBalancerIP"])
-        except ValueError:
-            problems.append(_problem(obj, "tcpSettings.loadBalancerIP",
-                                     f"is not an IP address: {quoted(tcp['loadBalancerIP'])}"))
+    listeners, lb_ip = _tcp_settings(vh.get("tcpSettings"), obj=obj, problems=problems)
     for name in UNSUPPORTED:
         head, _, tail = name.partition(".")
         value = vh.get(head)
@@ -240,8 +239,44 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
         application_profile=single["applicationProfile"], analytics_profile=single["analyticsProfile"],
         error_page_profile=single["errorPageProfile"], icap_profile=icap[0] if icap else "", policy_sets=sets,
         overwrite=overwrite, datascripts=scripts, gslb_fqdn=gslb_fqdn,
-        network_security_policy=single["networkSecurityPolicy"], analytics_policy=analytics, aliases=aliases)
+        network_security_policy=single["networkSecurityPolicy"], analytics_policy=analytics, aliases=aliases,
+        listeners=listeners, load_balancer_ip=lb_ip)
     return effect, verdict
+
+
+def _tcp_settings(value: Any, *, obj: ObjectRef,
+                  problems: list[Problem]) -> tuple[tuple[tuple[int, bool], ...], str]:
+    """`tcpSettings`: the listeners (port, enableSSL) and the static VIP (`loadBalancerIP`)."""
+    if value is None:
+        return (), ""
+    if not isinstance(value, Mapping):
+        problems.append(_problem(obj, "tcpSettings", f"must be an object, not {quoted(value)}"))
+        return (), ""
+    listeners: list[tuple[int, bool]] = []
+    raw = value.get("listeners") or []
+    if not isinstance(raw, list):
+        problems.append(_problem(obj, "tcpSettings.listeners", f"must be a list, not {quoted(raw)}"))
+        raw = []
+    for i, item in enumerate(raw):
+        where = f"tcpSettings.listeners[{i}]"
+        port = item.get("port") if isinstance(item, Mapping) else None
+        ssl = item.get("enableSSL", False) if isinstance(item, Mapping) else False
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            problems.append(_problem(obj, f"{where}.port", f"must be a port number 1-65535, not {quoted(port)}"))
+        elif not isinstance(ssl, bool):
+            problems.append(_problem(obj, f"{where}.enableSSL", f"must be true or false, not {quoted(ssl)}"))
+        elif any(p == port for p, _ in listeners):
+            problems.append(_problem(obj, f"{where}.port", f"port {port} is listed twice"))
+        else:
+            listeners.append((port, ssl))
+    lb_ip = text(value.get("loadBalancerIP"))
+    if lb_ip:
+        try:
+            ipaddress.ip_address(lb_ip)
+        except ValueError:
+            problems.append(_problem(obj, "tcpSettings.loadBalancerIP", f"is not an IP address: {quoted(lb_ip)}"))
+            lb_ip = ""
+    return tuple(listeners), lb_ip
 
 
 def _aliases(value: Any, *, obj: ObjectRef, fqdn: str, fqdn_type: str, gslb_fqdn: str,

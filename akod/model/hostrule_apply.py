@@ -11,8 +11,10 @@ Where each field applies:
   `analyticsProfile`, `errorPageProfile`, `icapProfile`, `httpPolicy.policySets` (after akod's own
   policy sets, or instead of them with `overwrite: true`), `datascripts` and `analyticsPolicy`
   (`analytics_policy`);
-- `networkSecurityPolicy` (`network_security_policy_ref`) applies to the **dedicated VS** only:
-  an SNI child shares its parent's listener, so AKO refuses it there (a warning Event);
+- `networkSecurityPolicy` (`network_security_policy_ref`) and `tcpSettings` (the listeners as the
+  VS's `services`, `loadBalancerIP` as its VsVip's static address, which must be in the VIP
+  network) apply to the **dedicated VS** only: an SNI child shares its parent's listener, and akod's
+  shared parents serve many hosts, so there they are not applied (a warning Event);
 - a **plain host on a shared parent** has no virtual service of its own: there `enableVirtualHost:
   false` leaves the host's rules out of the shard's policy set (it is not served), and a
   certificate of `type: ref` makes it a TLS host (an SNI child with that certificate), as in AKO;
@@ -30,10 +32,12 @@ bodies akod makes anyway, so nothing is left behind.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from typing import Any
 
 from akod.model.hostrule import HostRuleEffect
 from akod.model.objects import AviObject, name_ref
+from akod.model.nodes import IPAddress, IPNetwork
 
 POLICY_INDEX = 11  # as `l7bodies.POLICY_INDEX`: AKO's first http_policies index
 DATASCRIPT_INDEX = 0
@@ -79,12 +83,38 @@ def apply_to_vs(obj: AviObject, effect: HostRuleEffect | None, *, dedicated: boo
         body["vh_domain_name"] = [*body["vh_domain_name"], *effect.aliases]
     if dedicated and effect.network_security_policy:
         body["network_security_policy_ref"] = name_ref("networksecuritypolicy", effect.network_security_policy)
+    if dedicated and effect.listeners:
+        body["services"] = [{"port": port, "enable_ssl": True} if ssl else {"port": port}
+                            for port, ssl in effect.listeners]
     return dataclasses.replace(obj, body=body)
 
 
+PLAIN_HOST = ("a plain (non-TLS) host on a shared virtual service has no virtual service of its own "
+              "(give the host TLS or use DEDICATED mode)")
+SNI_CHILD = "an SNI child shares its parent's listener (use DEDICATED mode)"
+
+
+def _listener_fields(effect: HostRuleEffect) -> list[str]:
+    return [f"spec.virtualhost.tcpSettings.{k}" for k, v in (("listeners", effect.listeners),
+                                                               ("loadBalancerIP", effect.load_balancer_ip)) if v]
+
+
 def not_on_sni_child(effect: HostRuleEffect) -> list[str]:
-    """The fields of `effect` that cannot apply to an SNI child (its parent owns the listener)."""
-    return ["spec.virtualhost.networkSecurityPolicy"] if effect.network_security_policy else []
+    """The fields of `effect` that cannot apply to an SNI child (its parent owns the listener), with why."""
+    fields = ["spec.virtualhost.networkSecurityPolicy"] if effect.network_security_policy else []
+    return [f"{f}: {SNI_CHILD}" for f in fields + _listener_fields(effect)]
+
+
+def preferred_vip(effect: HostRuleEffect | None, *, cidr: IPNetwork | None,
+                  network: str) -> tuple[IPAddress | None, list[str]]:
+    """A dedicated VS's static VIP from `tcpSettings.loadBalancerIP`, or why it is not applied."""
+    if effect is None or not effect.load_balancer_ip:
+        return None, []
+    address = ipaddress.ip_address(effect.load_balancer_ip)
+    if cidr is None or address.version != cidr.version or address not in cidr:
+        return None, [f"spec.virtualhost.tcpSettings.loadBalancerIP: {address} is outside the VIP network "
+                      f"{network} ({cidr}); the VIP is allocated as without it"]
+    return address, []
 
 
 def not_on_plain_host(effect: HostRuleEffect) -> list[str]:
@@ -94,7 +124,8 @@ def not_on_plain_host(effect: HostRuleEffect) -> list[str]:
             "errorPageProfile": effect.error_page_profile, "icapProfile": effect.icap_profile,
             "httpPolicy.policySets": effect.policy_sets, "datascripts": effect.datascripts,
             "analyticsPolicy": effect.analytics_policy, "networkSecurityPolicy": effect.network_security_policy}
-    return [f"spec.virtualhost.{k}" for k in VS_ONLY if used.get(k)]
+    return [f"spec.virtualhost.{k}: {PLAIN_HOST}" for k in VS_ONLY if used.get(k)] + [
+        f"{f}: {PLAIN_HOST}" for f in _listener_fields(effect)]
 
 
 def dns_names(hosts: list[str], effects: list[HostRuleEffect]) -> list[str]:

@@ -42,7 +42,9 @@ from typing import Any
 from akod.model import l7bodies
 from akod.model.l4names import MAX_NAME_LENGTH, too_long
 from akod.model.hostrule import HostRuleEffect, HostRules
-from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_plain_host, not_on_sni_child, with_aliases
+from akod.model.hostrule_apply import (
+    apply_to_vs, dns_names, not_on_plain_host, not_on_sni_child, preferred_vip, with_aliases,
+)
 from akod.model.l7backends import Backend, resolve_backend
 from akod.model.l7certs import check_tls_secret
 from akod.model.l7context import L7Context, L7Result, SecretLike, ServedHost, Unit, ingress_age
@@ -145,7 +147,7 @@ class _Assembly:
         self.problems = problems
         self.rules = rules or HostRules()
         self.rules_used: dict[str, HostRuleEffect] = {}  # host -> the HostRule acting on it here
-        self.not_applied: dict[ObjectRef, set[str]] = {}  # HostRule -> its fields a plain host cannot take
+        self.not_applied: dict[ObjectRef, set[str]] = {}  # HostRule -> "<field>: <why>" it could not apply
         self.objects: dict[tuple[str, str], AviObject] = {}
         self.served: dict[IngId, set[ServedHost]] = {}
         self.units: dict[tuple[str, str], set[Unit]] = {}
@@ -304,7 +306,11 @@ def _dedicated(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_
     effect = out.rule(host) if routes else None
     rules = indexed(vs_name, with_aliases(host_rules(host=host, routes=routes, redirect=bool(certificate)),
                                           effect)) if routes else []
-    out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=dns_names([host], [effect] if effect else []) if routes else []))
+    preferred, why_not = preferred_vip(effect, cidr=ctx.l4.vip_cidr, network=ctx.l4.vip_network)
+    if effect is not None and why_not:
+        out.not_applied.setdefault(effect.ref, set()).update(why_not)
+    out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=dns_names([host], [effect] if effect else []) if routes else [],
+                           preferred=preferred))
     out.add(l7bodies.policy_set(name=vs_name, ctx=ctx, rules=rules, host=host))
     out.add(apply_to_vs(l7bodies.dedicated_vs(name=vs_name, ctx=ctx, host=host, certificate=certificate), effect,
                         dedicated=True))

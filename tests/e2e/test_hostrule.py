@@ -501,3 +501,38 @@ async def test_a_secret_certificate_replaces_the_ingress_one_once_the_secret_exi
 
     await eventually(restored, timeout=30, what="the Ingress's certificate back")
     assert akod.stop() == 0
+
+
+async def test_tcp_settings_and_a_network_security_policy_on_a_dedicated_vs(
+        controller, nodes: Nodes, services, ingresses: Ingresses, hostrules: HostRules, make_daemon) -> None:
+    await seed_ingresses(services, nodes, ingresses)
+    code, answer = await controller.call("POST", "/api/networksecuritypolicy", {"name": "kuard-nsp"})
+    assert code == 201, answer
+    akod = make_daemon(extra_config='[l7]\nshard_vs_size = "DEDICATED"\n')
+    akod.start()
+    await akod.wait_in_sync()
+    kuard_vs = f"{C}--{KUARD}-L7-dedicated"
+    await hostrules.create("default", "kuard", {
+        "fqdn": KUARD, "networkSecurityPolicy": "kuard-nsp",
+        "tcpSettings": {"listeners": [{"port": 8080}, {"port": 8443, "enableSSL": True}],
+                        "loadBalancerIP": "10.10.25.77"}})
+    assert await status_of(hostrules, "kuard", "Accepted") == {"status": "Accepted"}
+    nsp = await controller.one("networksecuritypolicy", "kuard-nsp")
+
+    async def applied() -> dict[str, Any] | bool:
+        vs = await controller.one("virtualservice", kuard_vs)
+        return vs if points_at(vs.get("network_security_policy_ref"), nsp) else False
+
+    vs = await eventually(applied, timeout=30, what="the HostRule on the dedicated VS")
+    assert [(s["port"], s.get("enable_ssl", False)) for s in vs["services"]] == [(8080, False), (8443, True)]
+    assert await vip_of(controller, kuard_vs) == "10.10.25.77"
+    answer = await routed(controller, vip="10.10.25.77", port=8443, host=KUARD)
+    assert answer["vs"] == kuard_vs, answer
+    await hostrules.delete("default", "kuard")
+
+    async def restored() -> bool:
+        vs = await controller.one("virtualservice", kuard_vs)
+        return [s["port"] for s in vs["services"]] == [80, 443] and "network_security_policy_ref" not in vs
+
+    await eventually(restored, timeout=30, what="the dedicated VS back to its own listeners")
+    assert akod.stop() == 0

@@ -67,8 +67,7 @@ def test_fields_akod_does_not_apply_are_accepted_and_named() -> None:
         "tls": {"sslKeyCertificate": {"name": "s", "type": "secret",
                                       "alternateCertificate": {"name": "s2", "type": "secret"}}}, "useRegex": True}))
     assert effect is not None and verdict.valid and effect.secret_certificate == "s"
-    assert set(verdict.unsupported) == {"spec.virtualhost.tcpSettings",
-                                        "spec.virtualhost.useRegex",
+    assert set(verdict.unsupported) == {"spec.virtualhost.useRegex",
                                         "spec.virtualhost.tls.sslKeyCertificate.alternateCertificate.type: secret"}
 
 
@@ -158,7 +157,8 @@ def test_a_network_security_policy_is_checked_and_applies_to_a_dedicated_vs_only
     assert "network_security_policy_ref" not in apply_to_vs(_child(), effect).body
     assert apply_to_vs(_child(), effect, dedicated=True).body["network_security_policy_ref"] == name_ref(
         "networksecuritypolicy", "nsp")
-    assert not_on_sni_child(effect) == ["spec.virtualhost.networkSecurityPolicy"]
+    assert not_on_sni_child(effect) == [
+        "spec.virtualhost.networkSecurityPolicy: an SNI child shares its parent's listener (use DEDICATED mode)"]
 
 
 def test_aliases_are_checked_as_ako_does_and_claimed_like_the_fqdn() -> None:

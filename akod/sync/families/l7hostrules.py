@@ -49,15 +49,13 @@ class L7HostRules:
         return self._parsed[1]
 
     async def warn(self, *, kube: KubeWriter | None, found: Mapping[ObjectRef, tuple[str, ...]]) -> None:
-        """A HostRule field with no object to go to on a plain host: a warning Event (once per set of
-        fields), never silence."""
+        """HostRule fields with no object to go to (a plain host, an SNI child) or that do not fit (a
+        static VIP outside the VIP network), each with why: a warning Event (once per set), never silence."""
         new = [(ref, fields) for ref, fields in sorted(found.items(), key=lambda i: str(i[0]))
                if self._warned.get(ref) != fields]
         self._warned.update(new)
         for ref, fields in new:
-            message = (f"{', '.join(fields)} cannot apply where this host is served: a plain (non-TLS) host on a "
-                       "shared virtual service has no virtual service of its own, and an SNI child shares its "
-                       "parent's listener (networkSecurityPolicy); give the host TLS or use DEDICATED mode")
+            message = "not applied: " + "; ".join(fields)
             log.warning("%s: %s", ref, message)
             if kube is not None:
                 await kube.post_event(obj=ref, reason="FieldNotApplied", message=message)
