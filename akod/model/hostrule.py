@@ -46,8 +46,8 @@ MODELS = {
 }
 # Fields of `spec.virtualhost` akod reads but does not apply yet: a CR using one is accepted with a
 # warning naming it (README "HostRule": not supported).
-UNSUPPORTED = ("l7Rule", "useRegex", "applicationRootPath", "gslb.includeAliases",
-               "tls.termination")
+# `gslb.includeAliases` is not here: AMKO reads it from the HostRule itself; AKO does nothing with it either.
+UNSUPPORTED = ("l7Rule", "useRegex", "applicationRootPath", "tls.termination")
 # `analyticsPolicy.fullClientLogs.throttle` -> the Avi `full_client_logs.throttle` (AKO's `lib.GetThrottle`).
 THROTTLES = {"HIGH": 10, "MEDIUM": 30, "LOW": 50, "DISABLED": 0}
 KNOWN = frozenset({"fqdn", "fqdnType", "enableVirtualHost", "tls", "wafPolicy", "applicationProfile",
