@@ -200,7 +200,7 @@ def translate_l4(*, key: str, services: Sequence[Mapping[str, Any]],
         acting = {svc: rule_ref(e) for svc, e in rules.items() if svc in served}
         return L4Result(objects=objects, problems=tuple(problems), hostnames=hostnames, vs_name=name, served=served,
                         l4_rules=acting, l4rule_notes={ref: tuple(dict.fromkeys(found)) for ref, found in notes.items()
-                                                       if objects})
+                                                       if objects and found})
 
     # Services of another type or key are not this key's (the caller filters; this is a guard).
     mine = [_Candidate(s) for s in services

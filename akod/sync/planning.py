@@ -89,7 +89,8 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
     plan = Plan(context=ctx, missing=dict(resolution.missing))
     have = {(a.obj_type, a.name): a for a in inventory}
     wanted: set[tuple[str, str]] = set()
-    for key in sorted(keys):
+    # The CR families first (`judges_crs`): the keys translated after them apply what they accept.
+    for key in sorted(keys, key=lambda k: (not getattr(registry.family_of(k), "judges_crs", False), k)):
         family = registry.family_of(key)
         if family is None:
             continue
