@@ -287,3 +287,43 @@ async def test_rejections_name_the_field_change_nothing_and_a_missing_l4rule_lea
     await eventually(kuard_ip, timeout=30, what="kuard's VIP from the L4Rule")
     akod.assert_running()
     assert akod.stop() == 0
+
+
+async def test_kill9_while_l4rules_are_applied_then_restart_gives_exact_objects(
+        controller: Controller, nodes: Nodes, services: Any, l4rules: L4Rules, make_daemon: Any) -> None:
+    await nodes.seed()
+    count = 12
+    for i in range(count):
+        await services.create("default", f"svc{i}", ports=[(80, "TCP")], endpoints=[f"10.34.1.{20 + i}"],
+                              annotations={ANNOTATION: f"r{i}"})
+    profile = await network_profile(controller, PROFILE)
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync(timeout=90)
+    await controller.faults({"latency_ms": {"write": 150}})
+    spec = {"networkProfileRef": PROFILE, "backendProperties": [
+        {"port": 80, "protocol": "TCP", "lbAlgorithm": "LB_ALGORITHM_ROUND_ROBIN"}]}
+    for i in range(count):
+        await l4rules.create("default", f"r{i}", spec)
+
+    async def some_applied() -> bool:
+        found = [await controller.one("virtualservice", f"{C}--default-svc{i}") for i in range(count)]
+        return sum(1 for vs in found if points_at(vs.get("network_profile_ref"), profile)) >= 3
+
+    await eventually(some_applied, timeout=60, interval=0.05, what="the first L4Rules applied")
+    akod.kill9()
+    await controller.faults({"latency_ms": {"write": 0, "read": 0}})
+    akod.start()
+    await akod.wait_in_sync(timeout=90)
+    for i in range(count):
+        vs = await controller.one("virtualservice", f"{C}--default-svc{i}")
+        pool = await controller.one("pool", f"{C}--default-svc{i}-TCP-80")
+        assert points_at(vs.get("network_profile_ref"), profile), i
+        assert pool["lb_algorithm"] == "LB_ALGORITHM_ROUND_ROBIN", i
+        assert await l4rules.status("default", f"r{i}") == {"status": "Accepted"}
+    for obj_type in ("virtualservice", "pool", "vsvip"):
+        names = [o["name"] for o in await controller.objects(obj_type, contains=f"{C}--")]
+        assert len(names) == len(set(names)) == count, (obj_type, names)
+    plan = akod_cli("plan", "--config", str(akod.config))
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert akod.stop() == 0
