@@ -277,7 +277,9 @@ async def test_rejections_name_the_field_change_nothing_and_a_missing_l4rule_lea
     assert (await controller.writes())[writes_before:] == []
 
     # kuard names an L4Rule with a loadBalancerIP: once it exists, kuard's VIP is that address.
-    await l4rules.create("default", "nope", {"loadBalancerIP": "10.10.25.77"})
+    # Its backendProperties entry of a port kuard does not have is named in a warning Event.
+    await l4rules.create("default", "nope", {"loadBalancerIP": "10.10.25.77", "backendProperties": [
+        {"port": 9999, "protocol": "TCP", "lbAlgorithm": "LB_ALGORITHM_ROUND_ROBIN"}]})
     await status_of(l4rules, "nope", "Accepted")
 
     async def kuard_ip() -> bool:
@@ -285,6 +287,14 @@ async def test_rejections_name_the_field_change_nothing_and_a_missing_l4rule_lea
         return [v.get("ip_address", {}).get("addr") for v in vsvip["vip"]] == ["10.10.25.77"]
 
     await eventually(kuard_ip, timeout=30, what="kuard's VIP from the L4Rule")
+
+    async def warned() -> bool:
+        return any(e.reason == "FieldNotApplied" and "spec.backendProperties[0]" in e.message
+                   for e in await l4rules.events_for("default", "nope"))
+
+    await eventually(warned, what="the FieldNotApplied Event of the L4Rule")
+    assert "lb_algorithm" not in await controller.one("pool", f"{KUARD_VS}-TCP-8080") or \
+        (await controller.one("pool", f"{KUARD_VS}-TCP-8080"))["lb_algorithm"] != "LB_ALGORITHM_ROUND_ROBIN"
     akod.assert_running()
     assert akod.stop() == 0
 
