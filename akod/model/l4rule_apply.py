@@ -30,7 +30,6 @@ applied on top of the bodies akod makes anyway.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,7 +176,3 @@ def unmatched_backends(effect: L4RuleEffect, ports: Iterable[ServicePort]) -> li
 
 def rule_ref(effect: L4RuleEffect) -> ObjectRef:
     return ObjectRef(kind=KIND, namespace=effect.ref.namespace, name=effect.ref.name)
-
-
-def with_effect(obj: Any, body: dict[str, Any]) -> Any:
-    return dataclasses.replace(obj, body=body)
