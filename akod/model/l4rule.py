@@ -225,9 +225,6 @@ def _listeners(r: _Reader, value: Any) -> tuple[Listener, ...]:
         if any((li.port, li.protocol) == (port, protocol) for li in found):
             r.problem(f"{where}.port", f"{protocol} port {port} is listed twice")
         found.append(Listener(port=port, protocol=protocol, enable_ssl=ssl))
-    if sum(1 for li in found if li.enable_ssl) > 1:
-        r.problem("listenerProperties", "SSL can be enabled on one TCP port only (an L4 SSL virtual service "
-                                        "has one pool)")
     return tuple(found)
 
 

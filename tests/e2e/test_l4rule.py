@@ -322,6 +322,8 @@ async def test_kill9_while_l4rules_are_applied_then_restart_gives_exact_objects(
 
     await eventually(some_applied, timeout=60, interval=0.05, what="the first L4Rules applied")
     akod.kill9()
+    at_kill = [await controller.one("virtualservice", f"{C}--default-svc{i}") for i in range(count)]
+    print("L4Rules applied when killed:", sum(1 for vs in at_kill if points_at(vs.get("network_profile_ref"), profile)))
     await controller.faults({"latency_ms": {"write": 0, "read": 0}})
     akod.start()
     await akod.wait_in_sync(timeout=90)
