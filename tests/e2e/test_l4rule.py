@@ -181,6 +181,20 @@ async def test_an_l4rule_gives_hackazon_its_network_profile_listener_and_pool_pr
     await akod.wait_in_sync()
     assert per_object((await controller.writes())[writes_before:]) == {("PUT", f"/api/virtualservice/{vs['uuid']}"): 1}
 
+    # The annotation removed: back to the defaults, one write per object; put back: applied again.
+    for value, want in ((None, before_vs["network_profile_ref"]), ("hackazon", None)):
+        writes_before = len(await controller.writes())
+        await services.patch("default", "hackazon", {"metadata": {"annotations": {ANNOTATION: value}}})
+
+        async def profile_is(want: str | None = want) -> bool:
+            found = await controller.one("virtualservice", HACK_VS)
+            return found["network_profile_ref"] == want if want else points_at(found["network_profile_ref"], profile)
+
+        await eventually(profile_is, timeout=30, what=f"hackazon's VS with the annotation {value}")
+        await akod.wait_in_sync()
+        assert per_object((await controller.writes())[writes_before:]) == {
+            ("PUT", f"/api/virtualservice/{vs['uuid']}"): 1, ("PUT", f"/api/pool/{pool['uuid']}"): 1}, value
+
     # Deleting the L4Rule: back to the defaults, one write per object; the Service says what it names.
     writes_before = len(await controller.writes())
     await l4rules.delete("default", "hackazon")
