@@ -12,6 +12,9 @@ The CRD gives `applicationProfileRef`, `networkProfileRef` and `analyticsProfile
 (System-L4-Application, System-TCP-Proxy, System-Analytics-Profile) and `lbAlgorithm`, `enabled`
 defaults per backend, so an L4Rule read from the apiserver always sets them, as with AKO. How an
 effect changes the objects is in `l4rule_apply`.
+
+AKO also reads the type of the application profile (and, with SSL, of the network profile) to
+judge an L4Rule: `type_reads` says which to read, `judge_types` judges what was read.
 """
 
 from __future__ import annotations
@@ -369,3 +372,84 @@ def named_rule(service: Mapping[str, Any]) -> tuple[str, str] | None:
         return None
     namespace, _, name = value.rpartition("/")
     return (namespace or str(service.get("namespace", "")), name)
+
+
+# AKO's checkForL4SSLAppProfile and checkForNetworkProfileTypeTCP: the types an L4Rule's profiles must have.
+APP_TYPE_L4 = "APPLICATION_PROFILE_TYPE_L4"
+APP_TYPE_SSL = "APPLICATION_PROFILE_TYPE_SSL"
+TCP_PROXY_TYPE = "PROTOCOL_TYPE_TCP_PROXY"
+DEFAULT_APP_PROFILE = "System-L4-Application"
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRead:
+    """A profile whose type decides whether the L4Rule is accepted: read from the controller."""
+
+    field: str
+    obj_type: str
+    name: str
+    fields: str  # the `fields` query of the read
+
+
+def _spec_of(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = body.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def _ssl_of(spec: Mapping[str, Any]) -> bool:
+    listeners = spec.get("listenerProperties")
+    return isinstance(listeners, list) and any(isinstance(li, Mapping) and li.get("enableSsl") is True
+                                               for li in listeners)
+
+
+def type_reads(body: Mapping[str, Any]) -> tuple[TypeRead, ...]:
+    """The profiles of an L4Rule whose type AKO checks: the application profile, and with SSL the network profile."""
+    spec = _spec_of(body)
+    reads = []
+    app = spec.get("applicationProfileRef")
+    if isinstance(app, str) and app:
+        reads.append(TypeRead(f"{SPEC}.applicationProfileRef", "applicationprofile", app, "name,type"))
+        net = spec.get("networkProfileRef")
+        if _ssl_of(spec) and isinstance(net, str) and net:
+            reads.append(TypeRead(f"{SPEC}.networkProfileRef", "networkprofile", net, "name,profile"))
+    return tuple(reads)
+
+
+def judge_types(body: Mapping[str, Any], found: Mapping[str, Mapping[str, Any] | None]) -> list[Problem]:
+    """AKO's `ValidateL4RuleObj` on the profiles' types (`found`: field -> the object read, None if missing)."""
+    obj = cr_ref(KIND, body)
+    spec = _spec_of(body)
+    app = found.get(f"{SPEC}.applicationProfileRef")
+    if app is None:
+        return []  # not named, or missing (the ref check says so)
+
+    def problem(where: str, message: str) -> Problem:
+        return Problem(obj=obj, field=f"{SPEC}.{where}", reason="AviObjectType", message=message)
+
+    name = str(spec.get("applicationProfileRef"))
+    kind = str(app.get("type") or "")
+    ssl = _ssl_of(spec)
+    if kind == APP_TYPE_SSL:
+        if not ssl:
+            return [problem("applicationProfileRef", f"{quoted(name)} is of type {APP_TYPE_SSL} but no port of "
+                                                     "listenerProperties has enableSsl: true")]
+        net = found.get(f"{SPEC}.networkProfileRef")
+        net_type = str((net.get("profile") or {}).get("type") or "") if net is not None else TCP_PROXY_TYPE
+        if net_type != TCP_PROXY_TYPE:
+            return [problem("networkProfileRef", f"{quoted(spec.get('networkProfileRef'))} is of type "
+                                                 f"{net_type or 'unknown'}; L4 SSL needs {TCP_PROXY_TYPE}")]
+        return []
+    if kind == APP_TYPE_L4:
+        problems = []
+        if ssl and name != DEFAULT_APP_PROFILE:
+            problems.append(problem("applicationProfileRef", f"SSL is enabled in listenerProperties but {quoted(name)} "
+                                                             f"is of type {APP_TYPE_L4}, not {APP_TYPE_SSL}"))
+        if spec.get("sslProfileRef"):
+            problems.append(problem("sslProfileRef", f"is set but the application profile {quoted(name)} is not of "
+                                                     f"type {APP_TYPE_SSL}"))
+        if spec.get("sslKeyAndCertificateRefs"):
+            problems.append(problem("sslKeyAndCertificateRefs", f"are set but the application profile {quoted(name)} "
+                                                                f"is not of type {APP_TYPE_SSL}"))
+        return problems
+    return [problem("applicationProfileRef", f"{quoted(name)} is of type {kind or 'unknown'}; an L4 virtual "
+                                             f"service needs {APP_TYPE_L4} or {APP_TYPE_SSL}")]

@@ -42,6 +42,8 @@ Ident = tuple[str, str]
 AviExists = Callable[[str, str], Awaitable[bool]]  # (obj_type, name) -> does it exist on the controller
 # (kind, old effect body or None, new effect body or None) -> the keys whose objects may change.
 Affects = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], set[str]]
+# (obj_type, name, fields) -> those fields of the object on the controller, or None (L4Rule: a profile's type)
+AviRead = Callable[[str, str, str], Awaitable[Mapping[str, Any] | None]]
 POSITIVE_TTL_S = 300.0
 
 
@@ -140,6 +142,18 @@ def avi_exists(client: AviClient) -> AviExists:
             return False
 
     return exists
+
+
+def avi_read(client: AviClient) -> AviRead:
+    """Some fields of one object by name through the paced client (None: no such object, or several)."""
+
+    async def read(obj_type: str, name: str, fields: str) -> Mapping[str, Any] | None:
+        try:
+            return await client.get_by_name(obj_type, name, params={"fields": fields})
+        except (AviAmbiguousName, AviNotFound):
+            return None
+
+    return read
 
 
 def status_differs(body: Mapping[str, Any], status: Mapping[str, str]) -> bool:

@@ -30,6 +30,7 @@ ANNOTATION = "ako.vmware.com/l4rule"
 FIELD = f"metadata.annotations[{ANNOTATION}]"
 FAST_RECHECK = "[sync]\ndrift_check_s = 2\n"
 SPEC: dict[str, Any] = {
+    "applicationProfileRef": "System-SSL-Application",  # certificates need an SSL-type profile (AKO)
     "networkProfileRef": PROFILE,
     "listenerProperties": [{"port": 80, "protocol": "TCP", "enableSsl": True}],
     "sslKeyAndCertificateRefs": ["System-Default-Cert"],
@@ -130,7 +131,7 @@ async def test_an_l4rule_gives_hackazon_its_network_profile_listener_and_pool_pr
     assert await status_of(l4rules, "hackazon", "Accepted") == {"status": "Accepted"}
     vs = await vs_with_profile(controller, profile)
     await akod.wait_in_sync()
-    # The VS has the network profile and the SSL listener (System-SSL-Application, as AKO, for SSL).
+    # The VS has the network profile, the SSL listener, its application profile and certificate.
     assert [(s["port"], s["enable_ssl"]) for s in vs["services"]] == [(80, True)]
     ssl_app = await controller.one("applicationprofile", "System-SSL-Application")
     cert = await controller.one("sslkeyandcertificate", "System-Default-Cert")
@@ -246,6 +247,11 @@ async def test_rejections_name_the_field_change_nothing_and_a_missing_l4rule_lea
         {"port": 80, "protocol": "TCP", "lbAlgorithm": "LB_ALGORITHM_CONSISTENT_HASH"}]})
     invalid = await status_of(l4rules, "bad-field", "Rejected")
     assert invalid["error"].startswith("spec.backendProperties[0].lbAlgorithmHash: must be specified"), invalid
+    # An application profile of a type an L4 VS cannot have (AKO reads its type too).
+    await l4rules.create("default", "http-profile", {"applicationProfileRef": "System-HTTP"})
+    wrong = await status_of(l4rules, "http-profile", "Rejected")
+    assert wrong["error"].startswith("spec.applicationProfileRef: 'System-HTTP' is of type "
+                                     "APPLICATION_PROFILE_TYPE_HTTP"), wrong
 
     async def reported() -> dict[str, Any] | bool:
         status = await akod.status()

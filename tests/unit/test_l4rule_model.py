@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from akod.model.l4 import l4_key, translate_l4
-from akod.model.l4rule import parse_l4rule
+from akod.model.l4rule import judge_types, parse_l4rule, type_reads
 from akod.model.l4rule_apply import L4Rules
 from tests.unit.test_l4_seed import CTX, SEED_NODES, hackazon, hackazon_endpoints, one, port, problems, service
 
@@ -170,3 +170,34 @@ def test_the_refs_to_check_on_the_controller_name_their_fields() -> None:
     assert ("spec.backendProperties[0].applicationPersistenceProfileRef", "applicationpersistenceprofile",
             "System-Persistence-Client-IP") in refs
     assert verdict.valid and verdict.unsupported == ()
+
+
+def judged(spec: dict[str, Any], app_type: str, net_type: str = "PROTOCOL_TYPE_TCP_PROXY") -> list[tuple[str, str]]:
+    body = l4rule(spec)
+    reads = {r.field: r for r in type_reads(body)}
+    found: dict[str, Any] = {"spec.applicationProfileRef": {"type": app_type}}
+    if "spec.networkProfileRef" in reads:
+        found["spec.networkProfileRef"] = {"profile": {"type": net_type}}
+    return [(p.field, p.message) for p in judge_types(body, found)]
+
+
+def test_the_profiles_types_are_checked_as_akos_validator_does() -> None:
+    ssl = {"listenerProperties": [{"port": 80, "protocol": "TCP", "enableSsl": True}]}
+    certs = {**ssl, "sslKeyAndCertificateRefs": ["c"]}
+    # An SSL application profile with an SSL listener and a TCP proxy profile: fine; certificates allowed.
+    assert judged({**certs, "applicationProfileRef": "System-SSL-Application"}, "APPLICATION_PROFILE_TYPE_SSL") == []
+    # ... without SSL on a listener, or with a fast-path network profile: rejected.
+    assert [f for f, _ in judged({"applicationProfileRef": "ssl"}, "APPLICATION_PROFILE_TYPE_SSL")] == [
+        "spec.applicationProfileRef"]
+    assert [f for f, _ in judged({**ssl, "applicationProfileRef": "ssl", "networkProfileRef": "fast"},
+                                 "APPLICATION_PROFILE_TYPE_SSL", "PROTOCOL_TYPE_TCP_FAST_PATH")] == [
+        "spec.networkProfileRef"]
+    # The default L4 profile with SSL: accepted (System-SSL-Application goes on the VS), but no certificates.
+    assert judged(ssl, "APPLICATION_PROFILE_TYPE_L4") == []
+    assert [f for f, _ in judged(certs, "APPLICATION_PROFILE_TYPE_L4")] == ["spec.sslKeyAndCertificateRefs"]
+    assert [f for f, _ in judged({**ssl, "applicationProfileRef": "my-l4"}, "APPLICATION_PROFILE_TYPE_L4")] == [
+        "spec.applicationProfileRef"]
+    # An HTTP profile cannot serve an L4 VS.
+    (problem,) = judged({"applicationProfileRef": "System-HTTP"}, "APPLICATION_PROFILE_TYPE_HTTP")
+    assert problem == ("spec.applicationProfileRef", "'System-HTTP' is of type APPLICATION_PROFILE_TYPE_HTTP; an L4 "
+                       "virtual service needs APPLICATION_PROFILE_TYPE_L4 or APPLICATION_PROFILE_TYPE_SSL")

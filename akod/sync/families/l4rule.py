@@ -29,7 +29,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from akod.avi import AviClient, AviError
 from akod.kube.status import NotRouted
 from akod.model.crs import missing_ref, status_of
-from akod.model.l4rule import KIND, MODELS, L4RuleEffect, parse_l4rule
+from akod.model.l4rule import KIND, MODELS, L4RuleEffect, judge_types, parse_l4rule, type_reads
 from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied, CrEffect
 from akod.sync.cluster import Change
@@ -83,6 +83,7 @@ class L4RuleFamily:
         self._refs = RefChecker(exists=inputs.avi_exists)
         self._checked: dict[Ident, str] = {}  # the spec whose refs were last checked afresh
         self._warned: dict[Ident, str] = {}  # the spec whose unsupported fields were warned about
+        self._typed: dict[Ident, tuple[str, tuple[Problem, ...]]] = {}  # spec -> what its profiles' types gave
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
         self._marks: set[asyncio.Task[None]] = set()
 
@@ -133,8 +134,24 @@ class L4RuleFamily:
             missing = await self._refs.missing(verdict.refs, fresh=self._checked.get(ident) != spec)
             self._checked[ident] = spec
             problems += [missing_ref(obj=ref, ref=m, model=MODELS.get(m.obj_type, m.obj_type)) for m in missing]
+        if not problems:
+            problems += await self._types(ident, body)
         return Decision(ref=ref, body=body, effect=None if problems else effect, problems=tuple(problems),
                         unsupported=verdict.unsupported, missing_refs=bool(missing))
+
+    async def _types(self, ident: Ident, body: Mapping[str, Any]) -> list[Problem]:
+        """AKO's checks of the profiles' types (one paced read each, again only when the spec changes)."""
+        read = self._in.avi_read
+        spec = effect_checksum(body)
+        kept = self._typed.get(ident)
+        if kept is not None and kept[0] == spec:
+            return list(kept[1])
+        if read is None:
+            return []
+        found = {r.field: await read(r.obj_type, r.name, r.fields) for r in type_reads(body)}
+        problems = judge_types(body, found)
+        self._typed[ident] = (spec, tuple(problems))
+        return problems
 
     async def translate(self, key: str) -> Translation:
         decision = await self._decide(key)
@@ -166,6 +183,7 @@ class L4RuleFamily:
                 log.info("L4Rule %s/%s is gone: its effect is removed", *ident)
             self._checked.pop(ident, None)
             self._warned.pop(ident, None)
+            self._typed.pop(ident, None)
             await io.reporter.replace(kind=KIND, problems=[], names={ident})
             return DONE
         if current is not None and current.uid != str(body.get("uid", "")) and decision.effect is None:
