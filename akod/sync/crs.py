@@ -17,6 +17,8 @@ make controller objects of its own: it decides whether a CR is accepted and reco
   CR whose spec changed is checked afresh; a missing object is never cached, and the CR family
   checks a CR rejected for one again every `[sync] drift_check_s`, so that the CR is accepted
   once the object appears.
+- `avi_read` reads some fields of a named object (an L4Rule's profiles: their type decides, as in
+  AKO), through the same paced client (`Inputs.avi_read`).
 - `status_differs` + `KubeWriter.patch_cr_status` write `status.status`/`status.error` only when
   Kubernetes does not already show them (a restart writes nothing), and only as the leader (the
   Kubernetes writer is gated).
