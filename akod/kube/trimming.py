@@ -67,7 +67,8 @@ def trim_namespace(raw: Mapping[str, Any]) -> Observed:
 
 
 # Service annotations a translation reads (ako.vmware.com/* and AKO's other knobs).
-SERVICE_ANNOTATION_PREFIXES = ("ako.vmware.com/", "skipnodeport.ako.vmware.com/", "external-dns.alpha.kubernetes.io/")
+SERVICE_ANNOTATION_PREFIXES = ("ako.vmware.com/", "skipnodeport.ako.vmware.com/", "external-dns.alpha.kubernetes.io/",
+                               "aviinfrasetting.ako.vmware.com/")
 
 
 # Annotations akod writes itself: kept apart, so that akod's own writes never look like input.
@@ -285,6 +286,10 @@ def trim_ingress_class(raw: Mapping[str, Any]) -> Observed:
         "controller": (raw.get("spec") or {}).get("controller") or "",
         "is_default": str(annotations.get(DEFAULT_CLASS_ANNOTATION, "")).strip().lower() == "true",
     }
+    parameters = (raw.get("spec") or {}).get("parameters")
+    if isinstance(parameters, Mapping):  # AKO: an AviInfraSetting named here acts on the class's Ingresses
+        body["parameters"] = {"api_group": str(parameters.get("apiGroup") or ""),
+                              "kind": str(parameters.get("kind") or ""), "name": str(parameters.get("name") or "")}
     return Observed(kind="IngressClass", namespace="", name=str(meta.get("name", "")), uid=str(meta.get("uid", "")),
                     resource_version=str(meta.get("resourceVersion", "")), body=body)
 

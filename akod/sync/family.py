@@ -124,6 +124,9 @@ class Inputs:
     crs: CrState = field(default_factory=CrState)
     # Whether an Avi object exists on the controller, by type and name (a paced GET); None: not asked.
     avi_exists: AviExists | None = None
+    # An Avi object by type and name (a paced GET, refs with their names), None when it does not
+    # exist: what AviInfraSetting learns of its SE group and networks (`akod.sync.infrafacts`).
+    avi_get: Callable[[str, str], Awaitable[dict[str, Any] | None]] | None = None
 
 
 @dataclass

@@ -26,7 +26,9 @@ from typing import Any
 
 from akod.avi import AviClient
 from akod.model.l4 import L4Context, l4_key, translate_l4
-from akod.model.l4context import KEY_PREFIX
+from akod.model.infrasetting import KIND as INFRA
+from akod.model.infrasetting_apply import held_service, l4_context, service_infra
+from akod.model.l4context import KEY_PREFIX, L4Result
 from akod.model.objects import AviObject
 from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied
@@ -35,6 +37,7 @@ from akod.sync.contexts import Contexts
 from akod.sync.suspects import Ident as AviIdent
 from akod.sync.suspects import Suspect
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation
+from akod.sync.families.infraindex import AcceptedInfra, names_of
 from akod.sync.keysync import apply_translation
 from akod.sync.objects import describe_objects, diff_owned
 from akod.sync.statusclaims import StatusClaims
@@ -79,6 +82,14 @@ class L4Family:
         self._problem_holders: dict[str, set[Ident]] = {}
         self.claims = StatusClaims()
         self._status = StatusWriter()
+        self._infra = AcceptedInfra(crs=inputs.crs, present=lambda: self._in.cluster.other.get(INFRA, {}))
+        inputs.crs.affects(INFRA, self._infra_keys)
+
+    def _infra_keys(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> set[str]:
+        """The keys of the Services whose annotation names an AviInfraSetting whose effect changed."""
+        names = names_of(old, new)
+        return {self.key_of[s] for s, b in self._in.cluster.services.items()
+                if s in self.key_of and service_infra(b) in names}
 
     def _ctx(self) -> L4Context:
         i = self._in
@@ -144,6 +155,10 @@ class L4Family:
             return set(self.members)
         if change.kind == "Pod":
             return {self.key_of[s] for s in self._in.cluster.services_of_pods(change) if s in self.key_of}
+        if change.kind == INFRA:  # appeared, went, or its status changed: the Services naming it look again
+            names = {name for _, name in change.idents()}
+            return {self.key_of[s] for s, b in self._in.cluster.services.items()
+                    if s in self.key_of and service_infra(b) in names}
         return set()
 
     def wanted_keys(self) -> set[str]:
@@ -178,9 +193,16 @@ class L4Family:
         services = [cluster.services[m] for m in members if m in cluster.services]
         endpoints = {name: cluster.endpoints_of((ns, name)) for ns, name in members}
         pods = {name: cluster.pods_of((ns, name)) for ns, name in members} if cluster.pods else {}
-        result = translate_l4(key=key, services=services, endpoints=endpoints, nodes=cluster.node_bodies(),
-                              ctx=self._ctx(), pods=pods)
         scope = frozenset(ObjectRef(kind="Service", namespace=ns, name=n) for ns, n in members)
+        # The AviInfraSetting the key's Services name (the first by name, for a shared VIP).
+        infra = next((service_infra(b) for b in services if service_infra(b)), "")
+        effect, why = self._infra.settings().resolve(infra)
+        if why:  # it exists but is not accepted: hold what is applied, name the annotation
+            held = tuple(held_service(b, infra=infra, why=why) for b in services if service_infra(b) == infra)
+            return Translation(key=key, problems=held, scope=scope, hold=True,
+                               detail=L4Result(objects=(), problems=held, hostnames={}, vs_name=key[len(KEY_PREFIX):]))
+        result = translate_l4(key=key, services=services, endpoints=endpoints, nodes=cluster.node_bodies(),
+                              ctx=l4_context(self._ctx(), effect), pods=pods)
         return Translation(key=key, objects=result.objects, problems=result.problems, scope=scope,
                            hold=bool(result.problems) and not result.objects, detail=result)
 
