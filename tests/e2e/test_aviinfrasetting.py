@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import ipaddress
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -140,6 +141,37 @@ async def test_an_infra_class_gets_its_own_shards_on_its_se_group_and_vip_networ
     akod.start()
     await akod.wait_in_sync(timeout=60)
     assert (await controller.writes())[writes_before:] == []
+
+    code, objects = await akod.get("/objects?kind=Ingress&namespace=default&name=az2")
+    assert code == 200
+    assert {"kind": "AviInfraSetting", "namespace": "", "name": INFRA} in objects["objects"][0]["custom_resources"]
+    code, objects = await akod.get(f"/objects?kind=AviInfraSetting&name={INFRA}")
+    (entry,) = objects["objects"]
+    assert entry["effect"]["seGroup"] == "S1-AZ2-SE-Group" and entry["effect"]["vrf"] == "VRF_AZ2"
+    assert f"l7:{infra_shard(HOST)}" in entry["acts_on_keys"] and f"l4:{C}--default-az2-lb" in entry["acts_on_keys"]
+
+    # `akod plan` names the AviInfraSetting behind a change (enableRhi, while the daemon is down).
+    assert akod.stop() == 0
+    await infras.patch(INFRA, {"network": {"enableRhi": True}})
+    plan = akod_cli("plan", "--config", str(akod.config), "--json")
+    assert plan.returncode == 10, plan.stdout + plan.stderr
+    planned = json.loads(plan.stdout)["objects"]
+    assert {(c["action"], c["type"], c["name"]) for c in planned} == {
+        ("update", "virtualservice", infra_shard(HOST)), ("update", "virtualservice", infra_shard(TLS_HOST)),
+        ("update", "virtualservice", f"{C}--default-az2-lb")}, planned
+    assert all(f"AviInfraSetting {INFRA}" in c["for"] for c in planned), planned
+    writes_before = len(await controller.writes())
+    akod.start()
+
+    async def rhi() -> bool:
+        return (await controller.one("virtualservice", infra_shard(HOST))).get("enable_rhi") is True
+
+    await eventually(rhi, timeout=30, what="enable_rhi on the infra shard")
+    await akod.wait_in_sync(timeout=60)
+    step = per_object((await controller.writes())[writes_before:])
+    assert sorted(step.values()) == [1, 1, 1] and {m for m, _ in step} == {"PUT"}, step
+    assert (await controller.one("virtualservice", f"{C}--default-az2-lb")).get("enable_rhi") is True
+    assert "enable_rhi" not in await controller.one("virtualservice", shard(HACK))
 
     # Drift repair covers what the AviInfraSetting sets: the SE group put back.
     vs = await controller.one("virtualservice", infra_shard(HOST))

@@ -277,10 +277,22 @@ class L4Family:
     async def plan(self, translation: Translation, *, have: Mapping[tuple[str, str], Applied],
                    client: AviClient) -> list[PlannedChange]:
         owner = ", ".join(f"Service {r.namespace}/{r.name}" for r in sorted(translation.scope, key=str))
+        infra = self._infra_of(translation.key)
+        if infra:
+            owner += f" (with AviInfraSetting {infra})"
         return diff_owned(translation=translation, have=have, owner=owner)
+
+    def _infra_of(self, key: str) -> str:
+        """The accepted AviInfraSetting placing the key's objects ("" = none)."""
+        services = self._in.cluster.services
+        name = next((service_infra(services[m]) for m in sorted(self.members.get(key, set()))
+                     if m in services and service_infra(services[m])), "")
+        return name if self._infra.settings().resolve(name)[0] is not None else ""
 
     async def describe(self, ref: ObjectRef) -> dict[str, Any] | None:
         key = self.key_of.get((ref.namespace, ref.name))
         if key is None or self._io is None:
             return None
-        return {"key": key, "avi_objects": await describe_objects(store=self._io.store, key=key, subject=ref)}
+        infra = self._infra_of(key)
+        return {"key": key, "avi_objects": await describe_objects(store=self._io.store, key=key, subject=ref),
+                "custom_resources": [{"kind": INFRA, "namespace": "", "name": infra}] if infra else []}

@@ -431,6 +431,8 @@ class L7Family:
         owner = (", ".join(f"Ingress {r.namespace}/{r.name}" for r in sorted(translation.scope, key=str))
                  or "the shared VIP (kept)")
         rules = sorted({str(r) for r in getattr(translation.detail, "host_rules", {}).values()})
+        if self._key_infra.get(translation.key):  # the shards of an AviInfraSetting's class
+            rules.append(f"AviInfraSetting {self._key_infra[translation.key]}")
         if rules:
             owner += f" (with {', '.join(rules)})"  # what a HostRule would change shows as its doing
         return diff_owned(translation=translation, have=have, owner=owner)
@@ -445,5 +447,8 @@ class L7Family:
         hosts = {h for h, _ in served}
         acting = sorted({(r.kind, r.namespace, r.name, h) for key in keys
                          for h, r in self._acting.get(key, {}).items() if h in hosts})
+        custom = [{"kind": k, "namespace": ns, "name": n, "host": h} for k, ns, n, h in acting]
+        custom += [{"kind": INFRA, "namespace": "", "name": name}
+                   for name in sorted({self._key_infra.get(k, "") for k in keys} - {""})]
         return {"keys": keys, "hosts": [{"host": h, "vip": ip} for h, ip in served], "avi_objects": made,
-                "custom_resources": [{"kind": k, "namespace": ns, "name": n, "host": h} for k, ns, n, h in acting]}
+                "custom_resources": custom}
