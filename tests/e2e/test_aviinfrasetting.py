@@ -267,6 +267,16 @@ async def test_an_infra_setting_naming_a_missing_se_group_is_rejected_and_holds_
     akod.assert_running()
     assert (await routed(controller, vip=await vip_of(controller, shard(HACK)), port=80, host=HACK))["vs"] == shard(HACK)
 
+    # A field akod does not apply: Accepted, with a warning Event naming it.
+    await infras.create("public", {"seGroup": {"name": "S1-AZ2-SE-Group"}, "network": {"enablePublicIP": True}})
+    assert await status_of(infras, "public", "Accepted") == {"status": "Accepted"}
+
+    async def warned() -> bool:
+        return any(e.reason == "FieldNotApplied" and "spec.network.enablePublicIP" in e.message
+                   for e in await infras.events_for("public"))
+
+    await eventually(warned, what="the FieldNotApplied Event")
+
     # The SE group appears under that name: accepted at the next check, the Ingress is served.
     az2 = await controller.one("serviceenginegroup", "S1-AZ2-SE-Group")
     code, body = await controller.call("POST", "/api/serviceenginegroup",
