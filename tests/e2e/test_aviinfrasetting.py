@@ -210,6 +210,28 @@ async def test_an_infra_class_gets_its_own_shards_on_its_se_group_and_vip_networ
         assert deletes.index("virtualservice") < deletes.index("vsvip") < len(deletes)
         assert deletes.index("virtualservice") < deletes.index("pool")
 
+    # `l7Settings.shardSize` changes the number of shards of that class only.
+    old_shard = infra_shard(TLS_HOST)
+    writes_before = len(await controller.writes())
+    await infras.patch(INFRA, {"l7Settings": {"shardSize": "SMALL"}})
+
+    async def one_shard() -> bool:
+        child = await controller.maybe("virtualservice", f"{C}--{INFRA}-{TLS_HOST}")
+        parent = await controller.maybe("virtualservice", f"{C}--Shared-L7-{INFRA}-0")
+        return bool(child and parent and points_at(child["vh_parent_vs_ref"], parent))
+
+    await eventually(one_shard, timeout=30, what="the TLS host on the class's single shard")
+    await akod.wait_in_sync(timeout=60)
+    if old_shard != f"{C}--Shared-L7-{INFRA}-0":
+        assert await controller.maybe("virtualservice", old_shard) is None
+    answer = await routed(controller, vip=await vip_of(controller, f"{C}--Shared-L7-{INFRA}-0"), port=443,
+                          host=TLS_HOST)
+    assert answer["vs"] == f"{C}--{INFRA}-{TLS_HOST}"
+    touched = {w["path"] for w in (await controller.writes())[writes_before:]}
+    default_objects = {f"/api/virtualservice/{(await controller.one('virtualservice', n))['uuid']}"
+                       for n in (shard(HACK), shard(HOST))}
+    assert not touched & default_objects, touched
+
     # Deleting the AviInfraSetting: the rest moves back to the defaults (TLS host, L4 Service).
     await infras.delete(INFRA)
 
