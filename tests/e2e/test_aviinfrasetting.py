@@ -319,3 +319,38 @@ async def test_an_infra_setting_naming_a_missing_se_group_is_rejected_and_holds_
     await akod.wait_in_sync()
     assert await controller.maybe("virtualservice", f"{C}--Shared-L7-nosuch-{fnv1a_32(HOST) & 7}") is not None
     assert akod.stop() == 0
+
+
+async def test_kill9_while_an_infra_class_is_applied_then_restart_gives_exact_objects(
+        controller: Controller, nodes: Nodes, services, ingresses: Ingresses, infras: AviInfraSettings,
+        make_daemon) -> None:
+    await nodes.seed()
+    await services.create("default", "kuard", ports=[(8080, "TCP")], endpoints=["10.34.1.11"], svc_type="ClusterIP")
+    await infras.create(INFRA, SPEC)
+    await infra_class(ingresses)
+    hosts = [f"in{i}.avi.iberia.local" for i in range(12)]
+    for i, host in enumerate(hosts):
+        await ingresses.create("default", f"in{i}", rules=[rule(host, path("/", "kuard", 8080))], class_name=CLASS)
+    await controller.faults({"latency_ms": {"write": 150}})
+    akod = make_daemon()
+    akod.start()
+
+    async def some_applied() -> bool:
+        return len(await controller.objects("pool", contains=f"{C}--{INFRA}-in")) >= 3
+
+    await eventually(some_applied, timeout=60, interval=0.05, what="the first pools of the class")
+    akod.kill9()
+    await controller.faults({"latency_ms": {"write": 0, "read": 0}})
+    akod.start()
+    await akod.wait_in_sync(timeout=90)
+    az2_group = await controller.one("serviceenginegroup", "S1-AZ2-SE-Group")
+    for i, host in enumerate(hosts):
+        assert await controller.maybe("pool", f"{C}--{INFRA}-{host}_-default-in{i}") is not None, host
+        vs = await controller.one("virtualservice", infra_shard(host))
+        assert points_at(vs["se_group_ref"], az2_group), host
+    names = [vs["name"] for vs in await controller.objects("virtualservice", contains=f"{C}--")]
+    assert len(names) == len(set(names)), "duplicate virtual services"
+    assert not [n for n in names if n.startswith(f"{C}--Shared-L7-") and f"-{INFRA}-" not in n], names
+    plan = akod_cli("plan", "--config", str(akod.config))
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert akod.stop() == 0

@@ -291,7 +291,12 @@ class InfraSettingFamily:
 
     async def plan(self, translation: Translation, *, have: Mapping[tuple[str, str], Applied],
                    client: AviClient) -> list[PlannedChange]:
-        return []  # an AviInfraSetting changes the objects of the L7/L4 keys: their lines name it
+        # It changes the objects of the L7/L4 keys (their lines name it); itself only the SE group's label.
+        decision = translation.detail
+        if isinstance(decision, Decision) and decision.effect is not None and decision.se_group is not None:
+            return [PlannedChange(action="label", obj_type="serviceenginegroup", name=decision.effect.se_group,
+                                  owner=f"AviInfraSetting {decision.ref.name}")]
+        return []
 
     async def describe(self, ref: ObjectRef) -> dict[str, Any] | None:
         ident = ("", ref.name)
