@@ -71,6 +71,8 @@ SERVICE_ANNOTATION_PREFIXES = ("ako.vmware.com/", "skipnodeport.ako.vmware.com/"
                                "aviinfrasetting.ako.vmware.com/")
 
 
+INFRA_ANNOTATION = "aviinfrasetting.ako.vmware.com/name"
+
 # Annotations akod writes itself: kept apart, so that akod's own writes never look like input.
 WRITTEN_BY_AKOD = ("ako.vmware.com/host-fqdn-vs-uuid-map", "ako.vmware.com/npl-annotated-by")
 # NodePortLocal: the Service opt-in akod may add, and the marker saying which cluster's akod added it.
@@ -123,6 +125,9 @@ def trim_service(raw: Mapping[str, Any]) -> Observed:
         **_written_back(raw),
         # What akod may write for NodePortLocal (compared before writing, never translation input).
         "npl_enabled": annotations.get(NPL_ENABLED_ANNOTATION),
+        # The AviInfraSetting the Service names (also in `annotations`); a key of its own so that a body
+        # stored by an akod without it is seen as stale and listed again (`Variant.shape`).
+        "infra_setting": str(annotations.get(INFRA_ANNOTATION) or ""),
         "npl_marker": annotations.get(NPL_MARKER_ANNOTATION),
     }
     return Observed(kind="Service", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
@@ -287,9 +292,11 @@ def trim_ingress_class(raw: Mapping[str, Any]) -> Observed:
         "is_default": str(annotations.get(DEFAULT_CLASS_ANNOTATION, "")).strip().lower() == "true",
     }
     parameters = (raw.get("spec") or {}).get("parameters")
-    if isinstance(parameters, Mapping):  # AKO: an AviInfraSetting named here acts on the class's Ingresses
-        body["parameters"] = {"api_group": str(parameters.get("apiGroup") or ""),
-                              "kind": str(parameters.get("kind") or ""), "name": str(parameters.get("name") or "")}
+    # AKO: an AviInfraSetting named here acts on the class's Ingresses. Always a key (None: no
+    # parameters), so that a body stored by an akod without it is listed again (`Variant.shape`).
+    body["parameters"] = ({"api_group": str(parameters.get("apiGroup") or ""),
+                           "kind": str(parameters.get("kind") or ""), "name": str(parameters.get("name") or "")}
+                          if isinstance(parameters, Mapping) else None)
     return Observed(kind="IngressClass", namespace="", name=str(meta.get("name", "")), uid=str(meta.get("uid", "")),
                     resource_version=str(meta.get("resourceVersion", "")), body=body)
 

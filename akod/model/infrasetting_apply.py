@@ -62,7 +62,7 @@ def ingress_infra(ingress: Mapping[str, Any], classes: Mapping[str, Mapping[str,
 
 
 def service_infra(service: Mapping[str, Any]) -> str:
-    return str(service_annotations(service).get(ANNOTATION) or "").strip()
+    return str(service.get("infra_setting") or service_annotations(service).get(ANNOTATION) or "").strip()
 
 
 class InfraSettings:
