@@ -89,7 +89,7 @@ TLS_ONLY = {"field_selector": "type=kubernetes.io/tls"}
 
 RESOURCES: dict[str, tuple[Variant, ...]] = {
     "nodes": (Variant("v1", "nodes", "Node", trim_node),),
-    "namespaces": (Variant("v1", "namespaces", "Namespace", trim_namespace),),
+    "namespaces": (Variant("v1", "namespaces", "Namespace", trim_namespace, shape=("infra_setting",)),),
     "services": (Variant("v1", "services", "Service", trim_service, shape=("selector", "npl_enabled", "infra_setting")),),
     "endpoints": (Variant("discovery.k8s.io/v1", "endpointslices", "EndpointSlice", trim_endpoint_slice),
                   Variant("v1", "endpoints", "Endpoints", trim_endpoints)),

@@ -59,10 +59,13 @@ def trim_node(raw: Mapping[str, Any]) -> Observed:
 
 def trim_namespace(raw: Mapping[str, Any]) -> Observed:
     meta = _meta(raw)
+    annotations = meta.get("annotations") or {}
     return Observed(
         kind="Namespace", namespace="", name=str(meta.get("name", "")), uid=str(meta.get("uid", "")),
         resource_version=str(meta.get("resourceVersion", "")),
-        body={"name": meta.get("name", ""), "labels": dict(meta.get("labels") or {})},
+        body={"name": meta.get("name", ""), "labels": dict(meta.get("labels") or {}),
+              # AKO's namespace-wide AviInfraSetting (`aviinfrasetting.ako.vmware.com/name`)
+              "infra_setting": str(annotations.get("aviinfrasetting.ako.vmware.com/name") or "")},
     )
 
 

@@ -3,8 +3,9 @@
 An Ingress takes the AviInfraSetting its IngressClass names in `spec.parameters` ({apiGroup
 `ako.vmware.com`, kind `AviInfraSetting`, name}); an Ingress without a class, the one of the Avi
 IngressClass marked as the cluster's default. A LoadBalancer Service takes the one its annotation
-`aviinfrasetting.ako.vmware.com/name` names. (AKO also reads that annotation on a Namespace: not
-supported yet, README "AviInfraSetting".)
+`aviinfrasetting.ako.vmware.com/name` names. Without either, the one that annotation names on the
+object's Namespace (AKO's namespace-scoped AviInfraSetting; AKO keeps the default names there, each
+namespace being its own tenant; akod, with one tenant, gives them the infra's shards too).
 
 What the named AviInfraSetting's state does (decided here, pure):
 
@@ -54,15 +55,22 @@ def class_infra(ingress_class: Mapping[str, Any] | None) -> str:
     return ""
 
 
-def ingress_infra(ingress: Mapping[str, Any], classes: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
-    """(AviInfraSetting name, the IngressClass naming it) for an Ingress; ("", "") for none."""
+def ingress_infra(ingress: Mapping[str, Any], classes: Mapping[str, Mapping[str, Any]],
+                  namespace_infra: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(AviInfraSetting name, the IngressClass naming it) for an Ingress; ("", "") for none. Without
+    one from the class, the Namespace's annotation (then the class is "")."""
     cls = class_of(ingress, classes)
     name = class_infra(classes.get(cls)) if cls else ""
-    return (name, cls) if name else ("", "")
+    if name:
+        return name, cls
+    from_namespace = (namespace_infra or {}).get(str(ingress.get("namespace", "")), "")
+    return (from_namespace, "") if from_namespace else ("", "")
 
 
-def service_infra(service: Mapping[str, Any]) -> str:
-    return str(service.get("infra_setting") or service_annotations(service).get(ANNOTATION) or "").strip()
+def service_infra(service: Mapping[str, Any], namespace_infra: Mapping[str, str] | None = None) -> str:
+    """The AviInfraSetting a Service's annotation names, else its Namespace's annotation ("" = none)."""
+    own = str(service.get("infra_setting") or service_annotations(service).get(ANNOTATION) or "").strip()
+    return own or (namespace_infra or {}).get(str(service.get("namespace", "")), "")
 
 
 class InfraSettings:
@@ -115,11 +123,17 @@ def l7_context(base: L7Context, effect: InfraEffect | None, *, name: str = "") -
 
 
 def held_ingress(ingress: Mapping[str, Any], *, class_name: str, infra: str, why: str) -> Problem:
+    if not class_name:  # named by the Namespace's annotation
+        return Problem(obj=ingress_ref(ingress), field="metadata.namespace", reason="AviInfraSettingNotAccepted",
+                       message=f"Namespace {ingress.get('namespace', '')} annotation {ANNOTATION} names "
+                               f"AviInfraSetting {infra}, which {why}; the Ingress is not served until it is accepted")
     return Problem(obj=ingress_ref(ingress), field="spec.ingressClassName", reason="AviInfraSettingNotAccepted",
                    message=f"IngressClass {class_name} spec.parameters.name names AviInfraSetting {infra}, which "
                            f"{why}; the Ingress is not served until it is accepted")
 
 
-def held_service(service: Mapping[str, Any], *, infra: str, why: str) -> Problem:
-    return Problem(obj=service_ref(service), field=annotation_field(ANNOTATION), reason="AviInfraSettingNotAccepted",
-                   message=f"AviInfraSetting {infra} {why}; the Service keeps what it has until it is accepted")
+def held_service(service: Mapping[str, Any], *, infra: str, why: str, own: bool = True) -> Problem:
+    where = annotation_field(ANNOTATION) if own else "metadata.namespace"
+    whose = "" if own else f" (named by Namespace {service.get('namespace', '')}'s annotation {ANNOTATION})"
+    return Problem(obj=service_ref(service), field=where, reason="AviInfraSettingNotAccepted",
+                   message=f"AviInfraSetting {infra}{whose} {why}; the Service keeps what it has until it is accepted")

@@ -354,3 +354,48 @@ async def test_kill9_while_an_infra_class_is_applied_then_restart_gives_exact_ob
     plan = akod_cli("plan", "--config", str(akod.config))
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert akod.stop() == 0
+
+
+async def test_a_namespace_annotation_places_its_services_and_classless_ingresses_and_removing_it_moves_them_back(
+        controller: Controller, nodes: Nodes, services, ingresses: Ingresses, infras: AviInfraSettings,
+        make_daemon, kube_client: client.ApiClient) -> None:
+    import secrets
+
+    core = client.CoreV1Api(kube_client)
+    ns = f"az2-{secrets.token_hex(3)}"
+    await core.create_namespace({"metadata": {"name": ns,
+                                              "annotations": {"aviinfrasetting.ako.vmware.com/name": INFRA}}})
+    await nodes.seed()
+    await infras.create(INFRA, SPEC)
+    await services.create(ns, "web", ports=[(80, "TCP")], endpoints=["10.34.1.10"], svc_type="ClusterIP")
+    await services.create(ns, "lb", ports=[(8080, "TCP")], endpoints=["10.34.1.11"])
+    await ingresses.create(ns, "web", rules=[rule(HOST, path("/", "web", 80))])
+    akod = make_daemon()
+    akod.start()
+    await status_of(infras, INFRA, "Accepted")
+    await akod.wait_in_sync(timeout=60)
+    az2_group = await controller.one("serviceenginegroup", "S1-AZ2-SE-Group")
+    az1_group = await controller.one("serviceenginegroup", "S1-AZ1-SE-Group")
+    l4 = await controller.one("virtualservice", f"{C}--{ns}-lb")
+    assert points_at(l4["se_group_ref"], az2_group)
+    assert ipaddress.ip_address(await vip_of(controller, f"{C}--{ns}-lb")) in AZ2_NET
+    vs = await controller.one("virtualservice", infra_shard(HOST))
+    assert points_at(vs["se_group_ref"], az2_group)
+    answer = await routed(controller, vip=await vip_of(controller, infra_shard(HOST)), port=80, host=HOST)
+    assert answer["pool"] == f"{C}--{INFRA}-{HOST}_-{ns}-web"
+
+    # The annotation removed: both move back to the defaults, the infra shard goes.
+    await core.patch_namespace(ns, {"metadata": {"annotations": {"aviinfrasetting.ako.vmware.com/name": None}}})
+
+    async def back() -> bool:
+        vs = await controller.one("virtualservice", f"{C}--{ns}-lb")
+        return (points_at(vs["se_group_ref"], az1_group)
+                and await controller.maybe("virtualservice", infra_shard(HOST)) is None)
+
+    await eventually(back, timeout=30, what="the namespace's objects back on the defaults")
+    await akod.wait_in_sync()
+    answer = await routed(controller, vip=await vip_of(controller, shard(HOST)), port=80, host=HOST)
+    assert answer["pool"] == f"{C}--{HOST}_-{ns}-web"
+    assert akod.stop() == 0
+    await services.delete(ns, "lb")
+    await core.delete_namespace(ns)

@@ -89,7 +89,7 @@ class L4Family:
         """The keys of the Services whose annotation names an AviInfraSetting whose effect changed."""
         names = names_of(old, new)
         return {self.key_of[s] for s, b in self._in.cluster.services.items()
-                if s in self.key_of and service_infra(b) in names}
+                if s in self.key_of and service_infra(b, self._in.cluster.namespace_infra) in names}
 
     def _ctx(self) -> L4Context:
         i = self._in
@@ -150,7 +150,11 @@ class L4Family:
         if change.kind == "Namespace":
             labels = self._in.cluster.namespace_labels
             moved = {name for (_, name) in change.idents() if change.before.get(("", name)) != labels.get(name)}
-            return self._services_changed([s for s in self._in.cluster.services if s[0] in moved], recheck=True)
+            keys = self._services_changed([s for s in self._in.cluster.services if s[0] in moved], recheck=True)
+            # Its AviInfraSetting annotation may have changed (the change keeps only the old labels):
+            # the keys of its Services look again (unchanged ones translate to what is applied).
+            names = {name for (_, name) in change.idents()}
+            return keys | {k for s, k in self.key_of.items() if s[0] in names}
         if change.kind == "Node" and self._in.settings.l7.service_type == "NodePort":
             return set(self.members)
         if change.kind == "Pod":
@@ -158,7 +162,7 @@ class L4Family:
         if change.kind == INFRA:  # appeared, went, or its status changed: the Services naming it look again
             names = {name for _, name in change.idents()}
             return {self.key_of[s] for s, b in self._in.cluster.services.items()
-                    if s in self.key_of and service_infra(b) in names}
+                    if s in self.key_of and service_infra(b, self._in.cluster.namespace_infra) in names}
         return set()
 
     def wanted_keys(self) -> set[str]:
@@ -195,10 +199,12 @@ class L4Family:
         pods = {name: cluster.pods_of((ns, name)) for ns, name in members} if cluster.pods else {}
         scope = frozenset(ObjectRef(kind="Service", namespace=ns, name=n) for ns, n in members)
         # The AviInfraSetting the key's Services name (the first by name, for a shared VIP).
-        infra = next((service_infra(b) for b in services if service_infra(b)), "")
+        ns_infra = cluster.namespace_infra
+        infra = next((service_infra(b, ns_infra) for b in services if service_infra(b, ns_infra)), "")
         effect, why = self._infra.settings().resolve(infra)
         if why:  # it exists but is not accepted: hold what is applied, name the annotation
-            held = tuple(held_service(b, infra=infra, why=why) for b in services if service_infra(b) == infra)
+            held = tuple(held_service(b, infra=infra, why=why, own=bool(service_infra(b)))
+                         for b in services if service_infra(b, ns_infra) == infra)
             return Translation(key=key, problems=held, scope=scope, hold=True,
                                detail=L4Result(objects=(), problems=held, hostnames={}, vs_name=key[len(KEY_PREFIX):]))
         result = translate_l4(key=key, services=services, endpoints=endpoints, nodes=cluster.node_bodies(),
@@ -285,8 +291,9 @@ class L4Family:
     def _infra_of(self, key: str) -> str:
         """The accepted AviInfraSetting placing the key's objects ("" = none)."""
         services = self._in.cluster.services
-        name = next((service_infra(services[m]) for m in sorted(self.members.get(key, set()))
-                     if m in services and service_infra(services[m])), "")
+        ns_infra = self._in.cluster.namespace_infra
+        name = next((service_infra(services[m], ns_infra) for m in sorted(self.members.get(key, set()))
+                     if m in services and service_infra(services[m], ns_infra)), "")
         return name if self._infra.settings().resolve(name)[0] is not None else ""
 
     async def describe(self, ref: ObjectRef) -> dict[str, Any] | None:

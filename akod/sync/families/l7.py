@@ -121,7 +121,7 @@ class L7Family:
     def _ctx_of(self, body: Mapping[str, Any]) -> tuple[L7Context, tuple[Problem, ...]]:
         """The context of an Ingress (its class's AviInfraSetting's), or why it is held back."""
         base = self._ctx()
-        name, class_name = ingress_infra(body, self._in.cluster.classes)
+        name, class_name = ingress_infra(body, self._in.cluster.classes, self._in.cluster.namespace_infra)
         if not name:
             return base, ()
         effect, why = self._infra.settings().resolve(name)
@@ -139,7 +139,7 @@ class L7Family:
         """An AviInfraSetting's effect changed: its class's Ingresses move (old and new keys)."""
         names = names_of(old, new)
         classes = self._in.cluster.classes
-        moved = [i for i, b in self._in.cluster.ingresses.items() if ingress_infra(b, classes)[0] in names]
+        moved = [i for i, b in self._in.cluster.ingresses.items() if ingress_infra(b, classes, self._in.cluster.namespace_infra)[0] in names]
         return self._ingresses_changed(moved, recheck=True)
 
     # -- keys ------------------------------------------------------------------------------------
@@ -191,7 +191,7 @@ class L7Family:
             names = {name for _, name in change.idents()}
             classes = self._in.cluster.classes
             return self._ingresses_changed([i for i, b in self._in.cluster.ingresses.items()
-                                            if ingress_infra(b, classes)[0] in names], recheck=True)
+                                            if ingress_infra(b, classes, self._in.cluster.namespace_infra)[0] in names], recheck=True)
         if kind == "Namespace":
             names = {name for _, name in change.idents()}
             return self._ingresses_changed([i for i in self._in.cluster.ingresses if i[0] in names], recheck=True)
