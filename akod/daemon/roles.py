@@ -86,8 +86,10 @@ class Roles:
         rt.apis = {name: v.api for name, v in resolution.chosen.items()}
         registry.inputs.unserved = resolution.unserved
         self._kube.route(resolution.targets)  # status patches and Events go to the API each kind was read from
+        # The CRs' last accepted effects, before anything is translated, and before the cache is
+        # loaded: which keys an object lands on may depend on them (an AviInfraSetting's shards).
+        await registry.restore()
         await self._load_cache(resolution)
-        await registry.restore()  # the CRs' last accepted effects, before anything is translated
         for spec in resolution.specs:
             self._start_watch(spec)
         self._resolution = resolution

@@ -132,7 +132,6 @@ class L4Rules:
 
     VERSION = "v1alpha2"
     PLURAL = "l4rules"
-
     def __init__(self, api: client.ApiClient) -> None:
         self.custom = client.CustomObjectsApi(api)
 
@@ -166,3 +165,41 @@ class L4Rules:
         listed = await self.custom.list_namespaced_custom_object(GROUP, self.VERSION, ns, self.PLURAL)
         for item in listed.get("items") or []:
             await self.delete(ns, item["metadata"]["name"])
+
+
+class AviInfraSettings:
+    """AviInfraSettings made by a test (`ako.vmware.com/v1beta1`, cluster-scoped)."""
+
+    VERSION = "v1beta1"
+    PLURAL = "aviinfrasettings"
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.custom = client.CustomObjectsApi(api)
+
+    async def create(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        body = {"apiVersion": f"{GROUP}/{self.VERSION}", "kind": "AviInfraSetting", "metadata": {"name": name},
+                "spec": spec}
+        made: dict[str, Any] = await self.custom.create_cluster_custom_object(GROUP, self.VERSION, self.PLURAL, body)
+        return made
+
+    async def patch(self, name: str, spec: dict[str, Any]) -> None:
+        await self.custom.patch_cluster_custom_object(GROUP, self.VERSION, self.PLURAL, name, {"spec": spec},
+                                                      _content_type="application/merge-patch+json")
+
+    async def status(self, name: str) -> dict[str, str]:
+        found: dict[str, Any] = await self.custom.get_cluster_custom_object(GROUP, self.VERSION, self.PLURAL, name)
+        return dict(found.get("status") or {})
+
+    async def events_for(self, name: str) -> list[Any]:
+        events = await client.CoreV1Api(self.custom.api_client).list_namespaced_event("default")
+        return [e for e in events.items
+                if e.involved_object.name == name and e.involved_object.kind == "AviInfraSetting"]
+
+    async def delete(self, name: str) -> None:
+        with contextlib.suppress(ApiException):
+            await self.custom.delete_cluster_custom_object(GROUP, self.VERSION, self.PLURAL, name)
+
+    async def delete_all(self) -> None:
+        listed = await self.custom.list_cluster_custom_object(GROUP, self.VERSION, self.PLURAL)
+        for item in listed.get("items") or []:
+            await self.delete(item["metadata"]["name"])

@@ -59,16 +59,22 @@ def trim_node(raw: Mapping[str, Any]) -> Observed:
 
 def trim_namespace(raw: Mapping[str, Any]) -> Observed:
     meta = _meta(raw)
+    annotations = meta.get("annotations") or {}
     return Observed(
         kind="Namespace", namespace="", name=str(meta.get("name", "")), uid=str(meta.get("uid", "")),
         resource_version=str(meta.get("resourceVersion", "")),
-        body={"name": meta.get("name", ""), "labels": dict(meta.get("labels") or {})},
+        body={"name": meta.get("name", ""), "labels": dict(meta.get("labels") or {}),
+              # AKO's namespace-wide AviInfraSetting (`aviinfrasetting.ako.vmware.com/name`)
+              "infra_setting": str(annotations.get("aviinfrasetting.ako.vmware.com/name") or "")},
     )
 
 
 # Service annotations a translation reads (ako.vmware.com/* and AKO's other knobs).
-SERVICE_ANNOTATION_PREFIXES = ("ako.vmware.com/", "skipnodeport.ako.vmware.com/", "external-dns.alpha.kubernetes.io/")
+SERVICE_ANNOTATION_PREFIXES = ("ako.vmware.com/", "skipnodeport.ako.vmware.com/", "external-dns.alpha.kubernetes.io/",
+                               "aviinfrasetting.ako.vmware.com/")
 
+
+INFRA_ANNOTATION = "aviinfrasetting.ako.vmware.com/name"
 
 # Annotations akod writes itself: kept apart, so that akod's own writes never look like input.
 WRITTEN_BY_AKOD = ("ako.vmware.com/host-fqdn-vs-uuid-map", "ako.vmware.com/npl-annotated-by")
@@ -122,6 +128,9 @@ def trim_service(raw: Mapping[str, Any]) -> Observed:
         **_written_back(raw),
         # What akod may write for NodePortLocal (compared before writing, never translation input).
         "npl_enabled": annotations.get(NPL_ENABLED_ANNOTATION),
+        # The AviInfraSetting the Service names (also in `annotations`); a key of its own so that a body
+        # stored by an akod without it is seen as stale and listed again (`Variant.shape`).
+        "infra_setting": str(annotations.get(INFRA_ANNOTATION) or ""),
         "npl_marker": annotations.get(NPL_MARKER_ANNOTATION),
     }
     return Observed(kind="Service", namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")),
@@ -285,6 +294,12 @@ def trim_ingress_class(raw: Mapping[str, Any]) -> Observed:
         "controller": (raw.get("spec") or {}).get("controller") or "",
         "is_default": str(annotations.get(DEFAULT_CLASS_ANNOTATION, "")).strip().lower() == "true",
     }
+    parameters = (raw.get("spec") or {}).get("parameters")
+    # AKO: an AviInfraSetting named here acts on the class's Ingresses. Always a key (None: no
+    # parameters), so that a body stored by an akod without it is listed again (`Variant.shape`).
+    body["parameters"] = ({"api_group": str(parameters.get("apiGroup") or ""),
+                           "kind": str(parameters.get("kind") or ""), "name": str(parameters.get("name") or "")}
+                          if isinstance(parameters, Mapping) else None)
     return Observed(kind="IngressClass", namespace="", name=str(meta.get("name", "")), uid=str(meta.get("uid", "")),
                     resource_version=str(meta.get("resourceVersion", "")), body=body)
 

@@ -97,6 +97,8 @@ def vsvip_body(*, name: str, ctx: L4Context, preferred: IPAddress | None, versio
     body["vip"] = [vip]
     if fqdns:
         body["dns_info"] = [{"fqdn": fqdn} for fqdn in fqdns]
+    if ctx.bgp_peer_labels:  # an AviInfraSetting's bgpPeerLabels (with enableRhi)
+        body["bgp_peer_labels"] = list(ctx.bgp_peer_labels)
     body["markers"] = markers(ctx.cluster)
     return body
 
@@ -198,4 +200,6 @@ def vs_body(*, name: str, ctx: L4Context, listeners: Sequence[Listener], namespa
                                                          service=services[0] if services else "",
                                                          shared_key=shared_key)),
     })
+    if ctx.enable_rhi is not None:  # an AviInfraSetting's enableRhi
+        body["enable_rhi"] = ctx.enable_rhi
     return body

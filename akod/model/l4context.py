@@ -52,6 +52,10 @@ class L4Context:
     sctp_supported: bool  # controller >= 22.1.1
     node_networks: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, cidrs) -> placement_networks
     ip_versions: frozenset[int] = frozenset({4})  # [network] ip_family: the IP versions of pool servers
+    # An AviInfraSetting's `spec.network.enableRhi` (VS `enable_rhi`; None: not set) and
+    # `bgpPeerLabels` (VsVip `bgp_peer_labels`), see `akod.model.infrasetting_apply`.
+    enable_rhi: bool | None = None
+    bgp_peer_labels: tuple[str, ...] = ()
 
     @property
     def created_by(self) -> str:

@@ -41,7 +41,25 @@ def _placed(ctx: L7Context, body: dict[str, Any]) -> dict[str, Any]:
     body["se_group_ref"] = name_ref("serviceenginegroup", ctx.l4.se_group)
     if ctx.l4.vrf:
         body["vrf_context_ref"] = name_ref("vrfcontext", ctx.l4.vrf)
+    if ctx.l4.enable_rhi is not None:  # an AviInfraSetting's enableRhi
+        body["enable_rhi"] = ctx.l4.enable_rhi
     return body
+
+
+def _listening(ctx: L7Context, services: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The VS's ports with an AviInfraSetting's `listeners` merged in (AKO's
+    `buildListenerPortsWithInfraSetting`: a listener replaces the port it names, or is added)."""
+    merged = list(services)
+    for port, ssl, http2 in ctx.listeners:
+        entry: dict[str, Any] = {"port": port, "enable_ssl": ssl}
+        if http2:
+            entry["enable_http2"] = True
+        at = next((i for i, s in enumerate(merged) if s.get("port") == port), None)
+        if at is None:
+            merged.append(entry)
+        else:
+            merged[at] = entry
+    return merged
 
 
 def _policies(names: Sequence[str]) -> list[dict[str, Any]]:
@@ -60,7 +78,7 @@ def shard_vs(*, name: str, ctx: L7Context) -> AviObject:
     body.update({
         "type": "VS_TYPE_VH_PARENT",
         "vsvip_ref": name_ref("vsvip", name),
-        "services": [{"port": 80}, {"port": 443, "enable_ssl": True}],
+        "services": _listening(ctx, [{"port": 80}, {"port": 443, "enable_ssl": True}]),
         "application_profile_ref": name_ref("applicationprofile", HTTP_PROFILE),
         "network_profile_ref": name_ref("networkprofile", TCP_PROXY_PROFILE),
         "ssl_key_and_certificate_refs": [name_ref("sslkeyandcertificate", DEFAULT_CERT)],
@@ -80,7 +98,7 @@ def dedicated_vs(*, name: str, ctx: L7Context, host: str, certificate: str) -> A
     body.update({
         "type": "VS_TYPE_NORMAL",
         "vsvip_ref": name_ref("vsvip", name),
-        "services": services,
+        "services": _listening(ctx, services),
         "application_profile_ref": name_ref("applicationprofile", SECURE_HTTP_PROFILE if certificate else HTTP_PROFILE),
         "network_profile_ref": name_ref("networkprofile", TCP_PROXY_PROFILE),
         "http_policies": _policies([name]),
@@ -96,6 +114,7 @@ def sni_child(*, name: str, ctx: L7Context, parent: str, host: str, certificate:
               ingresses: Sequence[str], subjects: tuple[ObjectRef, ...] = ()) -> AviObject:
     """A TLS host's child of its shard's VS: the certificate and one policy set per namespace."""
     body = _placed(ctx, _common(ctx, name))
+    body.pop("enable_rhi", None)  # route health injection is the parent's (its VIP)
     body.update({
         "type": "VS_TYPE_VH_CHILD",
         "vh_parent_vs_ref": name_ref("virtualservice", parent),

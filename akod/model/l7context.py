@@ -36,6 +36,12 @@ class L7Context:
     # False when the server serves no IngressClass API (Kubernetes < 1.18): classes are then
     # matched by name, as AKO matches its class annotation (`akod.model.l7select`).
     ingress_classes: bool = True
+    # The AviInfraSetting of the objects this context builds ("" = none): it names their shards
+    # and objects (`l7names`), and `l4` carries its SE group and networks (`infrasetting_apply`).
+    infra: str = ""
+    # `spec.network.listeners` of that AviInfraSetting: (port, enable_ssl, enable_http2) of the
+    # shard (or dedicated) VS, merged with its own ports 80 and 443.
+    listeners: tuple[tuple[int, bool, bool], ...] = ()
 
     @property
     def cluster(self) -> str:

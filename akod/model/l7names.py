@@ -9,6 +9,10 @@ mode (0 shards) each host has its own `<cluster>--<host>-L7-dedicated`. The sync
 Pools and pool groups carry the host and the path with every `/` replaced by `_` (reference §3.2,
 §3.3): `<cluster>--<host><path>-<ns>-<ing>` on the shared VS, `<cluster>--<ns>-<host><path>-<ing>`
 for an SNI child, and the SNI name plus `-L7-dedicated` on a dedicated VS.
+
+The objects of an AviInfraSetting's class carry its name as AKO's do: shards
+`<cluster>--Shared-L7-<infra>-<n>`, and `<cluster>--<infra>-` instead of `<cluster>--` before the
+pools, pool groups, SNI children and their policy sets (`infra=`).
 """
 
 from __future__ import annotations
@@ -32,53 +36,67 @@ def shard_of(host: str, shards: int) -> int:
     return fnv1a_32(host) & (max(shards, 1) - 1)
 
 
-def shard_vs_name(*, cluster: str, shard: int) -> str:
-    return f"{cluster}--Shared-L7-{shard}"
+def shard_vs_name(*, cluster: str, shard: int, infra: str = "") -> str:
+    """`<cluster>--Shared-L7-<n>`; of an AviInfraSetting's class `<cluster>--Shared-L7-<infra>-<n>` (AKO's
+    `GetShardVSName` with the infra setting as extra prefix)."""
+    return f"{cluster}--Shared-L7-{infra}-{shard}" if infra else f"{cluster}--Shared-L7-{shard}"
 
 
-def dedicated_vs_name(*, cluster: str, host: str) -> str:
-    return f"{cluster}--{host}{DEDICATED_SUFFIX}"
+def is_default_shard(name: str, *, cluster: str) -> bool:
+    """A shard of the cluster's default (`<cluster>--Shared-L7-<n>`), not of an AviInfraSetting's class."""
+    number = name.removeprefix(f"{cluster}--Shared-L7-")
+    return number != name and number.isdigit()
 
 
-def host_vs_name(*, cluster: str, host: str, shards: int) -> str:
+def dedicated_vs_name(*, cluster: str, host: str, infra: str = "") -> str:
+    return f"{_prefix(cluster, infra)}{host}{DEDICATED_SUFFIX}"
+
+
+def host_vs_name(*, cluster: str, host: str, shards: int, infra: str = "") -> str:
     """The virtual service (and VsVip) that serves `host`: its shard's, or its own in DEDICATED mode."""
     if shards <= 0:
-        return dedicated_vs_name(cluster=cluster, host=host)
-    return shard_vs_name(cluster=cluster, shard=shard_of(host, shards))
+        return dedicated_vs_name(cluster=cluster, host=host, infra=infra)
+    return shard_vs_name(cluster=cluster, shard=shard_of(host, shards), infra=infra)
 
 
-def shard_key(*, cluster: str, host: str, shards: int) -> str:
-    return L7_KEY_PREFIX + host_vs_name(cluster=cluster, host=host, shards=shards)
+def shard_key(*, cluster: str, host: str, shards: int, infra: str = "") -> str:
+    return L7_KEY_PREFIX + host_vs_name(cluster=cluster, host=host, shards=shards, infra=infra)
 
 
 def vs_name_of_key(key: str) -> str:
     return key.removeprefix(L7_KEY_PREFIX)
 
 
+def _prefix(cluster: str, infra: str) -> str:
+    """AKO's name prefix: `<cluster>--`, with an AviInfraSetting `<cluster>--<infra>-` (`internal/lib`)."""
+    return f"{cluster}--{infra}-" if infra else f"{cluster}--"
+
+
 def _host_path(host: str, path: str) -> str:
     return (host + path).replace("/", "_")
 
 
-def pool_name(*, cluster: str, host: str, path: str, namespace: str, ingress: str) -> str:
+def pool_name(*, cluster: str, host: str, path: str, namespace: str, ingress: str, infra: str = "") -> str:
     """The pool of an insecure host+path on a shared VS (scenario 20: `cluster--foo.com_foo-default-<ing>`)."""
-    return f"{cluster}--{_host_path(host, path)}-{namespace}-{ingress}"
+    return f"{_prefix(cluster, infra)}{_host_path(host, path)}-{namespace}-{ingress}"
 
 
-def sni_pool_name(*, cluster: str, host: str, path: str, namespace: str, ingress: str) -> str:
+def sni_pool_name(*, cluster: str, host: str, path: str, namespace: str, ingress: str, infra: str = "") -> str:
     """The pool and pool group of a TLS host+path (scenario 19: `cluster--default-foo.com_foo_bar-<ing>`)."""
-    return f"{cluster}--{namespace}-{_host_path(host, path)}-{ingress}"
+    return f"{_prefix(cluster, infra)}{namespace}-{_host_path(host, path)}-{ingress}"
 
 
-def dedicated_pool_name(*, cluster: str, host: str, path: str, namespace: str, ingress: str) -> str:
-    return sni_pool_name(cluster=cluster, host=host, path=path, namespace=namespace, ingress=ingress) \
+def dedicated_pool_name(*, cluster: str, host: str, path: str, namespace: str, ingress: str,
+                        infra: str = "") -> str:
+    return sni_pool_name(cluster=cluster, host=host, path=path, namespace=namespace, ingress=ingress, infra=infra) \
         + DEDICATED_SUFFIX
 
 
-def sni_vs_name(*, cluster: str, host: str) -> str:
+def sni_vs_name(*, cluster: str, host: str, infra: str = "") -> str:
     """The SNI child virtual service of a TLS host, and the name of its certificate."""
-    return f"{cluster}--{host}"
+    return f"{_prefix(cluster, infra)}{host}"
 
 
-def sni_policy_name(*, cluster: str, namespace: str, host: str) -> str:
+def sni_policy_name(*, cluster: str, namespace: str, host: str, infra: str = "") -> str:
     """The HTTP policy set of one namespace's paths of a TLS host (`cluster--default-foo.com`)."""
-    return f"{cluster}--{namespace}-{host}"
+    return f"{_prefix(cluster, infra)}{namespace}-{host}"

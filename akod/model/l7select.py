@@ -63,4 +63,5 @@ def ingress_accepted(*, ingress: Mapping[str, Any], classes: Mapping[str, Mappin
 def keys_of_ingress(*, ingress: Mapping[str, Any], ctx: L7Context) -> frozenset[str]:
     """The keys of the shards (or dedicated virtual services) of the hosts of an Ingress."""
     hosts = parse_ingress(ingress=ingress, ctx=ctx).hosts
-    return frozenset(shard_key(cluster=ctx.cluster, host=host, shards=ctx.shards) for host in hosts)
+    return frozenset(shard_key(cluster=ctx.cluster, host=host, shards=ctx.shards, infra=ctx.infra)
+                     for host in hosts)

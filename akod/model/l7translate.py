@@ -210,9 +210,10 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
     for backend in backends:
         e = backend.entry
         if e.host in certs:
-            name = sni_pool_name(cluster=cluster, host=e.host, path=e.path, namespace=e.namespace, ingress=e.ingress)
-            child = sni_vs_name(cluster=cluster, host=e.host)
-            policy = sni_policy_name(cluster=cluster, namespace=e.namespace, host=e.host)
+            name = sni_pool_name(cluster=cluster, host=e.host, path=e.path, namespace=e.namespace, ingress=e.ingress,
+                                 infra=ctx.infra)
+            child = sni_vs_name(cluster=cluster, host=e.host, infra=ctx.infra)
+            policy = sni_policy_name(cluster=cluster, namespace=e.namespace, host=e.host, infra=ctx.infra)
             if not out.names_fit(e, (name, child, policy)) or not out.pool(name, backend):
                 continue
             out.add(l7bodies.pool_group(name=name, ctx=ctx, pool_name=name, namespace=e.namespace,
@@ -228,13 +229,14 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
                     out.not_applied.setdefault(effect.ref, set()).add(where)
                 if effect.enabled is False:
                     continue  # `enableVirtualHost: false` on a plain host: its rules leave the shard
-            name = pool_name(cluster=cluster, host=e.host, path=e.path, namespace=e.namespace, ingress=e.ingress)
+            name = pool_name(cluster=cluster, host=e.host, path=e.path, namespace=e.namespace, ingress=e.ingress,
+                             infra=ctx.infra)
             if not out.names_fit(e, (name,)) or not out.pool(name, backend):
                 continue
             insecure.setdefault(e.host, []).append(Route(host=e.host, path=e.path, exact=e.exact, pool=name))
             out.serve(e, vs_name)
     for host, namespaces in sorted(sni.items()):
-        child = sni_vs_name(cluster=cluster, host=host)
+        child = sni_vs_name(cluster=cluster, host=host, infra=ctx.infra)
         cert_pem, key_pem = certs[host]
         users = sorted(sni_users[host])
         subjects = tuple(_ref(user) for user in users)
@@ -244,7 +246,7 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
                                          subjects=subjects), units=host_units)
         policies = []
         for namespace, routes in sorted(namespaces.items()):
-            policy = sni_policy_name(cluster=cluster, namespace=namespace, host=host)
+            policy = sni_policy_name(cluster=cluster, namespace=namespace, host=host, infra=ctx.infra)
             sni_rules = indexed(policy, with_aliases(host_rules(host=host, routes=routes, redirect=False),
                                                      out.rule(host)))
             out.add(l7bodies.policy_set(name=policy, ctx=ctx, rules=sni_rules, namespace=namespace, host=host,
@@ -287,7 +289,7 @@ def _dedicated(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_
     for backend in backends:
         e = backend.entry
         name = dedicated_pool_name(cluster=cluster, host=e.host, path=e.path, namespace=e.namespace,
-                                   ingress=e.ingress)
+                                   ingress=e.ingress, infra=ctx.infra)
         if not out.names_fit(e, (name, vs_name)) or not out.pool(name, backend):
             continue
         host = e.host
@@ -297,7 +299,7 @@ def _dedicated(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_
         return
     certificate = ""
     if routes and host in certs:
-        certificate = sni_vs_name(cluster=cluster, host=host)
+        certificate = sni_vs_name(cluster=cluster, host=host, infra=ctx.infra)
         cert_pem, key_pem = certs[host]
         users = {(ns, ing) for ns, ing in out.served}
         if cert_pem:  # not when a HostRule names an Avi certificate instead
@@ -342,7 +344,7 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
     problems: list[Problem] = []
 
     def key_of(host: str) -> str:
-        return shard_key(cluster=ctx.cluster, host=host, shards=ctx.shards)
+        return shard_key(cluster=ctx.cluster, host=host, shards=ctx.shards, infra=ctx.infra)
 
     def on_key(host: str) -> bool:
         return key_of(host) == key

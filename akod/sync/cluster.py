@@ -53,6 +53,8 @@ class ClusterCache:
 
     nodes: dict[str, Body] = field(default_factory=dict)
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Namespace -> the AviInfraSetting its annotation names (only those that name one).
+    namespace_infra: dict[str, str] = field(default_factory=dict)
     services: dict[Ident, Body] = field(default_factory=dict)
     endpoints: dict[Ident, dict[str, Body]] = field(default_factory=dict)  # Service -> object name -> body
     ingresses: dict[Ident, Body] = field(default_factory=dict)
@@ -134,6 +136,10 @@ class ClusterCache:
             self.nodes[obj.name] = obj.body
         elif kind == "Namespace":
             self.namespace_labels[obj.name] = dict(obj.body.get("labels") or {})
+            if obj.body.get("infra_setting"):
+                self.namespace_infra[obj.name] = str(obj.body["infra_setting"])
+            else:
+                self.namespace_infra.pop(obj.name, None)
         elif kind == "Service":
             self.services[ident] = obj.body
             self.selectors.put_service(ident, obj.body)
@@ -158,6 +164,7 @@ class ClusterCache:
             self.nodes.pop(obj.name, None)
         elif kind == "Namespace":
             self.namespace_labels.pop(obj.name, None)
+            self.namespace_infra.pop(obj.name, None)
         elif kind == "Service":
             self.services.pop(ident, None)
             self.selectors.drop_service(ident)

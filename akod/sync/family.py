@@ -126,6 +126,9 @@ class Inputs:
     avi_exists: AviExists | None = None
     # Some fields of an Avi object by type and name (a paced GET); None: not asked (an L4Rule's profile types).
     avi_read: AviRead | None = None
+    # An Avi object by type and name (a paced GET, refs with their names), None when it does not
+    # exist: what AviInfraSetting learns of its SE group and networks (`akod.sync.infrafacts`).
+    avi_get: Callable[[str, str], Awaitable[dict[str, Any] | None]] | None = None
 
 
 @dataclass

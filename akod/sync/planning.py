@@ -31,6 +31,7 @@ from akod.sync.family import Inputs, PlannedChange
 from akod.sync.inventory import controller_inventory
 from akod.sync.owned import removal_order
 from akod.sync.crs import avi_exists, avi_read
+from akod.sync.infrafacts import avi_getter
 from akod.sync.registry import Registry
 
 log = logging.getLogger("akod.sync")
@@ -76,7 +77,8 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
 
     inputs = Inputs(cluster=ClusterCache(), settings=settings, applied=applied, controller=ctx,
                     controller_version=client.controller_version or "", api_version=client.api_version or "",
-                    avi_exists=avi_exists(client), avi_read=avi_read(client))
+                    avi_exists=avi_exists(client), avi_read=avi_read(client),
+                    avi_get=avi_getter(client, cloud=settings.controller.cloud))
     for effect in cr_effects:  # what the daemon keeps of a CR that became invalid
         inputs.crs.put(effect)
     registry = Registry(inputs=inputs, io=None)

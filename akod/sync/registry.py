@@ -27,6 +27,7 @@ from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
 from akod.sync.families.hostrule import HostRuleFamily
 from akod.sync.families.l4rule import L4RuleFamily
+from akod.sync.families.infrasetting import InfraSettingFamily
 from akod.sync.families.l4 import L4Family
 from akod.sync.families.l7 import L7Family
 from akod.sync.families.npl import NplFamily
@@ -43,10 +44,11 @@ FAMILIES: tuple[type[Family], ...] = (
     NplFamily,
     HostRuleFamily,
     L4RuleFamily,
+    InfraSettingFamily,
 )
 # The order a cache is filled in (a stored copy at start, a fresh list in `akod plan`): what other
 # objects' keys depend on comes first.
-LOAD_ORDER = ("namespaces", "nodes", "ingressclasses", "secrets", "services", "endpoints", "pods", "ingresses")
+LOAD_ORDER = ("namespaces", "nodes", "ingressclasses", "aviinfrasettings", "secrets", "services", "endpoints", "pods", "ingresses")
 
 
 def key_kind(key: str) -> str:

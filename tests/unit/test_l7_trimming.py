@@ -78,7 +78,8 @@ def test_ingress_class_keeps_controller_and_default_mark() -> None:
            "spec": {"controller": "ako.vmware.com/avi-lb", "parameters": {"kind": "AviInfraSetting", "name": "x"}}}
     observed = trim_ingress_class(raw)
     assert (observed.kind, observed.namespace, observed.name) == ("IngressClass", "", "avi-lb")
-    assert observed.body == {"name": "avi-lb", "controller": "ako.vmware.com/avi-lb", "is_default": True}
+    assert observed.body == {"name": "avi-lb", "controller": "ako.vmware.com/avi-lb", "is_default": True,
+                             "parameters": {"api_group": "", "kind": "AviInfraSetting", "name": "x"}}
     plain = trim_ingress_class({"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}})
     assert plain.body["is_default"] is False
 

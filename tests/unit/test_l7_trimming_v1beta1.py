@@ -112,7 +112,8 @@ def test_a_v1beta1_ingress_class_trims_like_a_v1_one() -> None:
            "spec": {"controller": "ako.vmware.com/avi-lb",
                     "parameters": {"apiGroup": "ako.vmware.com", "kind": "AviInfraSetting", "name": "x"}}}
     old = trim_ingress_class_v1beta1(raw)
-    assert old.body == {"name": "avi-lb", "controller": "ako.vmware.com/avi-lb", "is_default": True}
+    assert old.body == {"name": "avi-lb", "controller": "ako.vmware.com/avi-lb", "is_default": True,
+                        "parameters": {"api_group": "ako.vmware.com", "kind": "AviInfraSetting", "name": "x"}}
     assert old == trim_ingress_class({**raw, "apiVersion": "networking.k8s.io/v1"})
 
 

@@ -147,4 +147,5 @@ def test_services_stored_by_an_older_akod_are_listed_again() -> None:
 
     (variant,) = RESOURCES["services"]
     assert variant.stale([{"name": "old", "ports": []}])
-    assert not variant.stale([{"name": "new", "selector": {}, "npl_enabled": None}])
+    assert not variant.stale([{"name": "new", "selector": {}, "npl_enabled": None, "infra_setting": ""}])
+    assert variant.stale([{"name": "before-aviinfrasetting", "selector": {}, "npl_enabled": None}])

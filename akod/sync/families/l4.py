@@ -26,7 +26,9 @@ from typing import Any
 
 from akod.avi import AviClient
 from akod.model.l4 import L4Context, l4_key, translate_l4
-from akod.model.l4context import KEY_PREFIX
+from akod.model.infrasetting import KIND as INFRA
+from akod.model.infrasetting_apply import held_service, l4_context, service_infra
+from akod.model.l4context import KEY_PREFIX, L4Result
 from akod.model.l4rule import KIND as L4RULE
 from akod.model.objects import AviObject
 from akod.model.problems import ObjectRef, Problem
@@ -37,6 +39,7 @@ from akod.sync.suspects import Ident as AviIdent
 from akod.sync.suspects import Suspect
 from akod.sync.families.l4rules import L4RuleIndex
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation
+from akod.sync.families.infraindex import AcceptedInfra, names_of
 from akod.sync.keysync import apply_translation
 from akod.sync.objects import describe_objects, diff_owned
 from akod.sync.statusclaims import StatusClaims
@@ -84,6 +87,14 @@ class L4Family:
         self._acting: dict[str, Mapping[str, ObjectRef]] = {}  # key -> Service name -> the L4Rule acting on it
         self._l4rules = L4RuleIndex(crs=inputs.crs, services=lambda: self._in.cluster.services, key_of=self.key_of,
                                     present=lambda: self._in.cluster.other.get(L4RULE, {}))
+        self._infra = AcceptedInfra(crs=inputs.crs, present=lambda: self._in.cluster.other.get(INFRA, {}))
+        inputs.crs.affects(INFRA, self._infra_keys)
+
+    def _infra_keys(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> set[str]:
+        """The keys of the Services whose annotation names an AviInfraSetting whose effect changed."""
+        names = names_of(old, new)
+        return {self.key_of[s] for s, b in self._in.cluster.services.items()
+                if s in self.key_of and service_infra(b, self._in.cluster.namespace_infra) in names}
 
     def _ctx(self) -> L4Context:
         i = self._in
@@ -144,13 +155,21 @@ class L4Family:
         if change.kind == "Namespace":
             labels = self._in.cluster.namespace_labels
             moved = {name for (_, name) in change.idents() if change.before.get(("", name)) != labels.get(name)}
-            return self._services_changed([s for s in self._in.cluster.services if s[0] in moved], recheck=True)
+            keys = self._services_changed([s for s in self._in.cluster.services if s[0] in moved], recheck=True)
+            # Its AviInfraSetting annotation may have changed (the change keeps only the old labels):
+            # the keys of its Services look again (unchanged ones translate to what is applied).
+            names = {name for (_, name) in change.idents()}
+            return keys | {k for s, k in self.key_of.items() if s[0] in names}
         if change.kind == "Node" and self._in.settings.l7.service_type == "NodePort":
             return set(self.members)
         if change.kind == "Pod":
             return {self.key_of[s] for s in self._in.cluster.services_of_pods(change) if s in self.key_of}
         if change.kind == L4RULE:
             return self._l4rules.on_change(change)
+        if change.kind == INFRA:  # appeared, went, or its status changed: the Services naming it look again
+            names = {name for _, name in change.idents()}
+            return {self.key_of[s] for s, b in self._in.cluster.services.items()
+                    if s in self.key_of and service_infra(b, self._in.cluster.namespace_infra) in names}
         return set()
 
     def wanted_keys(self) -> set[str]:
@@ -185,9 +204,18 @@ class L4Family:
         services = [cluster.services[m] for m in members if m in cluster.services]
         endpoints = {name: cluster.endpoints_of((ns, name)) for ns, name in members}
         pods = {name: cluster.pods_of((ns, name)) for ns, name in members} if cluster.pods else {}
-        result = translate_l4(key=key, services=services, endpoints=endpoints, nodes=cluster.node_bodies(),
-                              ctx=self._ctx(), pods=pods, l4rules=self._l4rules.accepted())
         scope = frozenset(ObjectRef(kind="Service", namespace=ns, name=n) for ns, n in members)
+        # The AviInfraSetting the key's Services name (the first by name, for a shared VIP).
+        ns_infra = cluster.namespace_infra
+        infra = next((service_infra(b, ns_infra) for b in services if service_infra(b, ns_infra)), "")
+        effect, why = self._infra.settings().resolve(infra)
+        if why:  # it exists but is not accepted: hold what is applied, name the annotation
+            held = tuple(held_service(b, infra=infra, why=why, own=bool(service_infra(b)))
+                         for b in services if service_infra(b, ns_infra) == infra)
+            return Translation(key=key, problems=held, scope=scope, hold=True,
+                               detail=L4Result(objects=(), problems=held, hostnames={}, vs_name=key[len(KEY_PREFIX):]))
+        result = translate_l4(key=key, services=services, endpoints=endpoints, nodes=cluster.node_bodies(),
+                              ctx=l4_context(self._ctx(), effect), pods=pods, l4rules=self._l4rules.accepted())
         return Translation(key=key, objects=result.objects, problems=result.problems, scope=scope,
                            hold=bool(result.problems) and not result.objects, detail=result)
 
@@ -268,13 +296,26 @@ class L4Family:
         rules = sorted({str(r) for r in getattr(translation.detail, "l4_rules", {}).values()})
         if rules:
             owner += f" (with {', '.join(rules)})"  # what an L4Rule would change shows as its doing
+        infra = self._infra_of(translation.key)
+        if infra:
+            owner += f" (with AviInfraSetting {infra})"
         return diff_owned(translation=translation, have=have, owner=owner)
+
+    def _infra_of(self, key: str) -> str:
+        """The accepted AviInfraSetting placing the key's objects ("" = none)."""
+        services = self._in.cluster.services
+        ns_infra = self._in.cluster.namespace_infra
+        name = next((service_infra(services[m], ns_infra) for m in sorted(self.members.get(key, set()))
+                     if m in services and service_infra(services[m], ns_infra)), "")
+        return name if self._infra.settings().resolve(name)[0] is not None else ""
 
     async def describe(self, ref: ObjectRef) -> dict[str, Any] | None:
         key = self.key_of.get((ref.namespace, ref.name))
         if key is None or self._io is None:
             return None
         acting = self._acting.get(key, {}).get(ref.name)
+        infra = self._infra_of(key)
+        crs = [{"kind": acting.kind, "namespace": acting.namespace, "name": acting.name}] if acting is not None else []
+        crs += [{"kind": INFRA, "namespace": "", "name": infra}] if infra else []
         return {"key": key, "avi_objects": await describe_objects(store=self._io.store, key=key, subject=ref),
-                "custom_resources": [{"kind": acting.kind, "namespace": acting.namespace, "name": acting.name}]
-                if acting is not None else []}
+                "custom_resources": crs}

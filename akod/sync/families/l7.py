@@ -30,14 +30,17 @@ from typing import Any
 
 from akod.avi import AviClient, AviError
 from akod.model.hostrule import KIND as HOSTRULE
+from akod.model.infrasetting import KIND as INFRA
+from akod.model.infrasetting_apply import held_ingress, ingress_infra, l7_context
 from akod.model.l7 import L7_KEY_PREFIX, L7Context, hostless_problems, ingress_accepted, keys_of_ingress, translate_l7
 from akod.model.l7context import Unit, ingress_age
-from akod.model.l7names import shard_key, vs_name_of_key
+from akod.model.l7names import is_default_shard, shard_key, vs_name_of_key
 from akod.model.objects import Role
 from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied
 from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
+from akod.sync.families.infraindex import AcceptedInfra, names_of
 from akod.sync.families.l7hostrules import L7HostRules
 from akod.sync.families.l7index import IngId, L7Index, backends_of, fingerprint, secrets_of
 from akod.sync.families.l7isolation import Exclusions, Trial, isolate, refusal_problem
@@ -106,17 +109,43 @@ class L7Family:
         self._hostrules = L7HostRules(crs=inputs.crs, index=self.index, ingresses=lambda: self._in.cluster.ingresses,
                                       key_of=self._key_of_host,
                                       present=lambda: self._in.cluster.other.get(HOSTRULE, {}))
+        self._infra = AcceptedInfra(crs=inputs.crs, present=lambda: self._in.cluster.other.get(INFRA, {}))
+        self._key_infra: dict[str, str] = {}  # key -> the AviInfraSetting whose class it serves ("" = none)
+        inputs.crs.affects(INFRA, self._infra_keys)
 
     def _ctx(self) -> L7Context:
         i = self._in
         return self._contexts.l7(settings=i.settings, controller=i.controller, controller_version=i.controller_version,
                                  ingress_classes="ingressclasses" not in i.unserved)
 
+    def _ctx_of(self, body: Mapping[str, Any]) -> tuple[L7Context, tuple[Problem, ...]]:
+        """The context of an Ingress (its class's AviInfraSetting's), or why it is held back."""
+        base = self._ctx()
+        name, class_name = ingress_infra(body, self._in.cluster.classes, self._in.cluster.namespace_infra)
+        if not name:
+            return base, ()
+        effect, why = self._infra.settings().resolve(name)
+        if why:
+            return base, (held_ingress(body, class_name=class_name, infra=name, why=why),)
+        return l7_context(base, effect), ()
+
+    def _ctx_of_key(self, key: str) -> L7Context:
+        name = self._key_infra.get(key, "")
+        if not name:
+            return self._ctx()
+        return l7_context(self._ctx(), self._infra.settings().effects.get(name), name=name)
+
+    def _infra_keys(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> set[str]:
+        """An AviInfraSetting's effect changed: its class's Ingresses move (old and new keys)."""
+        names = names_of(old, new)
+        classes = self._in.cluster.classes
+        moved = [i for i, b in self._in.cluster.ingresses.items() if ingress_infra(b, classes, self._in.cluster.namespace_infra)[0] in names]
+        return self._ingresses_changed(moved, recheck=True)
+
     # -- keys ------------------------------------------------------------------------------------
 
     def _ingresses_changed(self, idents: Iterable[IngId], *, recheck: bool = False) -> set[str]:
         ingresses = self._in.cluster.ingresses
-        ctx = self._ctx()
         marked: set[str] = set()
         for ing in idents:
             body = ingresses.get(ing)
@@ -126,9 +155,12 @@ class L7Family:
                 marked.add(_clear_key(ing))
                 continue
             labels = self._in.cluster.namespace_labels.get(ing[0])
+            ctx, held = self._ctx_of(body)
             ours = ingress_accepted(ingress=body, classes=self._in.cluster.classes, namespace_labels=labels, ctx=ctx)
-            keys = keys_of_ingress(ingress=body, ctx=ctx) if ours else frozenset()
-            hostless = hostless_problems(ingress=body, ctx=ctx) if ours and not keys else ()
+            keys = keys_of_ingress(ingress=body, ctx=ctx) if ours and not held else frozenset()
+            hostless = (held or hostless_problems(ingress=body, ctx=ctx)) if ours and not keys else ()
+            for key in keys:
+                self._key_infra[key] = ctx.infra
             print_ = fingerprint(body)
             if (not recheck and self.index.keys_of.get(ing, frozenset()) == keys
                     and self.index.fingerprint.get(ing) == print_ and self.index.hostless.get(ing, ()) == hostless):
@@ -155,6 +187,11 @@ class L7Family:
             return self._ingresses_changed(change.idents())
         if kind == "IngressClass":
             return self.reassign()
+        if kind == INFRA:  # one appeared, went, or its status changed: the Ingresses of its classes look again
+            names = {name for _, name in change.idents()}
+            classes = self._in.cluster.classes
+            return self._ingresses_changed([i for i, b in self._in.cluster.ingresses.items()
+                                            if ingress_infra(b, classes, self._in.cluster.namespace_infra)[0] in names], recheck=True)
         if kind == "Namespace":
             names = {name for _, name in change.idents()}
             return self._ingresses_changed([i for i in self._in.cluster.ingresses if i[0] in names], recheck=True)
@@ -186,7 +223,8 @@ class L7Family:
 
     def adopts(self, applied: Applied) -> str | None:
         """A shard's shared VS found on the controller stays (with its VIP) although no host uses it."""
-        if applied.obj_type == "virtualservice" and applied.role == Role.SHARD_VS and not self._ctx().dedicated:
+        if (applied.obj_type == "virtualservice" and applied.role == Role.SHARD_VS and not self._ctx().dedicated
+                and is_default_shard(applied.name, cluster=self._ctx().cluster)):
             self._shelled.add(f"{L7_KEY_PREFIX}{applied.name}")
             return f"{L7_KEY_PREFIX}{applied.name}"
         return None
@@ -210,18 +248,20 @@ class L7Family:
             return self._translate_clear(key)
         excluded = self._excluded.standing(key, self.index.fingerprint)
         cluster = self._in.cluster
-        ctx = self._ctx()
+        ctx = self._ctx_of_key(key)
+        infra_key = bool(ctx.infra)  # an AviInfraSetting's shards go with their last host
         members = sorted(self.index.members.get(key, set()))
         ingresses = [cluster.ingresses[i] for i in members if i in cluster.ingresses]
         backends: set[tuple[str, str]] = set().union(*(backends_of(b) for b in ingresses))
         host_rules = self._hostrules.accepted()
         secret_refs: set[tuple[str, str]] = set().union(*(secrets_of(b) for b in ingresses)) | host_rules.secret_refs()
-        if key not in self._shelled and not ctx.dedicated:
+        if key not in self._shelled and not ctx.dedicated and not infra_key:
             found = await self._in.applied("virtualservice", ctx.tenant, vs_name_of_key(key))
             if found is not None:
                 self._shelled.add(key)
         result = translate_l7(
-            key=key, ingresses=ingresses, ctx=ctx, keep_shell=key in self._shelled, nodes=cluster.node_bodies(),
+            key=key, ingresses=ingresses, ctx=ctx, keep_shell=key in self._shelled and not infra_key,
+            nodes=cluster.node_bodies(),
             services={ref: cluster.services[ref] for ref in backends if ref in cluster.services},
             endpoints={ref: cluster.endpoints_of(ref) for ref in backends},
             secrets={ref: cluster.secrets[ref] for ref in secret_refs if ref in cluster.secrets},
@@ -263,7 +303,8 @@ class L7Family:
         result = t.detail
         self._acting[key] = result.host_rules
         await self._hostrules.warn(kube=io.kube, found=result.hostrule_not_applied)
-        if not self._ctx().dedicated and any(o.role == Role.SHARD_VS for o in t.objects):
+        if not self._ctx().dedicated and not self._key_infra.get(key) and any(o.role == Role.SHARD_VS
+                                                                              for o in t.objects):
             self._shelled.add(key)
         vsvip = next((a for (typ, _, n), a in applied.items() if typ == "vsvip" and n == result.vs_name), None)
         vips = list((vsvip.info if vsvip else {}).get("vips") or [])
@@ -393,6 +434,8 @@ class L7Family:
         owner = (", ".join(f"Ingress {r.namespace}/{r.name}" for r in sorted(translation.scope, key=str))
                  or "the shared VIP (kept)")
         rules = sorted({str(r) for r in getattr(translation.detail, "host_rules", {}).values()})
+        if self._key_infra.get(translation.key):  # the shards of an AviInfraSetting's class
+            rules.append(f"AviInfraSetting {self._key_infra[translation.key]}")
         if rules:
             owner += f" (with {', '.join(rules)})"  # what a HostRule would change shows as its doing
         return diff_owned(translation=translation, have=have, owner=owner)
@@ -407,5 +450,8 @@ class L7Family:
         hosts = {h for h, _ in served}
         acting = sorted({(r.kind, r.namespace, r.name, h) for key in keys
                          for h, r in self._acting.get(key, {}).items() if h in hosts})
+        custom = [{"kind": k, "namespace": ns, "name": n, "host": h} for k, ns, n, h in acting]
+        custom += [{"kind": INFRA, "namespace": "", "name": name}
+                   for name in sorted({self._key_infra.get(k, "") for k in keys} - {""})]
         return {"keys": keys, "hosts": [{"host": h, "vip": ip} for h, ip in served], "avi_objects": made,
-                "custom_resources": [{"kind": k, "namespace": ns, "name": n, "host": h} for k, ns, n, h in acting]}
+                "custom_resources": custom}

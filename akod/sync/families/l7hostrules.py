@@ -81,4 +81,7 @@ class L7HostRules:
                 host = str(rule.get("host") or "")
                 if host and any(e.matches(host) for e in effects):
                     keys.add(self._key_of(host))
+                    # An AviInfraSetting's class puts the host on a shard of its own: that is one of the
+                    # Ingress's keys (the others translate to what they hold: no write).
+                    keys |= set(self._index.keys_of.get(ing, ()))
         return keys & set(self._index.members)
