@@ -43,6 +43,8 @@ from akod.model import l7bodies
 from akod.model.l4names import MAX_NAME_LENGTH, too_long
 from akod.model.hostrule import HostRuleEffect, HostRules
 from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_plain_host
+from akod.model.httprule import HTTPRules
+from akod.model.httprule_apply import apply_to_pool, pki_profile, pki_profile_name
 from akod.model.l7backends import Backend, resolve_backend
 from akod.model.l7certs import check_tls_secret
 from akod.model.l7context import L7Context, L7Result, SecretLike, ServedHost, Unit, ingress_age
@@ -128,10 +130,13 @@ def _certificates(*, parsed: Sequence[ParsedIngress], on_key: Callable[[str], bo
 class _Assembly:
     """The objects of a key as they are built, deduplicated by type and name, and who is served where."""
 
-    def __init__(self, ctx: L7Context, problems: list[Problem], rules: HostRules | None = None) -> None:
+    def __init__(self, ctx: L7Context, problems: list[Problem], rules: HostRules | None = None, *,
+                 http_rules: HTTPRules | None = None) -> None:
         self.ctx = ctx
         self.problems = problems
         self.rules = rules or HostRules()
+        self.http_rules = http_rules or HTTPRules()
+        self.http_used: dict[str, set[ObjectRef]] = {}  # host -> the HTTPRules acting on its pools here
         self.rules_used: dict[str, HostRuleEffect] = {}  # host -> the HostRule acting on it here
         self.not_applied: dict[ObjectRef, set[str]] = {}  # HostRule -> its fields a plain host cannot take
         self.objects: dict[tuple[str, str], AviObject] = {}
@@ -177,9 +182,21 @@ class _Assembly:
                 f"pool {name} already serves another path of this Ingress with another backend ('/' and '_' "
                 "give the same pool name); this path is not served"))
             return False
-        self.add(l7bodies.pool(name=name, ctx=self.ctx, namespace=entry.namespace, ingress=entry.ingress,
-                               host=entry.host, path=entry.path, service=entry.service, port=backend.port,
-                               members=backend.members), units=[_unit(entry)])
+        made = l7bodies.pool(name=name, ctx=self.ctx, namespace=entry.namespace, ingress=entry.ingress,
+                             host=entry.host, path=entry.path, service=entry.service, port=backend.port,
+                             members=backend.members)
+        settings = self.http_rules.for_pool(namespace=entry.namespace, host=entry.host, path=entry.path)
+        if settings:  # the HTTPRules of the host's target paths (`httprule_apply`)
+            pki = pki_profile_name(name) if settings.destination_ca and not settings.pki_profile else ""
+            if pki and not self.names_fit(entry, (pki,)):
+                return False
+            if pki:
+                self.add(pki_profile(name=pki, ctx=self.ctx, ca_pem=settings.destination_ca,
+                                     namespace=entry.namespace, host=entry.host, path=entry.path,
+                                     ingress=entry.ingress, service=entry.service), units=[_unit(entry)])
+            made = apply_to_pool(made, settings, pki=pki)
+            self.http_used.setdefault(entry.host, set()).update(settings.rules)
+        self.add(made, units=[_unit(entry)])
         return True
 
 
@@ -304,13 +321,14 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
                  nodes: Sequence[Mapping[str, Any]], secrets: Mapping[tuple[str, str], SecretLike],
                  ctx: L7Context, keep_shell: bool, leave_out: frozenset[Unit] = frozenset(),
                  pods: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]] | None = None,
-                 host_rules: HostRules | None = None) -> L7Result:
+                 host_rules: HostRules | None = None, http_rules: HTTPRules | None = None) -> L7Result:
     """The desired objects of one L7 key (empty when it must not exist) and the problems found.
 
     `services` and `secrets` are keyed by (namespace, name), `endpoints` and `pods` (NodePortLocal
     mode: the pods each Service selects) by the Service's (namespace, name); `keep_shell` keeps the
     shard's VsVip, policy set and VS with no host served; `leave_out` names units not to serve (the
-    caller says why); `host_rules` are the accepted HostRules (`hostrule_apply` says what each changes).
+    caller says why); `host_rules` are the accepted HostRules (`hostrule_apply` says what each changes),
+    `http_rules` the accepted HTTPRules (`httprule_apply`).
     """
     vs_name = vs_name_of_key(key)
     problems: list[Problem] = []
@@ -348,7 +366,7 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
         problems += found
         if backend is not None:
             backends.append(backend)
-    out = _Assembly(ctx, problems, rules)
+    out = _Assembly(ctx, problems, rules, http_rules=http_rules)
     build = _dedicated if ctx.dedicated else _shared
     build(vs_name=vs_name, backends=backends, certs=certs, keep_shell=keep_shell, out=out)
     served = {(p.ref.namespace, p.ref.name): tuple(sorted(out.served.get((p.ref.namespace, p.ref.name), ())))
@@ -358,4 +376,5 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
                     units={ident: frozenset(units) for ident, units in out.units.items()},
                     rule_groups=dict(out.rule_groups), unit_fields=unit_fields,
                     host_rules={host: e.ref for host, e in sorted(out.rules_used.items())},
-                    hostrule_not_applied={ref: tuple(sorted(f)) for ref, f in out.not_applied.items()})
+                    hostrule_not_applied={ref: tuple(sorted(f)) for ref, f in out.not_applied.items()},
+                    http_rules={host: tuple(sorted(refs, key=str)) for host, refs in sorted(out.http_used.items())})

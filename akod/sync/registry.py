@@ -26,6 +26,7 @@ from akod.store import Applied
 from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
 from akod.sync.families.hostrule import HostRuleFamily
+from akod.sync.families.httprule import HTTPRuleFamily
 from akod.sync.families.l4 import L4Family
 from akod.sync.families.l7 import L7Family
 from akod.sync.families.npl import NplFamily
@@ -41,6 +42,7 @@ FAMILIES: tuple[type[Family], ...] = (
     L7Family,
     NplFamily,
     HostRuleFamily,
+    HTTPRuleFamily,
 )
 # The order a cache is filled in (a stored copy at start, a fresh list in `akod plan`): what other
 # objects' keys depend on comes first.

@@ -30,6 +30,7 @@ from typing import Any
 
 from akod.avi import AviClient, AviError
 from akod.model.hostrule import KIND as HOSTRULE
+from akod.model.httprule import KIND as HTTPRULE
 from akod.model.l7 import L7_KEY_PREFIX, L7Context, hostless_problems, ingress_accepted, keys_of_ingress, translate_l7
 from akod.model.l7context import Unit, ingress_age
 from akod.model.l7names import shard_key, vs_name_of_key
@@ -39,6 +40,7 @@ from akod.store import Applied
 from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
 from akod.sync.families.l7hostrules import L7HostRules
+from akod.sync.families.l7httprules import L7HTTPRules
 from akod.sync.families.l7index import IngId, L7Index, backends_of, fingerprint, secrets_of
 from akod.sync.families.l7isolation import Exclusions, Trial, isolate, refusal_problem
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation, requeue
@@ -106,6 +108,10 @@ class L7Family:
         self._hostrules = L7HostRules(crs=inputs.crs, index=self.index, ingresses=lambda: self._in.cluster.ingresses,
                                       key_of=self._key_of_host,
                                       present=lambda: self._in.cluster.other.get(HOSTRULE, {}))
+        self._http_acting: dict[str, Mapping[str, tuple[ObjectRef, ...]]] = {}  # key -> host -> HTTPRules
+        self._httprules = L7HTTPRules(crs=inputs.crs, index=self.index, ingresses=lambda: self._in.cluster.ingresses,
+                                      key_of=self._key_of_host,
+                                      present=lambda: self._in.cluster.other.get(HTTPRULE, {}))
 
     def _ctx(self) -> L7Context:
         i = self._in
@@ -224,7 +230,7 @@ class L7Family:
             secrets={ref: cluster.secrets[ref] for ref in secret_refs if ref in cluster.secrets},
             leave_out=frozenset(excluded) | leave_out,
             pods={ref: cluster.pods_of(ref) for ref in backends} if cluster.pods else {},
-            host_rules=self._hostrules.accepted())
+            host_rules=self._hostrules.accepted(), http_rules=self._httprules.accepted())
         problems = (*result.problems, *(why.problem for _, why in sorted(excluded.items())))
         return Translation(key=key, objects=result.objects, problems=problems,
                            scope=frozenset(_ref(m) for m in members), detail=result)
@@ -259,6 +265,7 @@ class L7Family:
         await self._report(key=key, members=members, problems=t.problems)
         result = t.detail
         self._acting[key] = result.host_rules
+        self._http_acting[key] = result.http_rules
         await self._hostrules.warn(kube=io.kube, found=result.hostrule_not_applied)
         if not self._ctx().dedicated and any(o.role == Role.SHARD_VS for o in t.objects):
             self._shelled.add(key)
@@ -389,7 +396,8 @@ class L7Family:
                    client: AviClient) -> list[PlannedChange]:
         owner = (", ".join(f"Ingress {r.namespace}/{r.name}" for r in sorted(translation.scope, key=str))
                  or "the shared VIP (kept)")
-        rules = sorted({str(r) for r in getattr(translation.detail, "host_rules", {}).values()})
+        rules = sorted({str(r) for r in getattr(translation.detail, "host_rules", {}).values()}
+                       | {str(r) for refs in getattr(translation.detail, "http_rules", {}).values() for r in refs})
         if rules:
             owner += f" (with {', '.join(rules)})"  # what a HostRule would change shows as its doing
         return diff_owned(translation=translation, have=have, owner=owner)
@@ -403,6 +411,9 @@ class L7Family:
         made = [m for key in keys for m in await describe_objects(store=self._io.store, key=key, subject=ref)]
         hosts = {h for h, _ in served}
         acting = sorted({(r.kind, r.namespace, r.name, h) for key in keys
-                         for h, r in self._acting.get(key, {}).items() if h in hosts})
+                         for h, r in self._acting.get(key, {}).items() if h in hosts}
+                        | {(r.kind, r.namespace, r.name, h) for key in keys
+                           for h, refs in self._http_acting.get(key, {}).items() if h in hosts
+                           for r in refs if r.namespace == ref.namespace})
         return {"keys": keys, "hosts": [{"host": h, "vip": ip} for h, ip in served], "avi_objects": made,
                 "custom_resources": [{"kind": k, "namespace": ns, "name": n, "host": h} for k, ns, n, h in acting]}
