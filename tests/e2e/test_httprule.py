@@ -353,3 +353,9 @@ async def test_kill9_while_httprules_are_applied_then_restart_gives_exact_object
     plan = akod_cli("plan", "--config", str(akod.config))
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert akod.stop() == 0
+    # `akod cleanup` removes the PKI profiles with the rest (after the pools that use them).
+    done = akod_cli("cleanup", "--config", str(akod.config), "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert await controller.objects("pkiprofile", contains=f"{C}--") == []
+    assert await controller.objects("pool", contains=f"{C}--") == []
+    assert await controller.maybe("pkiprofile", "System-PKI-Profile") is not None  # not akod's: kept
