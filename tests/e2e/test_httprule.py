@@ -175,7 +175,7 @@ async def test_consistent_hash_on_root_and_a_monitor_on_api_reach_exactly_the_ri
 async def test_reencrypt_with_a_destination_ca_on_a_tls_host_makes_a_pki_profile_akod_owns(
         controller, nodes: Nodes, services, ingresses: Ingresses, httprules: HTTPRules, make_daemon) -> None:
     await seed_ingresses(services, nodes, ingresses)
-    akod = make_daemon()
+    akod = make_daemon(extra_config=FAST_RECHECK)
     akod.start()
     await akod.wait_in_sync()
     assert akod.stop() == 0
@@ -215,6 +215,18 @@ async def test_reencrypt_with_a_destination_ca_on_a_tls_host_makes_a_pki_profile
         ("POST", "/api/pkiprofile"), ("PUT", f"/api/pool/{pool['uuid']}")], writes  # the profile first
     answer = await routed(controller, vip=await vip_of(controller, shard(KUARD)), port=443, host=KUARD)
     assert answer["pool"] == KUARD_POOL
+    # A hand edit of the profile's CA: the drift check puts the HTTPRule's back.
+    other, _ = make_cert("someone-else.avi.iberia.local")
+    code, answer = await controller.call("PUT", f"/api/pkiprofile/{pki['uuid']}",
+                                         {**pki, "ca_certs": [{"certificate": other}]})
+    assert code == 200, answer
+
+    async def repaired() -> bool:
+        found = await controller.one("pkiprofile", pki_name)
+        return [c["certificate"].strip() for c in found["ca_certs"]] == [ca.strip()]
+
+    await eventually(repaired, timeout=30, what="the PKI profile's CA put back by the drift check")
+    await akod.wait_in_sync()
 
     # Deleted: the pool lets go of the profile first, then the profile goes.
     writes_before = len(await controller.writes())
@@ -266,6 +278,16 @@ async def test_rejections_name_the_field_change_nothing_and_a_broken_edit_keeps_
                    for e in await httprules.events_for("default", "nohm"))
 
     await eventually(event, what="the Event of the rejected HTTPRule")
+    # A hash without the consistent hash algorithm: ignored as AKO does, Accepted, and said so.
+    await httprules.create("default", "hashonly", fqdn=SHOP, paths=[{"target": "/x", "loadBalancerPolicy": {
+        "algorithm": "LB_ALGORITHM_ROUND_ROBIN", "hash": "LB_ALGORITHM_CONSISTENT_HASH_URI"}}])
+    await status_of(httprules, "hashonly", "Accepted")
+
+    async def warned() -> bool:
+        return any(e.reason == "FieldNotApplied" and "spec.paths[0].loadBalancerPolicy.hash" in e.message
+                   for e in await httprules.events_for("default", "hashonly"))
+
+    await eventually(warned, what="the FieldNotApplied Event")
     await akod.wait_in_sync()
     assert (await controller.one("pool", HACK_POOL))["_last_modified"] == hack_before["_last_modified"]
     # The daemon and the other hosts are unaffected.

@@ -224,3 +224,23 @@ def test_pki_profile_checksum_is_its_content_as_the_controller_returns_it() -> N
     returned = {**pki.body, "uuid": "pkiprofile-1", "ca_certs": [{"certificate": "  " + ca_pem().strip() + "\n\n"}]}
     assert stored_checksum("pkiprofile", returned) == pki.checksum
     assert "cloud_config_cksum" not in pki.payload()
+
+
+def test_a_hostrule_of_the_same_host_is_independent_of_the_httprule() -> None:
+    from akod.model.hostrule import HostRules, parse_hostrule
+    hostrule, _ = parse_hostrule({"name": "hr", "namespace": "default", "created": "2026-01-01T00:00:00Z",
+                                  "spec": {"virtualhost": {"fqdn": HOST, "wafPolicy": "System-WAF-Policy"}}})
+    assert hostrule is not None
+    ings = shop(secure=True)
+    args: dict[str, Any] = dict(key=key_of(ings[0], SEED), ingresses=ings[:1],
+                                services=svc_map(backend("web", 80), backend("api", 8080)),
+                                endpoints={**pods("web", 80, "10.34.1.5"), **pods("api", 8080, "10.34.2.7")},
+                                nodes=SEED_NODES, secrets={("default", "shop-tls"): tls_secret("shop-tls",
+                                                                                               valid_pair(HOST))},
+                                ctx=SEED, keep_shell=False)
+    both = translate_l7(**args, host_rules=HostRules([hostrule]), http_rules=accepted(ACCEPTANCE))
+    only_http = translate_l7(**args, http_rules=accepted(ACCEPTANCE))
+    only_host = translate_l7(**args, host_rules=HostRules([hostrule]))
+    by = lambda r, t: {o.name: o.checksum for o in r.objects if o.obj_type == t}  # noqa: E731
+    assert by(both, "pool") == by(only_http, "pool") != by(only_host, "pool")
+    assert by(both, "virtualservice") == by(only_host, "virtualservice") != by(only_http, "virtualservice")
