@@ -244,3 +244,20 @@ def test_a_hostrule_of_the_same_host_is_independent_of_the_httprule() -> None:
     by = lambda r, t: {o.name: o.checksum for o in r.objects if o.obj_type == t}  # noqa: E731
     assert by(both, "pool") == by(only_http, "pool") != by(only_host, "pool")
     assert by(both, "virtualservice") == by(only_host, "virtualservice") != by(only_http, "virtualservice")
+
+
+def test_a_pki_profile_name_over_the_limit_leaves_only_that_path_unserved_naming_it() -> None:
+    from akod.model.l4names import MAX_NAME_LENGTH
+    base = len(f"S1-AZ1--{HOST}_-default-shop")
+    long_path = "/" + "a" * (MAX_NAME_LENGTH - 5 - base)  # the pool fits, `<pool>-pkiprofile` does not
+    ing = ingress("shop", rule(HOST, path("/", "web", 80), path(long_path, "api", 8080)))
+    rules = accepted({"fqdn": HOST, "paths": [{"target": "/a", "tls": {"type": "reencrypt",
+                                                                       "destinationCA": ca_pem()}}]})
+    result = translate_l7(key=key_of(ing, SEED), ingresses=[ing],
+                          services=svc_map(backend("web", 80), backend("api", 8080)),
+                          endpoints={**pods("web", 80, "10.34.1.5"), **pods("api", 8080, "10.34.2.7")},
+                          nodes=SEED_NODES, secrets={}, ctx=SEED, keep_shell=False, http_rules=rules)
+    assert [n for n in pools(result)] == [f"S1-AZ1--{HOST}_-default-shop"]
+    assert [(p.reason, p.field) for p in result.problems] == [("NameTooLong", "spec.rules[0].http.paths[1].path")]
+    pool = f"S1-AZ1--{HOST}_{long_path[1:]}-default-shop"
+    assert f"has {len(pool + '-pkiprofile')} characters" in result.problems[0].message
