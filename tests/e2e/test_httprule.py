@@ -244,6 +244,32 @@ async def test_reencrypt_with_a_destination_ca_on_a_tls_host_makes_a_pki_profile
     assert akod.stop() == 0
 
 
+async def test_dedicated_mode_gives_the_httprule_to_the_hosts_own_pools(
+        controller, nodes: Nodes, services, ingresses: Ingresses, httprules: HTTPRules, make_daemon) -> None:
+    await seed_shop(services, nodes, ingresses)
+    akod = make_daemon(extra_config='[l7]\nshard_vs_size = "DEDICATED"\n')
+    akod.start()
+    await akod.wait_in_sync()
+    root, api = (f"{C}--default-{SHOP}_{p}-shop-L7-dedicated" for p in ("", "api"))
+    hack = f"{C}--default-{HACK}_-hackazon-L7-dedicated"
+    hack_before = await controller.one("pool", hack)
+    await httprules.create("default", "shop", fqdn=SHOP, paths=ACCEPTANCE)
+    await status_of(httprules, "shop", "Accepted")
+
+    async def applied() -> bool:
+        return bool(monitors(await controller.one("pool", api)))
+
+    await eventually(applied, timeout=30, what="the HTTPRule on the dedicated VS's pools")
+    await akod.wait_in_sync()
+    root_pool, api_pool = await controller.one("pool", root), await controller.one("pool", api)
+    assert root_pool["lb_algorithm"] == api_pool["lb_algorithm"] == CH and monitors(root_pool) == []
+    assert (await controller.one("pool", hack))["_last_modified"] == hack_before["_last_modified"]
+    vs = f"{C}--{SHOP}-L7-dedicated"
+    answer = await routed(controller, vip=await vip_of(controller, vs), port=80, host=SHOP, path="/api")
+    assert answer["vs"] == vs and answer["pool"] == api
+    assert akod.stop() == 0
+
+
 async def test_rejections_name_the_field_change_nothing_and_a_broken_edit_keeps_the_last_good_effect(
         controller, nodes: Nodes, services, ingresses: Ingresses, httprules: HTTPRules, make_daemon) -> None:
     await seed_shop(services, nodes, ingresses)
