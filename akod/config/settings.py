@@ -234,6 +234,9 @@ class SyncSettings(Section):
     # the stored applied state cannot stand for the controller's (see `akod.sync.reconcile`); else
     # the stored state is used and a drift check runs right after the start.
     read_back_at_boot: bool = False
+    # Seconds between looks for the CRDs (AKO's, the CNIs') that discovery found not installed: one
+    # installed later is watched without a restart. 0: only at start.
+    rediscover_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 60.0
 
 
 class HaSettings(Section):

@@ -10,6 +10,11 @@ write: the SE group labelled, the applied state rebuilt from the controller (the
 have written anything up to its last moment, so memory is not trusted), every key marked (static
 routes included: AKO forgets them on failover), the engine resumed, garbage collected, ready.
 Losing the lease (`stand_by`) pauses the engine at once; the write gates already refuse.
+
+A CRD installed after the start (AKO's, a CNI's) is found without a restart: every `[sync]
+rediscover_s` the resources discovery did not find (absent or missing) are looked up again, and
+one now served is loaded, watched and its readers' keys marked, as if it had been there at the
+start.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class Roles:
         self._ready = ready
         self._check_drift = check_drift  # a drift check now (after a start on the stored applied state)
         self._led = False  # has this process led before (a takeover always reads the controller back)
+        self._resolution = Resolution()
 
     async def run(self) -> None:
         await self.warm_up()
@@ -83,8 +89,10 @@ class Roles:
         await self._load_cache(resolution)
         await registry.restore()  # the CRs' last accepted effects, before anything is translated
         for spec in resolution.specs:
-            rt.watches[spec.resource] = WatchState()
-            self._supervisor.start(f"watch-{spec.resource}", self._watch_task(spec), policy=RESTART)
+            self._start_watch(spec)
+        self._resolution = resolution
+        if resolution.unserved:
+            self._supervisor.start("rediscover", self._rediscover, policy=RESTART)
         rt.engine.pause()  # keys are marked from now on; they run once this daemon leads
         self._supervisor.start("engine", rt.engine.run, policy=CRITICAL)
         await self._discover(label_se_group=False)
@@ -164,6 +172,43 @@ class Roles:
         # short-lived dicts; the default threshold of 700 made collections a visible cost).
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD_0, *gc.get_threshold()[1:])
+
+    def _start_watch(self, spec: WatchSpec) -> None:
+        self._rt.watches[spec.resource] = WatchState()
+        self._supervisor.start(f"watch-{spec.resource}", self._watch_task(spec), policy=RESTART)
+
+    async def _rediscover(self) -> None:
+        """Look up the unserved resources again, every `[sync] rediscover_s`, until none is left."""
+        while self._resolution.unserved:
+            interval = self._settings().sync.rediscover_s
+            if interval <= 0:
+                return
+            await asyncio.sleep(interval)  # a period, not a wait for an outcome
+            await self.rediscover_once()
+
+    async def rediscover_once(self) -> list[str]:
+        """The unserved resources the server serves now: loaded, watched, their readers' keys marked."""
+        rt, registry, known = self._rt, self._rt.registry, self._resolution
+        found = await resolve(self._kube.api, sorted(known.unserved), optional=registry.optional_resources())
+        for name, variant in found.chosen.items():
+            log.info("%s: now served (%s); watching them", name, variant.api)
+            known.absent.pop(name, None)
+            known.missing.pop(name, None)
+            known.chosen[name] = variant
+            rt.absent_apis.pop(name, None)
+            rt.missing_apis.pop(name, None)
+            rt.apis[name] = variant.api
+            registry.inputs.unserved = known.unserved
+            self._kube.route(known.targets)
+            objects = await rt.store.observed(kind=variant.kind)
+            keys = await registry.load(resource=variant.cursor_name, kind=variant.kind, objects=objects)
+            for spec in found.specs:
+                if spec.resource == variant.cursor_name:
+                    known.specs.append(spec)
+                    self._start_watch(spec)
+            for key in sorted(keys | registry.keys_reading(name)):
+                await rt.engine.mark(key)
+        return sorted(found.chosen)
 
     def _watch_task(self, spec: WatchSpec) -> Callable[[], Awaitable[None]]:
         rt = self._rt

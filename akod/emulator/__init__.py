@@ -14,5 +14,6 @@ refs via `refs`, per-type server behaviour in `typehooks`, checks across entries
 `render`, collections selected by `query`. `dataplane` answers `/_emulator/route`: which pool
 the controller's data plane would send a request to, evaluated from the stored objects. The
 objects a fresh emulator holds come from `fixtures` (`fixtures/seed.json`), the schema from
-`fixtures/schema.json` (compiled by `specgen` from the controller's Swagger files).
+`fixtures/schema.json` (compiled by `specgen` from the controller's Swagger files: the core
+types' in `shared/avi-api-spec/`, the CRD-referenced types' in `specs/`, not shipped).
 """

@@ -1,7 +1,9 @@
 """Compiles the controller's Swagger files into the compact schema the emulator ships.
 
-The Swagger 2.0 files of vmware/alb-sdk (one per object type, ~2 MB, mostly prose) live beside
-the project, not inside the installed package. The emulator needs only the machine-usable part:
+The Swagger 2.0 files of vmware/alb-sdk (one per object type, mostly prose) live in two folders:
+`shared/avi-api-spec/` beside the project (the core types, ~2 MB) and `akod/emulator/specs/` in the
+repository (the types AKO's CRDs name: WAF, SSL, PKI, persistence, analytics, error page, ICAP,
+security policies), neither inside the installed package. The emulator needs only the machine-usable part:
 per definition the required fields, and per field its JSON type, enum values (written in the
 prose as "Enum options - A, B, C."), default, nested definition, and ref target type (written as
 "It is a reference to an object of type X."). This module extracts exactly that into
@@ -13,13 +15,18 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 SOURCE_NOTE = (
     "Compiled by akod.emulator.specgen from the Swagger files of vmware/alb-sdk "
-    "(swagger/*.json, v30.2.1, commit d181a90, Apache License 2.0); descriptions dropped."
+    "(swagger/*.json, v30.2.1, commit d181a90, Apache License 2.0) in shared/avi-api-spec and "
+    "akod/emulator/specs; descriptions dropped."
 )
+
+#: The project's own specs (the types AKO's CRDs refer to), always present in the repository.
+PROJECT_SPECS = Path(__file__).resolve().parent / "specs"
 
 _ENUM = re.compile(r"Enum options - ([A-Za-z0-9_\-, ]+)")
 _TARGET = re.compile(r"It is a reference to an object of type ([A-Za-z0-9]+)")
@@ -57,12 +64,23 @@ def _field(prop: dict[str, Any], models: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def compile_specs(spec_dir: Path) -> dict[str, Any]:
-    """The compact schema of every `*.json` Swagger file in `spec_dir`."""
+def spec_files(*spec_dirs: Path) -> list[Path]:
+    """Every `*.json` of the folders, ordered by file name; a name in two folders is an error."""
+    by_name: dict[str, Path] = {}
+    for folder in spec_dirs:
+        for path in folder.glob("*.json"):
+            if path.name in by_name:
+                raise ValueError(f"{path.name} is in both {by_name[path.name].parent} and {folder}")
+            by_name[path.name] = path
+    return [by_name[name] for name in sorted(by_name)]
+
+
+def compile_specs(*spec_dirs: Path) -> dict[str, Any]:
+    """The compact schema of every `*.json` Swagger file in `spec_dirs` (later names win a clash)."""
     definitions: dict[str, Any] = {}
     types: dict[str, str] = {}
     models: dict[str, str] = {}
-    for path in sorted(spec_dir.glob("*.json")):
+    for path in spec_files(*spec_dirs):
         spec = json.loads(path.read_text())
         if "definitions" not in spec:
             continue
@@ -88,6 +106,24 @@ def compile_specs(spec_dir: Path) -> dict[str, Any]:
     }
 
 
-def write_schema(*, spec_dir: Path, out: Path) -> None:
-    """Recompile the shipped schema: `write_schema(spec_dir=..., out=.../fixtures/schema.json)`."""
-    out.write_text(json.dumps(compile_specs(spec_dir), indent=None, separators=(",", ":")) + "\n")
+def write_schema(*, spec_dirs: tuple[Path, ...], out: Path) -> None:
+    """Recompile the shipped schema: `write_schema(spec_dirs=(shared, PROJECT_SPECS), out=...)`."""
+    out.write_text(json.dumps(compile_specs(*spec_dirs), indent=None, separators=(",", ":")) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m akod.emulator.specgen [SHARED_SPEC_DIR]`: rewrite `fixtures/schema.json`."""
+    args = sys.argv[1:] if argv is None else argv
+    repo = Path(__file__).resolve().parents[2]
+    shared = Path(args[0]) if args else repo.parent / "shared" / "avi-api-spec"
+    if not shared.is_dir():
+        print(f"no Swagger specs in {shared}", file=sys.stderr)
+        return 2
+    out = Path(__file__).resolve().parent / "fixtures" / "schema.json"
+    write_schema(spec_dirs=(shared, PROJECT_SPECS), out=out)
+    print(f"wrote {out} from {shared} and {PROJECT_SPECS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

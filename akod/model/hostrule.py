@@ -36,6 +36,7 @@ REF_FIELDS: tuple[tuple[str, str], ...] = (
     ("applicationProfile", "applicationprofile"),
     ("analyticsProfile", "analyticsprofile"),
     ("errorPageProfile", "errorpageprofile"),
+    ("networkSecurityPolicy", "networksecuritypolicy"),
 )
 MODELS = {
     "wafpolicy": "WafPolicy", "applicationprofile": "ApplicationProfile", "analyticsprofile": "AnalyticsProfile",
@@ -45,8 +46,10 @@ MODELS = {
 }
 # Fields of `spec.virtualhost` akod reads but does not apply yet: a CR using one is accepted with a
 # warning naming it (README "HostRule": not supported).
-UNSUPPORTED = ("aliases", "analyticsPolicy", "tcpSettings", "networkSecurityPolicy", "l7Rule", "useRegex",
-               "applicationRootPath", "gslb.includeAliases", "tls.termination")
+# `gslb.includeAliases` is not here: AMKO reads it from the HostRule itself; AKO does nothing with it either.
+UNSUPPORTED = ("l7Rule", "useRegex", "applicationRootPath", "tls.termination")
+# `analyticsPolicy.fullClientLogs.throttle` -> the Avi `full_client_logs.throttle` (AKO's `lib.GetThrottle`).
+THROTTLES = {"HIGH": 10, "MEDIUM": 30, "LOW": 50, "DISABLED": 0}
 KNOWN = frozenset({"fqdn", "fqdnType", "enableVirtualHost", "tls", "wafPolicy", "applicationProfile",
                    "analyticsProfile", "errorPageProfile", "icapProfile", "httpPolicy", "datascripts", "gslb",
                    "aliases", "analyticsPolicy", "tcpSettings", "networkSecurityPolicy", "l7Rule", "useRegex",
@@ -63,6 +66,9 @@ class HostRuleEffect:
     fqdn_type: str = "Exact"
     enabled: bool | None = None
     certificates: tuple[str, ...] = ()  # Avi certificates by name (`type: ref`), the alternate second
+    # `tls.sslKeyCertificate` of `type: secret`: a kubernetes.io/tls Secret in the HostRule's
+    # namespace, made into the host's certificate instead of the Ingress's (AKO's DummySecretK8s).
+    secret_certificate: str = ""
     ssl_profile: str = ""
     waf_policy: str = ""
     application_profile: str = ""
@@ -73,6 +79,17 @@ class HostRuleEffect:
     overwrite: bool = False
     datascripts: tuple[str, ...] = ()
     gslb_fqdn: str = ""
+    network_security_policy: str = ""  # the dedicated VS only (AKO: not on an SNI child)
+    aliases: tuple[str, ...] = ()  # more names of the host (SNI child, dedicated VS), `Exact` only
+    # `tcpSettings`: the dedicated VS's listeners (port, enableSSL) and its VIP's static address.
+    listeners: tuple[tuple[int, bool], ...] = ()
+    load_balancer_ip: str = ""
+    # The VS's `analytics_policy` as AKO builds it from `analyticsPolicy` (None: not set).
+    analytics_policy: tuple[tuple[str, Any], ...] | None = None
+
+    def analytics_body(self) -> dict[str, Any] | None:
+        return {k: dict(v) if isinstance(v, tuple) else v for k, v in self.analytics_policy} \
+            if self.analytics_policy is not None else None
 
     def matches(self, host: str) -> bool:
         host, fqdn = host.lower(), self.fqdn.lower()
@@ -87,12 +104,16 @@ class HostRuleEffect:
     def describe(self) -> dict[str, Any]:
         """The effect as `akod plan` and `/objects` show it (only what it sets)."""
         shown = {"fqdn": self.fqdn, "fqdnType": self.fqdn_type, "enableVirtualHost": self.enabled,
-                 "sslKeyCertificates": list(self.certificates), "sslProfile": self.ssl_profile,
+                 "sslKeyCertificates": list(self.certificates), "sslKeyCertificateSecret": self.secret_certificate,
+                 "sslProfile": self.ssl_profile,
                  "wafPolicy": self.waf_policy, "applicationProfile": self.application_profile,
                  "analyticsProfile": self.analytics_profile, "errorPageProfile": self.error_page_profile,
                  "icapProfile": self.icap_profile, "httpPolicySets": list(self.policy_sets),
                  "overwrite": self.overwrite or None, "datascripts": list(self.datascripts),
-                 "gslbFqdn": self.gslb_fqdn}
+                 "gslbFqdn": self.gslb_fqdn, "networkSecurityPolicy": self.network_security_policy,
+                 "analyticsPolicy": self.analytics_body(), "aliases": list(self.aliases),
+                 "listeners": [{"port": p, "enableSSL": ssl} for p, ssl in self.listeners],
+                 "loadBalancerIP": self.load_balancer_ip}
         return {k: v for k, v in shown.items() if v not in (None, "", [])}
 
 
@@ -145,6 +166,7 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
     unsupported: list[str] = []
     tls = vh.get("tls") or {}
     certificates: list[str] = []
+    secret_certificate = ""
     ssl_profile = ""
     if not isinstance(tls, Mapping):
         problems.append(_problem(obj, "tls", f"must be an object, not {quoted(tls)}"))
@@ -161,6 +183,8 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
         kind = cert.get("type")
         if kind == "ref":
             certificates.append(ref(f"{where}.name", "sslkeyandcertificate", cert["name"]))
+        elif kind == "secret" and where == "tls.sslKeyCertificate":
+            secret_certificate = str(cert["name"])
         elif kind == "secret":
             unsupported.append(f"{where}.type: secret")
         else:
@@ -192,13 +216,7 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
     gslb_fqdn = text(gslb.get("fqdn")) if isinstance(gslb, Mapping) else ""
     if gslb_fqdn and gslb_fqdn == fqdn:
         problems.append(_problem(obj, "gslb.fqdn", "the GSLB FQDN and the local FQDN are the same"))
-    tcp = vh.get("tcpSettings")
-    if isinstance(tcp, Mapping) and text(tcp.get("loadBalancerIP")):
-        try:
-            ipaddress.ip_address(tcp["loadBalancerIP"])
-        except ValueError:
-            problems.append(_problem(obj, "tcpSettings.loadBalancerIP",
-                                     f"is not an IP address: {quoted(tcp['loadBalancerIP'])}"))
+    listeners, lb_ip = _tcp_settings(vh.get("tcpSettings"), obj=obj, problems=problems)
     for name in UNSUPPORTED:
         head, _, tail = name.partition(".")
         value = vh.get(head)
@@ -206,6 +224,9 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
             value = value.get(tail) if isinstance(value, Mapping) else None
         if value not in (None, "", [], {}, False):
             unsupported.append(name)
+    analytics = _analytics_policy(vh.get("analyticsPolicy"), obj=obj, problems=problems)
+    aliases = _aliases(vh.get("aliases"), obj=obj, fqdn=fqdn, fqdn_type=str(fqdn_type), gslb_fqdn=gslb_fqdn,
+                       problems=problems)
     unknown = sorted(k for k in vh if k not in KNOWN)
     unsupported += unknown
     verdict = Verdict(problems=tuple(problems), refs=tuple(refs), unsupported=tuple(f"{VH}.{u}" for u in unsupported))
@@ -213,11 +234,103 @@ def parse_hostrule(body: Mapping[str, Any]) -> tuple[HostRuleEffect | None, Verd
         return None, verdict
     effect = HostRuleEffect(
         ref=obj, age=cr_age(body), fqdn=fqdn, fqdn_type=str(fqdn_type), enabled=enabled,
-        certificates=tuple(c for c in certificates if c), ssl_profile=ssl_profile, waf_policy=single["wafPolicy"],
+        certificates=tuple(c for c in certificates if c), secret_certificate=secret_certificate,
+        ssl_profile=ssl_profile, waf_policy=single["wafPolicy"],
         application_profile=single["applicationProfile"], analytics_profile=single["analyticsProfile"],
         error_page_profile=single["errorPageProfile"], icap_profile=icap[0] if icap else "", policy_sets=sets,
-        overwrite=overwrite, datascripts=scripts, gslb_fqdn=gslb_fqdn)
+        overwrite=overwrite, datascripts=scripts, gslb_fqdn=gslb_fqdn,
+        network_security_policy=single["networkSecurityPolicy"], analytics_policy=analytics, aliases=aliases,
+        listeners=listeners, load_balancer_ip=lb_ip)
     return effect, verdict
+
+
+def _tcp_settings(value: Any, *, obj: ObjectRef,
+                  problems: list[Problem]) -> tuple[tuple[tuple[int, bool], ...], str]:
+    """`tcpSettings`: the listeners (port, enableSSL) and the static VIP (`loadBalancerIP`)."""
+    if value is None:
+        return (), ""
+    if not isinstance(value, Mapping):
+        problems.append(_problem(obj, "tcpSettings", f"must be an object, not {quoted(value)}"))
+        return (), ""
+    listeners: list[tuple[int, bool]] = []
+    raw = value.get("listeners") or []
+    if not isinstance(raw, list):
+        problems.append(_problem(obj, "tcpSettings.listeners", f"must be a list, not {quoted(raw)}"))
+        raw = []
+    for i, item in enumerate(raw):
+        where = f"tcpSettings.listeners[{i}]"
+        port = item.get("port") if isinstance(item, Mapping) else None
+        ssl = item.get("enableSSL", False) if isinstance(item, Mapping) else False
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            problems.append(_problem(obj, f"{where}.port", f"must be a port number 1-65535, not {quoted(port)}"))
+        elif not isinstance(ssl, bool):
+            problems.append(_problem(obj, f"{where}.enableSSL", f"must be true or false, not {quoted(ssl)}"))
+        elif any(p == port for p, _ in listeners):
+            problems.append(_problem(obj, f"{where}.port", f"port {port} is listed twice"))
+        else:
+            listeners.append((port, ssl))
+    lb_ip = text(value.get("loadBalancerIP"))
+    if lb_ip:
+        try:
+            ipaddress.ip_address(lb_ip)
+        except ValueError:
+            problems.append(_problem(obj, "tcpSettings.loadBalancerIP", f"is not an IP address: {quoted(lb_ip)}"))
+            lb_ip = ""
+    return tuple(listeners), lb_ip
+
+
+def _aliases(value: Any, *, obj: ObjectRef, fqdn: str, fqdn_type: str, gslb_fqdn: str,
+             problems: list[Problem]) -> tuple[str, ...]:
+    """`aliases`, checked as AKO's `ValidateHostRuleObj` does (each check naming the field)."""
+    if value in (None, []):
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.append(_problem(obj, "aliases", f"must be a list of host names, not {quoted(value)}"))
+        return ()
+    names = [v.strip().lower() for v in value]
+    if fqdn_type != "Exact":
+        problems.append(_problem(obj, "aliases", "aliases are supported only when fqdnType is Exact"))
+    elif fqdn.lower() in names:
+        problems.append(_problem(obj, "aliases", f"{quoted(fqdn)} is the fqdn itself"))
+    elif len(set(names)) != len(names):
+        problems.append(_problem(obj, "aliases", "aliases must be unique"))
+    elif gslb_fqdn and gslb_fqdn.lower() in names:
+        problems.append(_problem(obj, "aliases", f"must not contain the GSLB FQDN {quoted(gslb_fqdn)}"))
+    else:
+        return tuple(names)
+    return ()
+
+
+def _analytics_policy(value: Any, *, obj: ObjectRef,
+                      problems: list[Problem]) -> tuple[tuple[str, Any], ...] | None:
+    """`analyticsPolicy` as AKO turns it into the VS's `analytics_policy` (`BuildL7HostRule`).
+
+    Full client logs last for ever (duration 0) unless a duration is given; the throttle defaults to
+    HIGH, as the CRD says."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        problems.append(_problem(obj, "analyticsPolicy", f"must be an object, not {quoted(value)}"))
+        return None
+    logs = value.get("fullClientLogs") or {}
+    if not isinstance(logs, Mapping):
+        problems.append(_problem(obj, "analyticsPolicy.fullClientLogs", f"must be an object, not {quoted(logs)}"))
+        return None
+    enabled, all_headers = logs.get("enabled", False), value.get("logAllHeaders", False)
+    throttle, duration = logs.get("throttle") or "HIGH", logs.get("duration", 0)
+    for where, flag in (("fullClientLogs.enabled", enabled), ("logAllHeaders", all_headers)):
+        if not isinstance(flag, bool):
+            problems.append(_problem(obj, f"analyticsPolicy.{where}", f"must be true or false, not {quoted(flag)}"))
+    if throttle not in THROTTLES:
+        problems.append(_problem(obj, "analyticsPolicy.fullClientLogs.throttle",
+                                 f"must be one of {', '.join(THROTTLES)}, not {quoted(throttle)}"))
+    if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
+        problems.append(_problem(obj, "analyticsPolicy.fullClientLogs.duration",
+                                 f"must be a number of minutes (0: for ever), not {quoted(duration)}"))
+    if any(p.field.startswith(f"{VH}.analyticsPolicy") for p in problems):
+        return None
+    full = (("enabled", enabled), ("duration", duration), ("throttle", THROTTLES[throttle]))
+    return (("full_client_logs", full), ("all_headers", all_headers))
 
 
 def fqdn_of(body: Mapping[str, Any]) -> str:
@@ -227,23 +340,46 @@ def fqdn_of(body: Mapping[str, Any]) -> str:
     return fqdn.strip().lower() if isinstance(fqdn, str) else ""
 
 
-def winners(bodies: Iterable[Mapping[str, Any]]) -> dict[ObjectRef, ObjectRef]:
-    """For each HostRule that loses its FQDN to an older one: the one that holds it."""
+def secret_of(body: Mapping[str, Any]) -> str:
+    """The Secret a HostRule's certificate of `type: secret` names ("" when none)."""
+    vh = (body.get("spec") or {}).get("virtualhost") if isinstance(body.get("spec"), Mapping) else None
+    tls = vh.get("tls") if isinstance(vh, Mapping) else None
+    cert = tls.get("sslKeyCertificate") if isinstance(tls, Mapping) else None
+    if isinstance(cert, Mapping) and cert.get("type") == "secret" and isinstance(cert.get("name"), str):
+        return str(cert["name"])
+    return ""
+
+
+def claims_of(body: Mapping[str, Any]) -> list[str]:
+    """The host names a HostRule claims, lowercased: its FQDN, then its aliases (whatever else is wrong)."""
+    fqdn = fqdn_of(body)
+    vh = (body.get("spec") or {}).get("virtualhost") if isinstance(body.get("spec"), Mapping) else None
+    aliases = vh.get("aliases") if isinstance(vh, Mapping) else None
+    extra = [a.strip().lower() for a in aliases if isinstance(a, str) and a.strip()] if isinstance(aliases, list) else []
+    return [n for n in dict.fromkeys([fqdn, *extra]) if n]
+
+
+def winners(bodies: Iterable[Mapping[str, Any]]) -> dict[ObjectRef, tuple[ObjectRef, str]]:
+    """For each HostRule that loses a name (its FQDN or an alias) to an older one: that one, and the name.
+
+    An alias counts as a claim like the FQDN: two HostRules never serve one host name."""
     holder: dict[str, ObjectRef] = {}
-    lost: dict[ObjectRef, ObjectRef] = {}
+    lost: dict[ObjectRef, tuple[ObjectRef, str]] = {}
     for body in sorted(bodies, key=cr_age):
-        fqdn = fqdn_of(body)
-        if not fqdn:
-            continue
         ref = cr_ref(KIND, body)
-        first = holder.setdefault(fqdn, ref)
-        if first != ref:
-            lost[ref] = first
+        names = claims_of(body)
+        taken = next(((holder[n], n) for n in names if n in holder and holder[n] != ref), None)
+        if taken is not None:
+            lost[ref] = taken
+            continue
+        for name in names:
+            holder.setdefault(name, ref)
     return lost
 
 
-def conflict(*, obj: ObjectRef, holder: ObjectRef, fqdn: str) -> Problem:
-    return Problem(obj=obj, field=f"{VH}.fqdn", reason="DuplicateFqdn",
+def conflict(*, obj: ObjectRef, holder: ObjectRef, fqdn: str, alias: bool = False) -> Problem:
+    """`fqdn` (the HostRule's FQDN, or with `alias` one of its aliases) is held by an older HostRule."""
+    return Problem(obj=obj, field=f"{VH}.aliases" if alias else f"{VH}.fqdn", reason="DuplicateFqdn",
                    message=f"{fqdn} is already claimed by the older HostRule {holder.namespace}/{holder.name}")
 
 
@@ -257,6 +393,13 @@ class HostRules:
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.patterns)
+
+    def effects(self) -> list[HostRuleEffect]:
+        return [*self.exact.values(), *self.patterns]
+
+    def secret_refs(self) -> set[tuple[str, str]]:
+        """The (namespace, name) of every Secret an accepted HostRule takes its certificate from."""
+        return {(e.ref.namespace, e.secret_certificate) for e in self.effects() if e.secret_certificate}
 
     def for_host(self, host: str) -> HostRuleEffect | None:
         found = self.exact.get(host.lower())

@@ -26,7 +26,6 @@ import dataclasses
 from typing import Any
 
 from akod.model.httprule import CONSISTENT_HASH, CUSTOM_HEADER, DEFAULT_POOL_SSL_PROFILE, PoolSettings
-from akod.model.l4bodies import markers
 from akod.model.l7context import L7Context
 from akod.model.objects import AviObject, name_ref
 
@@ -38,8 +37,7 @@ def pki_profile_name(pool: str) -> str:
     return pool + PKI_SUFFIX
 
 
-def pki_profile(*, name: str, ctx: L7Context, ca_pem: str, namespace: str, host: str, path: str, ingress: str,
-                service: str) -> AviObject:
+def pki_profile(*, name: str, ctx: L7Context, ca_pem: str, markers: list[dict[str, Any]]) -> AviObject:
     """The PKI profile of a `destinationCA` (shaped as the `PKIProfile` definition of the API)."""
     body = {
         "name": name,
@@ -47,8 +45,7 @@ def pki_profile(*, name: str, ctx: L7Context, ca_pem: str, namespace: str, host:
         "created_by": ctx.created_by,
         "crl_check": False,
         "ca_certs": [{"certificate": ca_pem}],
-        "markers": markers(ctx.cluster, ("Namespace", namespace), ("Host", host), ("Path", path),
-                           ("IngressName", ingress), ("ServiceName", service)),
+        "markers": markers,
     }
     return AviObject("pkiprofile", ctx.tenant, name, body)
 
@@ -80,6 +77,12 @@ def apply_to_pool(obj: AviObject, settings: PoolSettings, *, pki: str = "") -> A
     return dataclasses.replace(obj, body=body)
 
 
-def describe_settings(settings: PoolSettings) -> dict[str, Any]:
-    """What `/objects` and `akod plan` show of the HTTPRules acting on a pool."""
-    return {"httprules": [f"{r.namespace}/{r.name}" for r in settings.rules]}
+def with_http_rules(pool: AviObject, settings: PoolSettings, *, ctx: L7Context) -> tuple[AviObject, AviObject | None]:
+    """The L7 pool with `settings` applied, and the PKI profile it refers to if akod makes one (with
+    the pool's markers, as AKO's: cluster, namespace, host, path, Ingress, Service)."""
+    if not (settings.reencrypt and settings.destination_ca and not settings.pki_profile):
+        return apply_to_pool(pool, settings), None
+    name = pki_profile_name(pool.name)
+    profile = pki_profile(name=name, ctx=ctx, ca_pem=settings.destination_ca,
+                          markers=[dict(m) for m in pool.body.get("markers") or []])
+    return apply_to_pool(pool, settings, pki=name), profile

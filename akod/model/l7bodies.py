@@ -21,6 +21,7 @@ from akod.model.checksums import canonical_json
 from akod.model.l4bodies import markers, pool_body, vsvip_body
 from akod.model.l4members import PoolMembers, ServicePort
 from akod.model.l7context import L7Context
+from akod.model.nodes import IPAddress
 from akod.model.objects import AviObject, Role, name_ref
 from akod.model.problems import ObjectRef
 
@@ -47,8 +48,9 @@ def _policies(names: Sequence[str]) -> list[dict[str, Any]]:
     return [{"index": POLICY_INDEX + i, "http_policy_set_ref": name_ref("httppolicyset", n)} for i, n in enumerate(names)]
 
 
-def vsvip(*, name: str, ctx: L7Context, hosts: Sequence[str]) -> AviObject:
-    body = vsvip_body(name=name, ctx=ctx.l4, preferred=None, versions=frozenset({4}), fqdns=sorted(hosts))
+def vsvip(*, name: str, ctx: L7Context, hosts: Sequence[str], preferred: IPAddress | None = None) -> AviObject:
+    """`preferred`: a static VIP (a dedicated VS's HostRule `tcpSettings.loadBalancerIP`)."""
+    body = vsvip_body(name=name, ctx=ctx.l4, preferred=preferred, versions=frozenset({4}), fqdns=sorted(hosts))
     return AviObject("vsvip", ctx.tenant, name, body)
 
 

@@ -95,7 +95,7 @@ def check_tls_secret(*, material: Mapping[str, str] | None, secret_ref: ObjectRe
         elif not error and inspection.not_before is not None and inspection.not_before > _utc(now):
             error = f"the certificate is not valid before {inspection.not_before:%Y-%m-%d %H:%M:%S} UTC"
     if error:
-        message = (f"Secret {secret_ref.namespace}/{secret_ref.name} used by Ingress {ingress_ref.namespace}/"
+        message = (f"Secret {secret_ref.namespace}/{secret_ref.name} used by {ingress_ref.kind} {ingress_ref.namespace}/"
                    f"{ingress_ref.name}: {error}; its TLS hosts are not served until the Secret is fixed")
         return None, Problem(obj=ingress_ref, field=field, reason="SecretInvalid", message=message)
     return (cert_pem, key_pem), None

@@ -42,9 +42,11 @@ from typing import Any
 from akod.model import l7bodies
 from akod.model.l4names import MAX_NAME_LENGTH, too_long
 from akod.model.hostrule import HostRuleEffect, HostRules
-from akod.model.hostrule_apply import apply_to_vs, dns_names, not_on_plain_host
+from akod.model.hostrule_apply import (
+    apply_to_vs, dns_names, not_on_plain_host, not_on_sni_child, preferred_vip, with_aliases,
+)
 from akod.model.httprule import HTTPRules
-from akod.model.httprule_apply import apply_to_pool, pki_profile, pki_profile_name
+from akod.model.httprule_apply import with_http_rules
 from akod.model.l7backends import Backend, resolve_backend
 from akod.model.l7certs import check_tls_secret
 from akod.model.l7context import L7Context, L7Result, SecretLike, ServedHost, Unit, ingress_age
@@ -127,6 +129,18 @@ def _certificates(*, parsed: Sequence[ParsedIngress], on_key: Callable[[str], bo
     return certs, blocked
 
 
+def _hostrule_secret(effect: HostRuleEffect, *, secrets: Mapping[tuple[str, str], SecretLike],
+                     ctx: L7Context) -> tuple[str, str] | None:
+    """The (certificate, key) of the Secret a HostRule names, if it is there and usable."""
+    secret = secrets.get((effect.ref.namespace, effect.secret_certificate))
+    if secret is None:
+        return None
+    pair, _ = check_tls_secret(material=secret.material, secret_ref=ObjectRef(
+        kind="Secret", namespace=effect.ref.namespace, name=effect.secret_certificate), ingress_ref=effect.ref,
+        field="spec.virtualhost.tls.sslKeyCertificate.name", now=ctx.now)
+    return pair
+
+
 class _Assembly:
     """The objects of a key as they are built, deduplicated by type and name, and who is served where."""
 
@@ -138,7 +152,7 @@ class _Assembly:
         self.http_rules = http_rules or HTTPRules()
         self.http_used: dict[str, set[ObjectRef]] = {}  # host -> the HTTPRules acting on its pools here
         self.rules_used: dict[str, HostRuleEffect] = {}  # host -> the HostRule acting on it here
-        self.not_applied: dict[ObjectRef, set[str]] = {}  # HostRule -> its fields a plain host cannot take
+        self.not_applied: dict[ObjectRef, set[str]] = {}  # HostRule -> "<field>: <why>" it could not apply
         self.objects: dict[tuple[str, str], AviObject] = {}
         self.served: dict[IngId, set[ServedHost]] = {}
         self.units: dict[tuple[str, str], set[Unit]] = {}
@@ -187,14 +201,11 @@ class _Assembly:
                              members=backend.members)
         settings = self.http_rules.for_pool(namespace=entry.namespace, host=entry.host, path=entry.path)
         if settings:  # the HTTPRules of the host's target paths (`httprule_apply`)
-            pki = pki_profile_name(name) if settings.destination_ca and not settings.pki_profile else ""
-            if pki and not self.names_fit(entry, (pki,)):
+            made, pki = with_http_rules(made, settings, ctx=self.ctx)
+            if pki is not None and not self.names_fit(entry, (pki.name,)):
                 return False
-            if pki:
-                self.add(pki_profile(name=pki, ctx=self.ctx, ca_pem=settings.destination_ca,
-                                     namespace=entry.namespace, host=entry.host, path=entry.path,
-                                     ingress=entry.ingress, service=entry.service), units=[_unit(entry)])
-            made = apply_to_pool(made, settings, pki=pki)
+            for obj in (pki,) if pki is not None else ():
+                self.add(obj, units=[_unit(entry)])
             self.http_used.setdefault(entry.host, set()).update(settings.rules)
         self.add(made, units=[_unit(entry)])
         return True
@@ -248,20 +259,26 @@ def _shared(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_she
         policies = []
         for namespace, routes in sorted(namespaces.items()):
             policy = sni_policy_name(cluster=cluster, namespace=namespace, host=host)
-            sni_rules = indexed(policy, host_rules(host=host, routes=routes, redirect=False))
+            sni_rules = indexed(policy, with_aliases(host_rules(host=host, routes=routes, redirect=False),
+                                                     out.rule(host)))
             out.add(l7bodies.policy_set(name=policy, ctx=ctx, rules=sni_rules, namespace=namespace, host=host,
                                         subjects=tuple(s for s in subjects if s.namespace == namespace)),
                     units=[u for u in host_units if u[0] == namespace])
             policies.append(policy)
+        effect = out.rule(host)
+        if effect is not None:
+            for where in not_on_sni_child(effect):
+                out.not_applied.setdefault(effect.ref, set()).add(where)
         out.add(apply_to_vs(l7bodies.sni_child(name=child, ctx=ctx, parent=vs_name, host=host, certificate=child,
                                                policy_sets=policies, ingresses=users, subjects=subjects),
-                            out.rule(host)), units=host_units)
+                            effect), units=host_units)
     hosts = sorted(set(insecure) | set(sni))
     if not hosts and not keep_shell:
         return
     rules: list[dict[str, Any]] = []
     for host in hosts:
-        group = host_rules(host=host, routes=insecure.get(host, ()), redirect=host in sni)
+        group = with_aliases(host_rules(host=host, routes=insecure.get(host, ()), redirect=host in sni),
+                             out.rule(host))
         out.rule_groups[host] = RULE_NAME_SEPARATOR.join((host, group_checksum(group)))
         rules += named_group(host, group)
     gslb = [found for h in hosts if (found := out.rule(h)) is not None]
@@ -300,11 +317,17 @@ def _dedicated(*, vs_name: str, backends: Sequence[Backend], certs: Certs, keep_
         if cert_pem:  # not when a HostRule names an Avi certificate instead
             out.add(l7bodies.certificate(name=certificate, ctx=ctx, host=host, cert_pem=cert_pem, key_pem=key_pem),
                     units=[(ns, ing, host) for ns, ing in sorted(users)])
-    rules = indexed(vs_name, host_rules(host=host, routes=routes, redirect=bool(certificate))) if routes else []
     effect = out.rule(host) if routes else None
-    out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=dns_names([host], [effect] if effect else []) if routes else []))
+    rules = indexed(vs_name, with_aliases(host_rules(host=host, routes=routes, redirect=bool(certificate)),
+                                          effect)) if routes else []
+    preferred, why_not = preferred_vip(effect, cidr=ctx.l4.vip_cidr, network=ctx.l4.vip_network)
+    if effect is not None and why_not:
+        out.not_applied.setdefault(effect.ref, set()).update(why_not)
+    out.add(l7bodies.vsvip(name=vs_name, ctx=ctx, hosts=dns_names([host], [effect] if effect else []) if routes else [],
+                           preferred=preferred))
     out.add(l7bodies.policy_set(name=vs_name, ctx=ctx, rules=rules, host=host))
-    out.add(apply_to_vs(l7bodies.dedicated_vs(name=vs_name, ctx=ctx, host=host, certificate=certificate), effect))
+    out.add(apply_to_vs(l7bodies.dedicated_vs(name=vs_name, ctx=ctx, host=host, certificate=certificate), effect,
+                        dedicated=True))
 
 
 def _without(ingress: ParsedIngress, leave_out: frozenset[Unit]) -> ParsedIngress:
@@ -353,9 +376,16 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
     certs, blocked = _certificates(parsed=parsed, on_key=on_key, secrets=secrets, ctx=ctx, problems=problems)
     rules = host_rules or HostRules()
     if rules:
-        for entry in routes:  # a HostRule's Avi certificate replaces the Secret's, or makes the host TLS
+        for entry in routes:  # a HostRule's certificate replaces the Secret's, or makes the host TLS
             effect = rules.for_host(entry.host)
-            if effect is not None and effect.certificates:
+            if effect is None:
+                continue
+            if effect.secret_certificate:
+                pair = _hostrule_secret(effect, secrets=secrets, ctx=ctx)
+                if pair is not None:  # else the HostRule is rejected (its family says why): the Ingress's stays
+                    certs[entry.host] = pair
+                    blocked.difference_update({u for u in blocked if u[2] == entry.host})
+            elif effect.certificates:
                 certs[entry.host] = ("", "")
     backends: list[Backend] = []
     for entry in routes:

@@ -97,6 +97,10 @@ class Registry:
     async def load(self, *, resource: str, kind: str, objects: Sequence[Observed]) -> set[str]:
         return await self.on_change(Change(resource=resource, kind=kind, upserts=list(objects), deleted=[]))
 
+    def keys_reading(self, resource: str) -> set[str]:
+        """The wanted keys of every family that reads `resource` (marked when it starts being served)."""
+        return {key for f in self.families if resource in f.resources for key in f.wanted_keys()}
+
     def wanted_keys(self) -> set[str]:
         return {key for f in self.families for key in f.wanted_keys()}
 

@@ -195,7 +195,8 @@ async def test_rejections_name_the_field_and_change_nothing_and_a_broken_edit_ke
     assert answer["pool"] == f"{C}--{HACK}_-default-hackazon"
 
     # The missing object appears: the HostRule is accepted at the next check.
-    code, body = await controller.call("POST", "/api/wafpolicy", {"name": "No-Such-WAF"})
+    code, body = await controller.call("POST", "/api/wafpolicy", {
+        "name": "No-Such-WAF", "waf_profile_ref": "/api/wafprofile/?name=System-WAF-Profile"})
     assert code == 201, body
     await status_of(hostrules, "nowaf", "Accepted")
 
@@ -368,4 +369,170 @@ async def test_plan_names_the_hostrule_behind_a_change_and_drift_repair_puts_its
     assert per_object((await controller.writes())[writes_before:]) == {
         ("PUT", f"/api/virtualservice/{child['uuid']}"): 1}
     assert "waf_policy_ref" not in await controller.one("virtualservice", CHILD)
+    assert akod.stop() == 0
+
+
+async def test_analytics_policy_lands_on_the_sni_child_and_a_network_security_policy_there_is_warned_about(
+        controller, nodes: Nodes, services, ingresses: Ingresses, hostrules: HostRules, make_daemon) -> None:
+    await seed_ingresses(services, nodes, ingresses)
+    code, answer = await controller.call("POST", "/api/networksecuritypolicy", {"name": "kuard-nsp"})
+    assert code == 201, answer
+    akod = make_daemon(extra_config=FAST_RECHECK)
+    akod.start()
+    await akod.wait_in_sync()
+    writes_before = len(await controller.writes())
+    await hostrules.create("default", "kuard", {
+        "fqdn": KUARD, "networkSecurityPolicy": "kuard-nsp",
+        "analyticsPolicy": {"fullClientLogs": {"enabled": True, "throttle": "LOW"}, "logAllHeaders": True}})
+    assert await status_of(hostrules, "kuard", "Accepted") == {"status": "Accepted"}
+
+    async def applied() -> dict[str, Any] | bool:
+        vs = await controller.one("virtualservice", CHILD)
+        return vs if (vs.get("analytics_policy") or {}).get("all_headers") is True else False
+
+    child = await eventually(applied, timeout=30, what="the analytics policy on the SNI child")
+    assert child["analytics_policy"]["full_client_logs"] == {"enabled": True, "duration": 0, "throttle": 50}
+    # An SNI child shares its parent's listener: the policy is not applied there, and the user is told.
+    assert "network_security_policy_ref" not in child
+    assert "network_security_policy_ref" not in await controller.one("virtualservice", shard(KUARD))
+
+    async def warned() -> bool:
+        return any(e.reason == "FieldNotApplied" and "spec.virtualhost.networkSecurityPolicy" in e.message
+                   for e in await hostrules.events_for("default", "kuard"))
+
+    await eventually(warned, timeout=30, what="a FieldNotApplied Event naming networkSecurityPolicy")
+    await akod.wait_in_sync()
+    assert per_object((await controller.writes())[writes_before:]) == {
+        ("PUT", f"/api/virtualservice/{child['uuid']}"): 1}
+    # Taken off by hand on the controller: the drift check puts it back.
+    code, answer = await controller.call("PUT", f"/api/virtualservice/{child['uuid']}",
+                                         {k: v for k, v in child.items() if k != "analytics_policy"})
+    assert code == 200, answer
+    await eventually(applied, timeout=30, what="the analytics policy put back by the drift check")
+    await hostrules.delete("default", "kuard")
+
+    async def removed() -> bool:
+        vs = await controller.one("virtualservice", CHILD)
+        return not (vs.get("analytics_policy") or {}).get("all_headers")
+
+    await eventually(removed, timeout=30, what="the analytics policy gone with the HostRule")
+    assert akod.stop() == 0
+
+
+async def test_aliases_serve_more_names_of_a_host_and_an_alias_is_claimed_like_an_fqdn(
+        controller, nodes: Nodes, services, ingresses: Ingresses, hostrules: HostRules, make_daemon) -> None:
+    await seed_ingresses(services, nodes, ingresses)
+    alias, hack_alias = "kuard-alias.avi.iberia.local", "hackazon-alias.avi.iberia.local"
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    await hostrules.create("default", "kuard", {"fqdn": KUARD, "aliases": [alias]})
+    await hostrules.create("default", "hack", {"fqdn": HACK, "aliases": [hack_alias]})
+    assert await status_of(hostrules, "kuard", "Accepted") == {"status": "Accepted"}
+    assert await status_of(hostrules, "hack", "Accepted") == {"status": "Accepted"}
+
+    async def applied() -> dict[str, Any] | bool:
+        vs = await controller.one("virtualservice", CHILD)
+        return vs if alias in (vs.get("vh_domain_name") or []) else False
+
+    child = await eventually(applied, timeout=30, what="the alias on the SNI child")
+    assert child["vh_domain_name"] == [KUARD, alias]
+    await akod.wait_in_sync()
+    kuard_vip = await vip_of(controller, shard(KUARD))
+    answer = await routed(controller, vip=kuard_vip, port=443, host=alias)
+    assert answer["vs"] == CHILD and answer["pool"].startswith(f"{C}--default-{KUARD}"), answer
+    hack_vip = await vip_of(controller, shard(HACK))
+    answer = await routed(controller, vip=hack_vip, port=80, host=hack_alias)
+    assert answer["pool"] == f"{C}--{HACK}_-default-hackazon", answer
+    vsvip = await controller.one("vsvip", shard(KUARD))
+    assert alias in [d["fqdn"] for d in vsvip.get("dns_info") or []]
+
+    # A younger HostRule for the alias loses it, naming the field; the older keeps serving it.
+    await hostrules.create("default", "thief", {"fqdn": alias, "wafPolicy": WAF})
+    found = await status_of(hostrules, "thief", "Rejected")
+    assert found["error"].startswith("spec.virtualhost.fqdn: ") and "default/kuard" in found["error"], found
+    assert "waf_policy_ref" not in await controller.one("virtualservice", CHILD)
+
+    await hostrules.delete("default", "kuard")
+
+    async def gone() -> bool:
+        vs = await controller.one("virtualservice", CHILD)
+        return vs["vh_domain_name"] == [KUARD]
+
+    await eventually(gone, timeout=30, what="the alias gone with its HostRule")
+    assert akod.stop() == 0
+
+
+async def test_a_secret_certificate_replaces_the_ingress_one_once_the_secret_exists_and_goes_with_the_hostrule(
+        controller, nodes: Nodes, services, ingresses: Ingresses, hostrules: HostRules, make_daemon) -> None:
+    await seed_ingresses(services, nodes, ingresses)
+    akod = make_daemon()
+    akod.start()
+    await akod.wait_in_sync()
+    own = (await controller.one("sslkeyandcertificate", CHILD))["certificate"]["certificate"].strip()
+    await hostrules.create("default", "kuard", {
+        "fqdn": KUARD, "tls": {"sslKeyCertificate": {"name": "kuard-hostrule-tls", "type": "secret"}}})
+    found = await status_of(hostrules, "kuard", "Rejected")
+    assert found["error"].startswith("spec.virtualhost.tls.sslKeyCertificate.name: Secret default/kuard-hostrule-tls")
+    await akod.wait_in_sync()
+    assert (await controller.one("sslkeyandcertificate", CHILD))["certificate"]["certificate"].strip() == own
+
+    writes_before = len(await controller.writes())
+    cert, key = make_cert(KUARD, days=90)
+    await ingresses.secret("default", "kuard-hostrule-tls", cert=cert, key=key)
+    assert await status_of(hostrules, "kuard", "Accepted") == {"status": "Accepted"}
+
+    async def replaced() -> dict[str, Any] | bool:
+        obj = await controller.one("sslkeyandcertificate", CHILD)
+        return obj if obj["certificate"]["certificate"].strip() == cert.strip() else False
+
+    made = await eventually(replaced, timeout=30, what="the SNI child's certificate from the HostRule's Secret")
+    await akod.wait_in_sync()
+    assert per_object((await controller.writes())[writes_before:]) == {
+        ("PUT", f"/api/sslkeyandcertificate/{made['uuid']}"): 1}
+    answer = await routed(controller, vip=await vip_of(controller, shard(KUARD)), port=443, host=KUARD)
+    assert answer["vs"] == CHILD and answer["certificate"] == CHILD
+
+    await hostrules.delete("default", "kuard")
+
+    async def restored() -> bool:
+        obj = await controller.one("sslkeyandcertificate", CHILD)
+        return bool(obj["certificate"]["certificate"].strip() == own)
+
+    await eventually(restored, timeout=30, what="the Ingress's certificate back")
+    assert akod.stop() == 0
+
+
+async def test_tcp_settings_and_a_network_security_policy_on_a_dedicated_vs(
+        controller, nodes: Nodes, services, ingresses: Ingresses, hostrules: HostRules, make_daemon) -> None:
+    await seed_ingresses(services, nodes, ingresses)
+    code, answer = await controller.call("POST", "/api/networksecuritypolicy", {"name": "kuard-nsp"})
+    assert code == 201, answer
+    akod = make_daemon(extra_config='[l7]\nshard_vs_size = "DEDICATED"\n')
+    akod.start()
+    await akod.wait_in_sync()
+    kuard_vs = f"{C}--{KUARD}-L7-dedicated"
+    await hostrules.create("default", "kuard", {
+        "fqdn": KUARD, "networkSecurityPolicy": "kuard-nsp",
+        "tcpSettings": {"listeners": [{"port": 8080}, {"port": 8443, "enableSSL": True}],
+                        "loadBalancerIP": "10.10.25.77"}})
+    assert await status_of(hostrules, "kuard", "Accepted") == {"status": "Accepted"}
+    nsp = await controller.one("networksecuritypolicy", "kuard-nsp")
+
+    async def applied() -> dict[str, Any] | bool:
+        vs = await controller.one("virtualservice", kuard_vs)
+        return vs if points_at(vs.get("network_security_policy_ref"), nsp) else False
+
+    vs = await eventually(applied, timeout=30, what="the HostRule on the dedicated VS")
+    assert [(s["port"], s.get("enable_ssl", False)) for s in vs["services"]] == [(8080, False), (8443, True)]
+    assert await vip_of(controller, kuard_vs) == "10.10.25.77"
+    answer = await routed(controller, vip="10.10.25.77", port=8443, host=KUARD)
+    assert answer["vs"] == kuard_vs, answer
+    await hostrules.delete("default", "kuard")
+
+    async def restored() -> bool:
+        vs = await controller.one("virtualservice", kuard_vs)
+        return [s["port"] for s in vs["services"]] == [80, 443] and "network_security_policy_ref" not in vs
+
+    await eventually(restored, timeout=30, what="the dedicated VS back to its own listeners")
     assert akod.stop() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.paths import SHARED
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import pytest
 from akod.emulator.fixtures import FixtureError
 from akod.emulator.schema import load_schema
 from akod.emulator.server import EmulatorServer
-from akod.emulator.specgen import compile_specs
+from akod.emulator.specgen import PROJECT_SPECS, compile_specs, spec_files
 
 SPECS = Path(os.environ.get("AKOD_AVI_API_SPEC", SHARED / "avi-api-spec"))
 SERVE = (
@@ -132,11 +133,50 @@ def test_a_fixture_with_an_unknown_field_is_refused_naming_the_object(tmp_path: 
         EmulatorServer(fixtures=str(path))
 
 
+def shipped_schema() -> dict[str, object]:
+    text = resources.files("akod.emulator").joinpath("fixtures/schema.json").read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
 @pytest.mark.skipif(not SPECS.is_dir(), reason=f"no Swagger specs in {SPECS}")
 def test_the_shipped_schema_is_compiled_from_the_current_specs() -> None:
-    shipped = json.loads(resources.files("akod.emulator").joinpath("fixtures/schema.json").read_text())
+    shipped = shipped_schema()
 
-    assert shipped == compile_specs(SPECS), "recompile: akod.emulator.specgen.write_schema(...)"
+    assert not {p.name for p in spec_files(SPECS)} & {p.name for p in spec_files(PROJECT_SPECS)}
+    assert shipped == compile_specs(SPECS, PROJECT_SPECS), "recompile: python -m akod.emulator.specgen"
+
+
+def test_the_projects_own_specs_are_compiled_into_the_shipped_schema() -> None:
+    """Checked without `shared/` too: every type and definition of `akod/emulator/specs` is in it."""
+    shipped = shipped_schema()
+    own = compile_specs(PROJECT_SPECS)
+
+    assert own["types"], PROJECT_SPECS
+    for key in ("types", "models", "definitions"):
+        section = shipped[key]
+        assert isinstance(section, dict)
+        stale = [name for name, value in own[key].items() if section.get(name) != value]
+        assert not stale, f"{key} {stale}: recompile: python -m akod.emulator.specgen"
+
+
+def test_the_projects_specs_are_byte_identical_to_their_sources_md() -> None:
+    """SOURCES.md names each file with its size and sha256; a file edited by hand is caught."""
+    listed = {}
+    for line in (PROJECT_SPECS / "SOURCES.md").read_text().splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[2].isdigit():
+            listed[cells[0]] = (int(cells[2]), cells[3])
+    present = {p.name for p in PROJECT_SPECS.iterdir() if p.name != "SOURCES.md"}
+
+    assert set(listed) == present
+    for name, (size, digest) in listed.items():
+        data = (PROJECT_SPECS / name).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (size, digest), name
+
+
+def test_a_spec_file_in_both_folders_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"\.json is in both .*specs and .*specs"):
+        spec_files(PROJECT_SPECS, PROJECT_SPECS)
 
 
 def test_every_object_type_of_the_brief_has_a_definition() -> None:
@@ -163,5 +203,17 @@ def test_every_object_type_of_the_brief_has_a_definition() -> None:
         "systemconfiguration",
         "controllerproperties",
         "cluster",
+        # the types AKO's CRDs refer to (akod/emulator/specs)
+        "wafpolicy",
+        "wafprofile",
+        "sslprofile",
+        "pkiprofile",
+        "applicationpersistenceprofile",
+        "analyticsprofile",
+        "errorpageprofile",
+        "errorpagebody",
+        "icapprofile",
+        "networksecuritypolicy",
+        "securitypolicy",
     ):
         assert schema.definition_of(obj_type) is not None, obj_type

@@ -65,7 +65,8 @@ def test_a_plain_host_can_be_disabled_and_named_fields_that_cannot_apply_there()
     assert [o.obj_type for o in off.objects if o.obj_type == "pool"] == []
     assert all("waf_policy_ref" not in o.body for o in off.objects)
     (ref,) = off.hostrule_not_applied
-    assert off.hostrule_not_applied[ref] == ("spec.virtualhost.wafPolicy",)
+    (field,) = off.hostrule_not_applied[ref]
+    assert field.startswith("spec.virtualhost.wafPolicy: a plain (non-TLS) host on a shared virtual service")
 
 
 def test_an_avi_certificate_makes_a_plain_host_a_tls_host_and_gslb_joins_the_dns_info() -> None:
@@ -84,3 +85,31 @@ def test_dedicated_mode_puts_the_effect_on_the_hosts_own_vs() -> None:
     (body,) = [o.body for o in result.objects if o.obj_type == "virtualservice"]
     assert body["error_page_profile_ref"] == name_ref("errorpageprofile", "ep")
     assert body["http_policies"][-1]["http_policy_set_ref"] == name_ref("httppolicyset", "extra")
+
+
+def test_tcp_settings_give_a_dedicated_vs_its_listeners_and_static_vip_and_are_named_elsewhere() -> None:
+    dedicated = replace(SEED, shards=0)
+    spec = {"fqdn": KUARD, "networkSecurityPolicy": "nsp",
+            "tcpSettings": {"listeners": [{"port": 8080}, {"port": 8443, "enableSSL": True}],
+                            "loadBalancerIP": "10.10.25.77"}}
+    result = run(KUARD, rules(spec), ctx=dedicated)
+    (body,) = [o.body for o in result.objects if o.obj_type == "virtualservice"]
+    assert body["services"] == [{"port": 8080}, {"port": 8443, "enable_ssl": True}]
+    assert body["network_security_policy_ref"] == name_ref("networksecuritypolicy", "nsp")
+    (vsvip,) = [o.body for o in result.objects if o.obj_type == "vsvip"]
+    assert vsvip["vip"][0]["ip_address"] == {"addr": "10.10.25.77", "type": "V4"}
+    assert result.hostrule_not_applied == {}
+    # Outside the VIP network: allocated as without it, and said why.
+    outside = run(KUARD, rules({**spec, "tcpSettings": {"loadBalancerIP": "192.0.2.1"}}), ctx=dedicated)
+    (vsvip,) = [o.body for o in outside.objects if o.obj_type == "vsvip"]
+    assert "ip_address" not in vsvip["vip"][0]
+    (why,) = next(iter(outside.hostrule_not_applied.values()))
+    assert why.startswith("spec.virtualhost.tcpSettings.loadBalancerIP: 192.0.2.1 is outside the VIP network")
+    # On an SNI child of a shared VS: nothing of it, and each field named with why.
+    shared = run(KUARD, rules(spec))
+    assert all("network_security_policy_ref" not in o.body and o.body.get("services") != body["services"]
+               for o in shared.objects if o.obj_type == "virtualservice")
+    (fields,) = shared.hostrule_not_applied.values()
+    assert [f.split(":")[0] for f in fields] == ["spec.virtualhost.networkSecurityPolicy",
+                                                  "spec.virtualhost.tcpSettings.listeners",
+                                                  "spec.virtualhost.tcpSettings.loadBalancerIP"]

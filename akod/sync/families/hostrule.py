@@ -21,6 +21,7 @@ object exists.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,10 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from akod.avi import AviClient, AviError
 from akod.kube.status import NotRouted
 from akod.model.crs import missing_ref, status_of
-from akod.model.hostrule import KIND, MODELS, HostRuleEffect, conflict, fqdn_of, parse_hostrule, winners
+from akod.model.hostrule import (
+    KIND, MODELS, HostRuleEffect, claims_of, conflict, fqdn_of, parse_hostrule, secret_of, winners,
+)
+from akod.model.l7certs import check_tls_secret
 from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied, CrEffect
 from akod.sync.cluster import Change
@@ -74,7 +78,7 @@ def stored_body(body: Mapping[str, Any]) -> Body:
 class HostRuleFamily:
     name = "hostrule"
     key_kinds = frozenset({KEY_KIND})
-    resources: tuple[str, ...] = ("hostrules",)
+    resources: tuple[str, ...] = ("hostrules", "secrets")  # Secrets: a certificate of `type: secret`
     subject_kind = KIND
     own_journal = False
 
@@ -93,6 +97,9 @@ class HostRuleFamily:
     # -- keys ------------------------------------------------------------------------------------
 
     async def on_change(self, change: Change) -> set[str]:
+        if change.kind == "Secret":  # judged again: the certificate of `type: secret` appeared, changed, went
+            named = set(change.idents())
+            return {key_of(ident) for ident, body in self._bodies().items() if (ident[0], secret_of(body)) in named}
         if change.kind != KIND:
             return set()
         keys: set[str] = set()
@@ -101,10 +108,9 @@ class HostRuleFamily:
             keys.add(key_of(ident))
             for body in (change.before.get(ident), self._bodies().get(ident)):
                 if body:
-                    fqdns.add(fqdn_of(body))
-        fqdns.discard("")
-        # The others claiming one of these FQDNs may win it, or lose it, now.
-        keys |= {key_of(ident) for ident, body in self._bodies().items() if fqdn_of(body) in fqdns}
+                    fqdns.update(claims_of(body))
+        # The others claiming one of these names (FQDN or alias) may win it, or lose it, now.
+        keys |= {key_of(ident) for ident, body in self._bodies().items() if fqdns.intersection(claims_of(body))}
         return keys
 
     def wanted_keys(self) -> set[str]:
@@ -138,9 +144,12 @@ class HostRuleFamily:
             return Decision(ref=ref, body=None)
         effect, verdict = parse_hostrule(body)
         problems = list(verdict.problems)
-        holder = winners(self._bodies().values()).get(ref)
-        if holder is not None:
-            problems.insert(0, conflict(obj=ref, holder=holder, fqdn=fqdn_of(body)))
+        lost = winners(self._bodies().values()).get(ref)
+        if lost is not None:
+            holder, name = lost
+            problems.insert(0, conflict(obj=ref, holder=holder, fqdn=name, alias=name != fqdn_of(body)))
+        if effect is not None and effect.secret_certificate:
+            problems += self._secret_problems(ref, effect.secret_certificate)
         missing = []
         if not problems:
             spec = effect_checksum(body)
@@ -149,6 +158,18 @@ class HostRuleFamily:
             problems += [missing_ref(obj=ref, ref=m, model=MODELS.get(m.obj_type, m.obj_type)) for m in missing]
         return Decision(ref=ref, body=body, effect=None if problems else effect, problems=tuple(problems),
                         unsupported=verdict.unsupported, missing_refs=bool(missing))
+
+    def _secret_problems(self, ref: ObjectRef, name: str) -> list[Problem]:
+        """A certificate of `type: secret`: the Secret must exist in the HostRule's namespace and be usable."""
+        where = "spec.virtualhost.tls.sslKeyCertificate.name"
+        secret = self._in.cluster.secrets.get((ref.namespace, name))
+        if secret is None:
+            return [Problem(obj=ref, field=where, reason="SecretMissing",
+                            message=f"Secret {ref.namespace}/{name} does not exist (or is not of type "
+                                    "kubernetes.io/tls)")]
+        _, problem = check_tls_secret(material=secret.material, secret_ref=ObjectRef(
+            kind="Secret", namespace=ref.namespace, name=name), ingress_ref=ref, field=where, now=dt.datetime.now(dt.timezone.utc))
+        return [problem] if problem is not None else []
 
     async def translate(self, key: str) -> Translation:
         decision = await self._decide(key)

@@ -164,7 +164,9 @@ class L7Family:
         if kind == "Namespace":
             names = {name for _, name in change.idents()}
             return self._ingresses_changed([i for i in self._in.cluster.ingresses if i[0] in names], recheck=True)
-        if kind in ("Service", "Secret"):
+        if kind == "Secret":
+            return self.index.keys_using(change.idents()) | self._hostrules.keys_for_secrets(change.idents())
+        if kind == "Service":
             return self.index.keys_using(change.idents())
         if kind in ("Endpoints", "EndpointSlice"):
             return self.index.keys_using((o.namespace, str(o.body.get("service", "")))
@@ -218,7 +220,8 @@ class L7Family:
         members = sorted(self.index.members.get(key, set()))
         ingresses = [cluster.ingresses[i] for i in members if i in cluster.ingresses]
         backends: set[tuple[str, str]] = set().union(*(backends_of(b) for b in ingresses))
-        secret_refs: set[tuple[str, str]] = set().union(*(secrets_of(b) for b in ingresses))
+        host_rules = self._hostrules.accepted()
+        secret_refs: set[tuple[str, str]] = set().union(*(secrets_of(b) for b in ingresses)) | host_rules.secret_refs()
         if key not in self._shelled and not ctx.dedicated:
             found = await self._in.applied("virtualservice", ctx.tenant, vs_name_of_key(key))
             if found is not None:
@@ -230,7 +233,7 @@ class L7Family:
             secrets={ref: cluster.secrets[ref] for ref in secret_refs if ref in cluster.secrets},
             leave_out=frozenset(excluded) | leave_out,
             pods={ref: cluster.pods_of(ref) for ref in backends} if cluster.pods else {},
-            host_rules=self._hostrules.accepted(), http_rules=self._httprules.accepted())
+            host_rules=host_rules, http_rules=self._httprules.accepted())
         problems = (*result.problems, *(why.problem for _, why in sorted(excluded.items())))
         return Translation(key=key, objects=result.objects, problems=problems,
                            scope=frozenset(_ref(m) for m in members), detail=result)

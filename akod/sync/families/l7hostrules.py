@@ -5,17 +5,18 @@ applies them (`akod.model.hostrule_apply`). In between, this helper answers the 
 L7 family gets: which of its keys serve a host that a HostRule's old or new spec matches (so that
 an edit re-syncs exactly those shards), and the accepted HostRules as the translation reads them
 (parsed again only when one changed); and it warns about the fields of a HostRule that a
-plain host on a shared VS cannot take.
+plain host on a shared VS (or an SNI child) cannot take. A HostRule's certificate of `type:
+secret` makes the shards serving its host depend on that Secret too (`keys_for_secrets`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from akod.kube.status import KubeWriter
-from akod.model.hostrule import HostRules, parse_hostrule
+from akod.model.hostrule import HostRuleEffect, HostRules, parse_hostrule
 from akod.model.problems import ObjectRef
 from akod.model.hostrule import KIND as HOSTRULE
 from akod.sync.crs import CrState
@@ -48,21 +49,29 @@ class L7HostRules:
         return self._parsed[1]
 
     async def warn(self, *, kube: KubeWriter | None, found: Mapping[ObjectRef, tuple[str, ...]]) -> None:
-        """A HostRule field with no object to go to on a plain host: a warning Event (once per set of
-        fields), never silence."""
+        """HostRule fields with no object to go to (a plain host, an SNI child) or that do not fit (a
+        static VIP outside the VIP network), each with why: a warning Event (once per set), never silence."""
         new = [(ref, fields) for ref, fields in sorted(found.items(), key=lambda i: str(i[0]))
                if self._warned.get(ref) != fields]
         self._warned.update(new)
         for ref, fields in new:
-            message = (f"{', '.join(fields)} cannot apply to a plain (non-TLS) host on a shared virtual service "
-                       "(it has no virtual service of its own); give the host TLS or use DEDICATED mode")
+            message = "not applied: " + "; ".join(fields)
             log.warning("%s: %s", ref, message)
             if kube is not None:
                 await kube.post_event(obj=ref, reason="FieldNotApplied", message=message)
 
+    def keys_for_secrets(self, idents: Iterable[tuple[str, str]]) -> set[str]:
+        """The keys serving a host whose accepted HostRule takes its certificate from one of these Secrets."""
+        wanted = set(idents)
+        return self._keys_matching([e for e in self.accepted().effects()
+                                    if (e.ref.namespace, e.secret_certificate) in wanted])
+
     def keys_for(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> set[str]:
         """The keys serving a host that a HostRule's old or new spec matches."""
-        effects = [e for body in (old, new) if body for e in [parse_hostrule(body)[0]] if e is not None]
+        return self._keys_matching([e for body in (old, new) if body for e in [parse_hostrule(body)[0]]
+                                    if e is not None])
+
+    def _keys_matching(self, effects: Sequence[HostRuleEffect]) -> set[str]:
         if not effects:
             return set()
         ingresses = self._ingresses()
