@@ -1,4 +1,5 @@
-"""`akod cleanup`: delete what this cluster's akod made on the controller (AKO's deleteConfig).
+"""`akod cleanup`: delete what this cluster's akod made on the controller (AKO's deleteConfig),
+and the VIPs and NodePortLocal opt-ins it wrote into Kubernetes.
 
 Without `--yes` it only shows what would be removed. Stop the daemon first: a running daemon
 would put its routes back.
@@ -41,7 +42,17 @@ def cleanup(*, config_path: Path, yes: bool) -> int:
         print(f"  {describe_route(route)}")
     if result.se_group_label:
         print(f"SE group {settings.controller.se_group}: {verb} the clustername label")
-    if not yes and (result.routes or result.se_group_label or result.objects):
+    if result.kube is not None:
+        print(f"Kubernetes: {'cleared' if yes else 'would clear'} the status akod wrote on "
+              f"{len(result.kube.statuses)} object(s)")
+        for ref in result.kube.statuses:
+            print(f"  {ref.kind} {ref.namespace}/{ref.name}")
+        if result.kube.opt_ins:
+            print(f"Kubernetes: {verb} the NodePortLocal opt-in akod added to {len(result.kube.opt_ins)} Service(s)")
+            for ref in result.kube.opt_ins:
+                print(f"  Service {ref.namespace}/{ref.name}")
+    kube_left = result.kube is not None and bool(result.kube.statuses or result.kube.opt_ins)
+    if not yes and (result.routes or result.se_group_label or result.objects or kube_left):
         print("run again with --yes to delete")
     return 0
 
@@ -57,5 +68,19 @@ async def _cleanup(settings: Settings, password: str, apply: bool) -> CleanupRes
             recorded = await store.recorded_names(obj_type="vsvip")
         finally:
             await store.close()
-    async with avi_client(settings, password=password) as client:
-        return await run_cleanup(settings=settings, client=client, apply=apply, recorded_vsvips=recorded)
+    from akod.kube import open_api_client
+
+    try:  # a decommissioned cluster is a common reason for a cleanup: the controller is cleaned anyway
+        kube = await open_api_client(kubeconfig=str(settings.cluster.kubeconfig or ""),
+                                     context=settings.cluster.context)
+    except Exception as exc:  # noqa: BLE001
+        print(f"akod: Kubernetes not reachable ({exc}): the statuses and NodePortLocal opt-ins akod wrote "
+              "are left as they are", file=sys.stderr)
+        kube = None
+    try:
+        async with avi_client(settings, password=password) as client:
+            return await run_cleanup(settings=settings, client=client, apply=apply, recorded_vsvips=recorded,
+                                     kube_api=kube)
+    finally:
+        if kube is not None:
+            await kube.close()

@@ -43,7 +43,7 @@ from akod.kube.status import KubeWriter
 from akod.statusd import StatusServer
 from akod.store import Applied, Store
 from akod.sync.cluster import ClusterCache
-from akod.sync.crs import avi_exists
+from akod.sync.crs import avi_exists, avi_read
 from akod.sync.discovery import routes_enabled
 from akod.sync.drift import DriftCheck
 from akod.sync.engine import Engine
@@ -121,7 +121,7 @@ class Daemon:
                      leadership: Leadership) -> int:
         s = self.settings
         inputs = Inputs(cluster=ClusterCache(), settings=s, applied=_applied_lookup(store),
-                        avi_exists=avi_exists(client))
+                        avi_exists=avi_exists(client), avi_read=avi_read(client))
         ledger = DriftLedger(telemetry=telemetry)
         owned = OwnedSync(store=store, client=client, drift=ledger)
         # Routed to the APIs discovery chooses (`Roles.warm_up`): nothing is written to Kubernetes before.

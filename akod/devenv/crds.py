@@ -125,3 +125,44 @@ class HostRules:
         listed = await self.custom.list_namespaced_custom_object(GROUP, self.VERSION, ns, self.PLURAL)
         for item in listed.get("items") or []:
             await self.delete(ns, item["metadata"]["name"])
+
+
+class L4Rules:
+    """L4Rules made by a test (`ako.vmware.com/v1alpha2`), through the custom objects API."""
+
+    VERSION = "v1alpha2"
+    PLURAL = "l4rules"
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.custom = client.CustomObjectsApi(api)
+
+    async def create(self, ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        body = {"apiVersion": f"{GROUP}/{self.VERSION}", "kind": "L4Rule", "metadata": {"name": name}, "spec": spec}
+        made: dict[str, Any] = await self.custom.create_namespaced_custom_object(GROUP, self.VERSION, ns,
+                                                                                 self.PLURAL, body)
+        return made
+
+    async def patch(self, ns: str, name: str, spec: dict[str, Any]) -> None:
+        await self.custom.patch_namespaced_custom_object(GROUP, self.VERSION, ns, self.PLURAL, name, {"spec": spec},
+                                                         _content_type="application/merge-patch+json")
+
+    async def get(self, ns: str, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.custom.get_namespaced_custom_object(GROUP, self.VERSION, ns,
+                                                                               self.PLURAL, name)
+        return found
+
+    async def status(self, ns: str, name: str) -> dict[str, str]:
+        return dict((await self.get(ns, name)).get("status") or {})
+
+    async def events_for(self, ns: str, name: str) -> list[Any]:
+        events = await client.CoreV1Api(self.custom.api_client).list_namespaced_event(ns)
+        return [e for e in events.items if e.involved_object.name == name and e.involved_object.kind == "L4Rule"]
+
+    async def delete(self, ns: str, name: str) -> None:
+        with contextlib.suppress(ApiException):
+            await self.custom.delete_namespaced_custom_object(GROUP, self.VERSION, ns, self.PLURAL, name)
+
+    async def delete_all(self, ns: str = "default") -> None:
+        listed = await self.custom.list_namespaced_custom_object(GROUP, self.VERSION, ns, self.PLURAL)
+        for item in listed.get("items") or []:
+            await self.delete(ns, item["metadata"]["name"])

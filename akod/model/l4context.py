@@ -67,6 +67,9 @@ class L4Result:
     hostnames: Mapping[str, str]  # Service name -> FQDN ("" when none), for status write-back
     vs_name: str
     served: tuple[str, ...] = field(default=())  # names of the Services the objects serve
+    l4_rules: Mapping[str, ObjectRef] = field(default_factory=dict)  # Service name -> the L4Rule acting on it
+    # L4Rule -> its fields that found nothing to apply to here (warned about).
+    l4rule_notes: Mapping[ObjectRef, tuple[str, ...]] = field(default_factory=dict)
 
 
 def service_ref(service: Mapping[str, Any]) -> ObjectRef:

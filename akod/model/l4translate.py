@@ -18,7 +18,11 @@ only that Service:
    `spec.loadBalancerIP`): not an address, outside the VIP network, or the network's network or
    broadcast address (no host can have those), stops the key; so does a
    group whose Services name different addresses (each gets `SharedVipIPConflict`). A Service
-   that names none follows the one that does.
+   that names none follows the one that does. An L4Rule's `loadBalancerIP` counts only for a
+   Service that names no address itself, and is checked the same way.
+   Before it, the L4Rule each Service names (annotation `ako.vmware.com/l4rule`) is resolved
+   (`l4rule_apply`): one that cannot act on the Service is reported and the Service keeps the
+   defaults; one that can sets its VS and pool fields on the bodies.
 5. Host names (see `l4fqdn`): a refused name is reported, never stops anything.
 
 A missing `nodePort` in NodePort mode leaves that pool without servers and is reported.
@@ -47,11 +51,13 @@ from akod.model.l4context import (
 from akod.model.l4fqdn import service_fqdns
 from akod.model.l4members import ServicePort, ip_versions, uses_node_ports
 from akod.model.l4names import MAX_NAME_LENGTH, pool_name, too_long
+from akod.model.l4rule import L4RuleEffect
+from akod.model.l4rule_apply import L4Rules, apply_to_pool, apply_to_vs, resolve, rule_ref, unmatched_backends
 from akod.model.l4select import service_vs_name, vs_name_of_key
 from akod.model.nodes import IPAddress, IPNetwork
 from akod.model.objects import AviObject, Role
 from akod.model.poolservers import servers_of
-from akod.model.problems import Problem, quoted
+from akod.model.problems import ObjectRef, Problem, quoted
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
@@ -144,8 +150,12 @@ def reserved_address(address: IPAddress, subnet: IPNetwork | None) -> str:
     return ""
 
 
-def check_preferred_ip(service: Mapping[str, Any], ctx: L4Context) -> tuple[IPAddress | None, list[Problem]]:
+def check_preferred_ip(service: Mapping[str, Any], ctx: L4Context, *,
+                       fallback: tuple[str, str] = ("", "")) -> tuple[IPAddress | None, list[Problem]]:
+    """`fallback`: (address, field) used when the Service names none itself (an L4Rule's `loadBalancerIP`)."""
     text, where = preferred_ip(service)
+    if not text:
+        text, where = fallback
     if not text:
         return None, []
     try:
@@ -172,18 +182,25 @@ def check_preferred_ip(service: Mapping[str, Any], ctx: L4Context) -> tuple[IPAd
 
 def translate_l4(*, key: str, services: Sequence[Mapping[str, Any]],
                  endpoints: Mapping[str, Sequence[Mapping[str, Any]]], nodes: Sequence[Mapping[str, Any]],
-                 ctx: L4Context, pods: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> L4Result:
+                 ctx: L4Context, pods: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                 l4rules: L4Rules | None = None) -> L4Result:
     """The desired objects of one L4 key (empty when it must not exist) and the problems found.
 
-    `endpoints` and `pods` (NodePortLocal mode: the pods each Service selects) are keyed by Service name.
+    `endpoints` and `pods` (NodePortLocal mode: the pods each Service selects) are keyed by Service name;
+    `l4rules` the L4Rules the Services may name (`l4rule_apply` says what each changes).
     """
     pods = pods or {}
     name = vs_name_of_key(key)
     problems: list[Problem] = []
     hostnames: dict[str, str] = {str(s.get("name", "")): "" for s in services}
+    rules: dict[str, L4RuleEffect] = {}  # Service name -> the L4Rule acting on it
+    notes: dict[ObjectRef, list[str]] = {}  # L4Rule -> its fields that found nothing to apply to
 
     def result(objects: tuple[AviObject, ...] = (), served: tuple[str, ...] = ()) -> L4Result:
-        return L4Result(objects=objects, problems=tuple(problems), hostnames=hostnames, vs_name=name, served=served)
+        acting = {svc: rule_ref(e) for svc, e in rules.items() if svc in served}
+        return L4Result(objects=objects, problems=tuple(problems), hostnames=hostnames, vs_name=name, served=served,
+                        l4_rules=acting, l4rule_notes={ref: tuple(dict.fromkeys(found)) for ref, found in notes.items()
+                                                       if objects and found})
 
     # Services of another type or key are not this key's (the caller filters; this is a guard).
     mine = [_Candidate(s) for s in services
@@ -241,12 +258,20 @@ def translate_l4(*, key: str, services: Sequence[Mapping[str, Any]],
     group = [c for c in group if not c.excluded]
     if not group:
         return result()
+    for candidate in group:  # the L4Rule each Service names (its problems leave it with the defaults)
+        effect, found = resolve(candidate.body, l4rules, candidate.ports)
+        problems += found
+        if effect is not None:
+            rules[candidate.name] = effect
 
     # 4. The preferred VIP, shared by the whole group.
     chosen: dict[IPAddress, list[_Candidate]] = {}
     ip_problems: list[Problem] = []
     for candidate in group:
-        address, found = check_preferred_ip(candidate.body, ctx)
+        effect = rules.get(candidate.name)
+        fallback = (effect.load_balancer_ip, f"L4Rule {effect.ref.namespace}/{effect.ref.name} spec.loadBalancerIP"
+                    ) if effect is not None else ("", "")
+        address, found = check_preferred_ip(candidate.body, ctx, fallback=fallback)
         ip_problems += found
         if address is not None:
             chosen.setdefault(address, []).append(candidate)
@@ -264,13 +289,16 @@ def translate_l4(*, key: str, services: Sequence[Mapping[str, Any]],
     # 5. Host names, then the objects.
     return result(*_build(name=name, namespace=namespace, shared=shared, group=group, preferred=preferred,
                           endpoints=endpoints, nodes=nodes, pods=pods, ctx=ctx, problems=problems,
-                          hostnames=hostnames))
+                          hostnames=hostnames, rules=rules, notes=notes))
 
 
 def _build(*, name: str, namespace: str, shared: str, group: list[_Candidate], preferred: IPAddress | None,
            endpoints: Mapping[str, Sequence[Mapping[str, Any]]], nodes: Sequence[Mapping[str, Any]],
            pods: Mapping[str, Sequence[Mapping[str, Any]]], ctx: L4Context,
-           problems: list[Problem], hostnames: dict[str, str]) -> tuple[tuple[AviObject, ...], tuple[str, ...]]:
+           problems: list[Problem], hostnames: dict[str, str], rules: Mapping[str, L4RuleEffect] | None = None,
+           notes: dict[ObjectRef, list[str]] | None = None) -> tuple[tuple[AviObject, ...], tuple[str, ...]]:
+    rules = rules or {}
+    notes = {} if notes is None else notes
     all_fqdns: list[str] = []
     listeners: list[Listener] = []
     pools: list[AviObject] = []
@@ -293,9 +321,14 @@ def _build(*, name: str, namespace: str, shared: str, group: list[_Candidate], p
             pool = pool_name(cluster=ctx.cluster, namespace=namespace, service=candidate.name,
                              protocol=port.protocol, port=port.port, shared_key=shared)
             listeners.append(Listener(port=port.port, protocol=port.protocol, pool=pool, service=candidate.name))
-            pools.append(AviObject("pool", ctx.tenant, pool, pool_body(
-                name=pool, ctx=ctx, namespace=namespace, service=candidate.name, port=port, members=members,
-                hostnames=fqdns, shared_key=shared), subjects=(service_ref(candidate.body),)))
+            effect = rules.get(candidate.name)
+            body = pool_body(name=pool, ctx=ctx, namespace=namespace, service=candidate.name, port=port,
+                             members=members, hostnames=fqdns, shared_key=shared)
+            body = apply_to_pool(body, effect.backend(port=port.port, protocol=port.protocol) if effect else None)
+            pools.append(AviObject("pool", ctx.tenant, pool, body, subjects=(service_ref(candidate.body),)))
+        effect = rules.get(candidate.name)
+        if effect is not None:
+            notes.setdefault(rule_ref(effect), []).extend(unmatched_backends(effect, candidate.ports))
     listeners.sort(key=lambda item: (item.port, item.protocol, item.service))
     pools.sort(key=lambda obj: obj.name)
     served = tuple(c.name for c in group)
@@ -304,7 +337,12 @@ def _build(*, name: str, namespace: str, shared: str, group: list[_Candidate], p
         name=name, ctx=ctx, preferred=preferred, versions=versions, fqdns=all_fqdns))
     policy = AviObject("l4policyset", ctx.tenant, name, l4policyset_body(
         name=name, ctx=ctx, listeners=listeners, namespace=namespace, shared_key=shared))
-    vs = AviObject("virtualservice", ctx.tenant, name, vs_body(
+    # A shared-VIP group takes the VS fields from its oldest Service naming an L4Rule.
+    vs_rule = next((rules[c.name] for c in sorted(group, key=lambda c: c.age) if c.name in rules), None)
+    body, not_applied = apply_to_vs(vs_body(
         name=name, ctx=ctx, listeners=listeners, namespace=namespace, shared_key=shared, services=served,
-        hostnames=all_fqdns, traffic_enabled=traffic), role=Role.L4_VS)
+        hostnames=all_fqdns, traffic_enabled=traffic), vs_rule)
+    if vs_rule is not None and not_applied:
+        notes.setdefault(rule_ref(vs_rule), []).extend(not_applied)
+    vs = AviObject("virtualservice", ctx.tenant, name, body, role=Role.L4_VS)
     return (vsvip, *pools, policy, vs), served

@@ -1,5 +1,8 @@
 """`akod cleanup`: delete every Avi object this cluster's akod made, its routes and its SE group label.
 
+Kubernetes is cleaned first (`cleanup_kube`): the VIPs akod wrote into statuses and the
+NodePortLocal opt-ins it added, found while the virtual services that prove them akod's exist.
+
 AKO's deleteConfig. The controller's own copy says what is ours (`inventory`: `created_by` and the
 cluster's names), so cleanup works without the state database. Objects go parents first (an SNI
 child before its shard VS, a VS before its pools and VIP); then this cluster's routes leave the
@@ -14,9 +17,12 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubernetes_asyncio.client import ApiClient
+
 from akod.avi import AviClient, AviNotFound, AviPreconditionFailed
 from akod.config import Settings
 from akod.model.routes import CLUSTER_LABEL, is_ours
+from akod.sync.cleanup_kube import KubeCleanup, cleanup_kubernetes
 from akod.sync.discovery import ADMIN, ControllerContext, discover, se_group_owner
 from akod.sync.inventory import controller_inventory
 from akod.sync.owned import removal_order
@@ -31,10 +37,11 @@ class CleanupResult:
     se_group_label: bool
     done: bool
     objects: list[tuple[str, str]] = field(default_factory=list)
+    kube: KubeCleanup | None = None  # None: Kubernetes was not cleaned (no cluster given)
 
 
 async def cleanup(*, settings: Settings, client: AviClient, apply: bool,
-                  recorded_vsvips: Collection[str] = ()) -> CleanupResult:
+                  recorded_vsvips: Collection[str] = (), kube_api: ApiClient | None = None) -> CleanupResult:
     """Delete every object of this cluster (parents first), then its routes and SE group label.
 
     `recorded_vsvips`: the VsVips the state database recorded akod making; with those akod's own
@@ -44,6 +51,10 @@ async def cleanup(*, settings: Settings, client: AviClient, apply: bool,
                                            cloud=settings.controller.cloud, tenant=settings.controller.tenant,
                                            recorded_vsvips=recorded_vsvips)
     objects = sorted(inventory, key=removal_order, reverse=True)
+    kube = None
+    if kube_api is not None:
+        kube = await cleanup_kubernetes(api=kube_api, cluster=settings.cluster.name, apply=apply,
+                                        vs_uuids=[o.uuid for o in inventory if o.obj_type == "virtualservice"])
     if apply:
         for obj in objects:
             try:
@@ -53,6 +64,7 @@ async def cleanup(*, settings: Settings, client: AviClient, apply: bool,
             log.info("deleted %s %s", obj.obj_type, obj.name)
     result = await _cleanup_routes(settings=settings, client=client, ctx=ctx, apply=apply)
     result.objects = [(o.obj_type, o.name) for o in objects]
+    result.kube = kube
     return result
 
 

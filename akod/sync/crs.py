@@ -17,6 +17,8 @@ make controller objects of its own: it decides whether a CR is accepted and reco
   CR whose spec changed is checked afresh; a missing object is never cached, and the CR family
   checks a CR rejected for one again every `[sync] drift_check_s`, so that the CR is accepted
   once the object appears.
+- `avi_read` reads some fields of a named object (an L4Rule's profiles: their type decides, as in
+  AKO), through the same paced client (`Inputs.avi_read`).
 - `status_differs` + `KubeWriter.patch_cr_status` write `status.status`/`status.error` only when
   Kubernetes does not already show them (a restart writes nothing), and only as the leader (the
   Kubernetes writer is gated).
@@ -42,6 +44,8 @@ Ident = tuple[str, str]
 AviExists = Callable[[str, str], Awaitable[bool]]  # (obj_type, name) -> does it exist on the controller
 # (kind, old effect body or None, new effect body or None) -> the keys whose objects may change.
 Affects = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], set[str]]
+# (obj_type, name, fields) -> those fields of the object on the controller, or None (L4Rule: a profile's type)
+AviRead = Callable[[str, str, str], Awaitable[Mapping[str, Any] | None]]
 POSITIVE_TTL_S = 300.0
 
 
@@ -140,6 +144,18 @@ def avi_exists(client: AviClient) -> AviExists:
             return False
 
     return exists
+
+
+def avi_read(client: AviClient) -> AviRead:
+    """Some fields of one object by name through the paced client (None: no such object, or several)."""
+
+    async def read(obj_type: str, name: str, fields: str) -> Mapping[str, Any] | None:
+        try:
+            return await client.get_by_name(obj_type, name, params={"fields": fields})
+        except (AviAmbiguousName, AviNotFound):
+            return None
+
+    return read
 
 
 def status_differs(body: Mapping[str, Any], status: Mapping[str, str]) -> bool:

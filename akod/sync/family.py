@@ -32,7 +32,7 @@ from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied, Store
 from akod.sync.cluster import Change, ClusterCache
 from akod.sync.contexts import Contexts
-from akod.sync.crs import AviExists, CrState
+from akod.sync.crs import AviExists, AviRead, CrState
 from akod.sync.discovery import ControllerContext
 from akod.sync.owned import OwnedSync
 from akod.sync.reporting import ProblemReporter
@@ -124,6 +124,8 @@ class Inputs:
     crs: CrState = field(default_factory=CrState)
     # Whether an Avi object exists on the controller, by type and name (a paced GET); None: not asked.
     avi_exists: AviExists | None = None
+    # Some fields of an Avi object by type and name (a paced GET); None: not asked (an L4Rule's profile types).
+    avi_read: AviRead | None = None
 
 
 @dataclass

@@ -30,7 +30,7 @@ from akod.sync.discovery import ControllerContext, discover
 from akod.sync.family import Inputs, PlannedChange
 from akod.sync.inventory import controller_inventory
 from akod.sync.owned import removal_order
-from akod.sync.crs import avi_exists
+from akod.sync.crs import avi_exists, avi_read
 from akod.sync.registry import Registry
 
 log = logging.getLogger("akod.sync")
@@ -76,7 +76,7 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
 
     inputs = Inputs(cluster=ClusterCache(), settings=settings, applied=applied, controller=ctx,
                     controller_version=client.controller_version or "", api_version=client.api_version or "",
-                    avi_exists=avi_exists(client))
+                    avi_exists=avi_exists(client), avi_read=avi_read(client))
     for effect in cr_effects:  # what the daemon keeps of a CR that became invalid
         inputs.crs.put(effect)
     registry = Registry(inputs=inputs, io=None)
@@ -89,7 +89,8 @@ async def make_plan(*, settings: Settings, client: AviClient, kube_api: ApiClien
     plan = Plan(context=ctx, missing=dict(resolution.missing))
     have = {(a.obj_type, a.name): a for a in inventory}
     wanted: set[tuple[str, str]] = set()
-    for key in sorted(keys):
+    # The CR families first (`judges_crs`): the keys translated after them apply what they accept.
+    for key in sorted(keys, key=lambda k: (not getattr(registry.family_of(k), "judges_crs", False), k)):
         family = registry.family_of(key)
         if family is None:
             continue

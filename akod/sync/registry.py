@@ -27,6 +27,7 @@ from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
 from akod.sync.families.hostrule import HostRuleFamily
 from akod.sync.families.httprule import HTTPRuleFamily
+from akod.sync.families.l4rule import L4RuleFamily
 from akod.sync.families.l4 import L4Family
 from akod.sync.families.l7 import L7Family
 from akod.sync.families.npl import NplFamily
@@ -43,6 +44,7 @@ FAMILIES: tuple[type[Family], ...] = (
     NplFamily,
     HostRuleFamily,
     HTTPRuleFamily,
+    L4RuleFamily,
 )
 # The order a cache is filled in (a stored copy at start, a fresh list in `akod plan`): what other
 # objects' keys depend on comes first.

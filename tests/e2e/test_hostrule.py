@@ -313,9 +313,9 @@ async def test_a_cluster_without_the_crds_works_and_says_so(
         akod = make_daemon()
         akod.start()
         status = await akod.wait_in_sync()
-        # Only the CRDs some family reads are looked for (L4Rule, AviInfraSetting: not yet).
+        # Only the CRDs some family reads are looked for (AviInfraSetting: not yet).
         ako = {"hostrules", "httprules", "aviinfrasettings", "l4rules"}
-        assert set(status["kubernetes"]["absent_crds"]) & ako == {"hostrules", "httprules"}  # the CNI's may be too
+        assert set(status["kubernetes"]["absent_crds"]) & ako == {"hostrules", "httprules", "l4rules"}  # CNI's too
         assert status["kubernetes"]["missing"] == {}
         assert await controller.maybe("virtualservice", CHILD) is not None
         assert akod.log().count("hostrules: the server serves none") == 1

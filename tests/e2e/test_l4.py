@@ -15,6 +15,9 @@ VIP_NET = ipaddress.ip_network("10.10.25.0/24")
 NODE_IPS = ["10.10.30.11", "10.10.30.12", "10.10.30.13"]
 
 
+FQDN_MAP = "ako.vmware.com/host-fqdn-vs-uuid-map"
+
+
 async def l4_state(controller: Controller, vs_name: str) -> dict[str, Any] | None:
     """The VS, its VIP and its pools' servers as the controller holds them, or None."""
     vs = await controller.maybe("virtualservice", vs_name)
@@ -307,20 +310,38 @@ async def test_plan_lists_the_l4_objects_to_create_and_nothing_once_synced(contr
 async def test_cleanup_deletes_every_object_of_the_cluster(controller, nodes: Nodes, services, make_daemon) -> None:
     from tests.e2e.harness import akod_cli
 
+    from kubernetes_asyncio import client as k8s
+
     await nodes.seed()
     await services.create("default", "hackazon", ports=[(80, "TCP"), (443, "TCP")], endpoints=["10.34.1.10"])
+    await services.create("default", "foreign", ports=[(80, "TCP")], endpoints=["10.34.1.11"])
     akod = make_daemon()
     akod.start()
     await akod.wait_in_sync()
     await settled(controller, "S1-AZ1--default-hackazon", lambda s: len(s["pools"]) == 2)
     assert akod.stop() == 0
+    hack = await services.get("default", "hackazon")
+    assert hack.status.load_balancer.ingress and FQDN_MAP in hack.metadata.annotations
+    # A status some other controller wrote (its FQDN map names no VS of this cluster) is not akod's.
+    core = k8s.CoreV1Api(services.core.api_client)
+    await services.patch("default", "foreign", {
+        "metadata": {"annotations": {FQDN_MAP: '{"foreign.example": "virtualservice-not-ours"}'}}})
+    await core.patch_namespaced_service_status("foreign", "default", {
+        "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.9"}]}}})
     dry = akod_cli("cleanup", "--config", str(akod.config))
-    assert dry.returncode == 0 and "would delete 5 object(s)" in dry.stdout, dry.stdout
+    assert dry.returncode == 0 and "would delete 9 object(s)" in dry.stdout, dry.stdout
+    assert "would clear the status akod wrote on 1 object(s)\n  Service default/hackazon" in dry.stdout, dry.stdout
+    assert (await services.get("default", "hackazon")).status.load_balancer.ingress  # a dry run writes nothing
     done = akod_cli("cleanup", "--config", str(akod.config), "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     for obj_type in ("virtualservice", "vsvip", "pool", "l4policyset"):
         assert await controller.names(obj_type) == []
     assert [r for r in await controller.vrf_routes() if r.get("labels")] == []
+    # AKO's deleteConfig leaves no VIP behind in Kubernetes either; the foreign status stays.
+    hack = await services.get("default", "hackazon")
+    assert not hack.status.load_balancer.ingress and FQDN_MAP not in (hack.metadata.annotations or {})
+    foreign = await services.get("default", "foreign")
+    assert [i.ip for i in foreign.status.load_balancer.ingress] == ["192.0.2.9"]
 
 
 async def test_namespace_selector_label_removed_deletes_and_restored_recreates(controller, nodes: Nodes, services,

@@ -461,6 +461,8 @@ async def test_plan_shows_the_l7_objects_and_cleanup_removes_them_children_first
     assert done.returncode == 0, done.stdout + done.stderr
     for obj_type in ("virtualservice", "vsvip", "pool", "poolgroup", "httppolicyset", "sslkeyandcertificate"):
         assert await controller.names(obj_type) == [], obj_type
+    assert await ingresses.status("default", "kuard") == []  # no VIP left behind in Kubernetes either
+    assert "ako.vmware.com/host-fqdn-vs-uuid-map" not in await ingresses.annotations("default", "kuard")
 
 
 async def test_a_rule_without_host_is_served_on_the_default_domain_and_a_port_by_name(

@@ -146,6 +146,18 @@ async def test_npl_pools_hold_the_node_ports_of_ready_pods_and_services_get_the_
     assert (await annotations_of(core, ns, "own")).get(NPL_ENABLED) == "true"
     assert akod.stop() == 0
 
+    # `akod cleanup` (AKO's deleteConfig) takes back the opt-ins akod added, with akod's own RBAC;
+    # the one the user wrote stays.
+    from tests.e2e.harness import akod_cli
+
+    done = akod_cli("cleanup", "--config", str(akod.config), "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "removed the NodePortLocal opt-in akod added to 2 Service(s)" in done.stdout, done.stdout
+    for name in ("kuard", "kuard-web"):
+        found = await annotations_of(core, ns, name)
+        assert NPL_ENABLED not in found and MARKER not in found, (name, found)
+    assert (await annotations_of(core, ns, "own")).get(NPL_ENABLED) == "true"
+
 
 def ingress_pool_is(controller: Controller, ns: str, expected: list[tuple[str, int]]) -> Any:
     async def probe() -> bool:

@@ -27,6 +27,7 @@ from typing import Any
 from akod.avi import AviClient
 from akod.model.l4 import L4Context, l4_key, translate_l4
 from akod.model.l4context import KEY_PREFIX
+from akod.model.l4rule import KIND as L4RULE
 from akod.model.objects import AviObject
 from akod.model.problems import ObjectRef, Problem
 from akod.store import Applied
@@ -34,6 +35,7 @@ from akod.sync.cluster import Change, Ident
 from akod.sync.contexts import Contexts
 from akod.sync.suspects import Ident as AviIdent
 from akod.sync.suspects import Suspect
+from akod.sync.families.l4rules import L4RuleIndex
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation
 from akod.sync.keysync import apply_translation
 from akod.sync.objects import describe_objects, diff_owned
@@ -79,6 +81,9 @@ class L4Family:
         self._problem_holders: dict[str, set[Ident]] = {}
         self.claims = StatusClaims()
         self._status = StatusWriter()
+        self._acting: dict[str, Mapping[str, ObjectRef]] = {}  # key -> Service name -> the L4Rule acting on it
+        self._l4rules = L4RuleIndex(crs=inputs.crs, services=lambda: self._in.cluster.services, key_of=self.key_of,
+                                    present=lambda: self._in.cluster.other.get(L4RULE, {}))
 
     def _ctx(self) -> L4Context:
         i = self._in
@@ -144,6 +149,8 @@ class L4Family:
             return set(self.members)
         if change.kind == "Pod":
             return {self.key_of[s] for s in self._in.cluster.services_of_pods(change) if s in self.key_of}
+        if change.kind == L4RULE:
+            return self._l4rules.on_change(change)
         return set()
 
     def wanted_keys(self) -> set[str]:
@@ -179,7 +186,7 @@ class L4Family:
         endpoints = {name: cluster.endpoints_of((ns, name)) for ns, name in members}
         pods = {name: cluster.pods_of((ns, name)) for ns, name in members} if cluster.pods else {}
         result = translate_l4(key=key, services=services, endpoints=endpoints, nodes=cluster.node_bodies(),
-                              ctx=self._ctx(), pods=pods)
+                              ctx=self._ctx(), pods=pods, l4rules=self._l4rules.accepted())
         scope = frozenset(ObjectRef(kind="Service", namespace=ns, name=n) for ns, n in members)
         return Translation(key=key, objects=result.objects, problems=result.problems, scope=scope,
                            hold=bool(result.problems) and not result.objects, detail=result)
@@ -202,6 +209,9 @@ class L4Family:
             await io.reporter.replace(kind="Service", problems=found, names=holders)
 
         outcome, applied = await apply_translation(io=io, translation=t, report=report, field_of=_field_for)
+        if t.detail is not None:
+            self._acting[key] = t.detail.l4_rules
+            await self._l4rules.warn(kube=io.kube, found=t.detail.l4rule_notes)
         if outcome.done and t.objects:
             refused = self._refusals(members)
             await self._write_status(t, applied)
@@ -255,10 +265,16 @@ class L4Family:
     async def plan(self, translation: Translation, *, have: Mapping[tuple[str, str], Applied],
                    client: AviClient) -> list[PlannedChange]:
         owner = ", ".join(f"Service {r.namespace}/{r.name}" for r in sorted(translation.scope, key=str))
+        rules = sorted({str(r) for r in getattr(translation.detail, "l4_rules", {}).values()})
+        if rules:
+            owner += f" (with {', '.join(rules)})"  # what an L4Rule would change shows as its doing
         return diff_owned(translation=translation, have=have, owner=owner)
 
     async def describe(self, ref: ObjectRef) -> dict[str, Any] | None:
         key = self.key_of.get((ref.namespace, ref.name))
         if key is None or self._io is None:
             return None
-        return {"key": key, "avi_objects": await describe_objects(store=self._io.store, key=key, subject=ref)}
+        acting = self._acting.get(key, {}).get(ref.name)
+        return {"key": key, "avi_objects": await describe_objects(store=self._io.store, key=key, subject=ref),
+                "custom_resources": [{"kind": acting.kind, "namespace": acting.namespace, "name": acting.name}]
+                if acting is not None else []}
