@@ -94,6 +94,8 @@ class L7Result:
     host_rules: Mapping[str, ObjectRef] = field(default_factory=dict)
     # HostRule -> the fields it sets that a plain host on a shared VS cannot take (warned about).
     hostrule_not_applied: Mapping[ObjectRef, tuple[str, ...]] = field(default_factory=dict)
+    # host -> the HTTPRules acting on its pools under this key (`/objects`, `akod plan`).
+    http_rules: Mapping[str, tuple[ObjectRef, ...]] = field(default_factory=dict)
 
 
 class SecretLike(Protocol):

@@ -45,6 +45,8 @@ from akod.model.hostrule import HostRuleEffect, HostRules
 from akod.model.hostrule_apply import (
     apply_to_vs, dns_names, not_on_plain_host, not_on_sni_child, preferred_vip, with_aliases,
 )
+from akod.model.httprule import HTTPRules
+from akod.model.httprule_apply import with_http_rules
 from akod.model.l7backends import Backend, resolve_backend
 from akod.model.l7certs import check_tls_secret
 from akod.model.l7context import L7Context, L7Result, SecretLike, ServedHost, Unit, ingress_age
@@ -142,10 +144,13 @@ def _hostrule_secret(effect: HostRuleEffect, *, secrets: Mapping[tuple[str, str]
 class _Assembly:
     """The objects of a key as they are built, deduplicated by type and name, and who is served where."""
 
-    def __init__(self, ctx: L7Context, problems: list[Problem], rules: HostRules | None = None) -> None:
+    def __init__(self, ctx: L7Context, problems: list[Problem], rules: HostRules | None = None, *,
+                 http_rules: HTTPRules | None = None) -> None:
         self.ctx = ctx
         self.problems = problems
         self.rules = rules or HostRules()
+        self.http_rules = http_rules or HTTPRules()
+        self.http_used: dict[str, set[ObjectRef]] = {}  # host -> the HTTPRules acting on its pools here
         self.rules_used: dict[str, HostRuleEffect] = {}  # host -> the HostRule acting on it here
         self.not_applied: dict[ObjectRef, set[str]] = {}  # HostRule -> "<field>: <why>" it could not apply
         self.objects: dict[tuple[str, str], AviObject] = {}
@@ -191,9 +196,18 @@ class _Assembly:
                 f"pool {name} already serves another path of this Ingress with another backend ('/' and '_' "
                 "give the same pool name); this path is not served"))
             return False
-        self.add(l7bodies.pool(name=name, ctx=self.ctx, namespace=entry.namespace, ingress=entry.ingress,
-                               host=entry.host, path=entry.path, service=entry.service, port=backend.port,
-                               members=backend.members), units=[_unit(entry)])
+        made = l7bodies.pool(name=name, ctx=self.ctx, namespace=entry.namespace, ingress=entry.ingress,
+                             host=entry.host, path=entry.path, service=entry.service, port=backend.port,
+                             members=backend.members)
+        settings = self.http_rules.for_pool(namespace=entry.namespace, host=entry.host, path=entry.path)
+        if settings:  # the HTTPRules of the host's target paths (`httprule_apply`)
+            made, pki = with_http_rules(made, settings, ctx=self.ctx)
+            if pki is not None and not self.names_fit(entry, (pki.name,)):
+                return False
+            for obj in (pki,) if pki is not None else ():
+                self.add(obj, units=[_unit(entry)])
+            self.http_used.setdefault(entry.host, set()).update(settings.rules)
+        self.add(made, units=[_unit(entry)])
         return True
 
 
@@ -332,13 +346,14 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
                  nodes: Sequence[Mapping[str, Any]], secrets: Mapping[tuple[str, str], SecretLike],
                  ctx: L7Context, keep_shell: bool, leave_out: frozenset[Unit] = frozenset(),
                  pods: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]] | None = None,
-                 host_rules: HostRules | None = None) -> L7Result:
+                 host_rules: HostRules | None = None, http_rules: HTTPRules | None = None) -> L7Result:
     """The desired objects of one L7 key (empty when it must not exist) and the problems found.
 
     `services` and `secrets` are keyed by (namespace, name), `endpoints` and `pods` (NodePortLocal
     mode: the pods each Service selects) by the Service's (namespace, name); `keep_shell` keeps the
     shard's VsVip, policy set and VS with no host served; `leave_out` names units not to serve (the
-    caller says why); `host_rules` are the accepted HostRules (`hostrule_apply` says what each changes).
+    caller says why); `host_rules` are the accepted HostRules (`hostrule_apply` says what each changes),
+    `http_rules` the accepted HTTPRules (`httprule_apply`).
     """
     vs_name = vs_name_of_key(key)
     problems: list[Problem] = []
@@ -383,7 +398,7 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
         problems += found
         if backend is not None:
             backends.append(backend)
-    out = _Assembly(ctx, problems, rules)
+    out = _Assembly(ctx, problems, rules, http_rules=http_rules)
     build = _dedicated if ctx.dedicated else _shared
     build(vs_name=vs_name, backends=backends, certs=certs, keep_shell=keep_shell, out=out)
     served = {(p.ref.namespace, p.ref.name): tuple(sorted(out.served.get((p.ref.namespace, p.ref.name), ())))
@@ -393,4 +408,5 @@ def translate_l7(*, key: str, ingresses: Sequence[Mapping[str, Any]],
                     units={ident: frozenset(units) for ident, units in out.units.items()},
                     rule_groups=dict(out.rule_groups), unit_fields=unit_fields,
                     host_rules={host: e.ref for host, e in sorted(out.rules_used.items())},
-                    hostrule_not_applied={ref: tuple(sorted(f)) for ref, f in out.not_applied.items()})
+                    hostrule_not_applied={ref: tuple(sorted(f)) for ref, f in out.not_applied.items()},
+                    http_rules={host: tuple(sorted(refs, key=str)) for host, refs in sorted(out.http_used.items())})

@@ -9,6 +9,8 @@ An `sslkeyandcertificate` has no field to carry a checksum (no description; mark
 from API 20.1.5 on, and a certificate's other fields are fixed), so its checksum is computed from
 what the controller gives back anyway: its type and the certificate itself (PEM, whitespace
 normalised). A rotation changes it; a restart reads the same value back and writes nothing.
+A `pkiprofile` (made from an HTTPRule's `destinationCA`) has no such field either: its checksum
+is computed from its CA certificates and `crl_check` the same way.
 
 Some fields must reach the controller but never the state database: the private key of a
 certificate. They live in `AviObject.secret`, which `payload()` merges into the body sent and
@@ -45,12 +47,13 @@ class Role:
     POOL_GROUP = "pool-group"
     POLICY_SET = "policy-set"
     CERTIFICATE = "certificate"
+    PKI_PROFILE = "pki-profile"  # made from an HTTPRule's destinationCA
     ROUTES = "routes"  # this cluster's static routes in a VRF
 
 
 DEFAULT_ROLE = {"vsvip": Role.VIP, "pool": Role.POOL, "poolgroup": Role.POOL_GROUP, "httppolicyset": Role.POLICY_SET,
                 "l4policyset": Role.POLICY_SET, "sslkeyandcertificate": Role.CERTIFICATE, "vrfcontext": Role.ROUTES,
-                "virtualservice": Role.VS}
+                "virtualservice": Role.VS, "pkiprofile": Role.PKI_PROFILE}
 VS_TYPE_ROLE = {"VS_TYPE_VH_PARENT": Role.SHARD_VS, "VS_TYPE_VH_CHILD": Role.SNI_CHILD}
 
 
@@ -64,6 +67,7 @@ def role_on_controller(obj_type: str, body: dict[str, Any]) -> str:
 # Write order: a referrer comes after what it refers to.
 RANK = {
     "sslkeyandcertificate": 0,
+    "pkiprofile": 0,
     "vsvip": 1,
     "pool": 2,
     "poolgroup": 3,
@@ -85,7 +89,7 @@ def rank_of(obj_type: str, role: str) -> int:
 CHECKSUM_FIELD = {"vsvip": "vsvip_cloud_config_cksum", "l4policyset": "description"}
 CHECKSUM_PREFIX = {"l4policyset": "akod-cksum:"}
 # Types without a field for the checksum: it is computed from the content the controller returns.
-CONTENT_CHECKSUM_TYPES = frozenset({"sslkeyandcertificate"})
+CONTENT_CHECKSUM_TYPES = frozenset({"sslkeyandcertificate", "pkiprofile"})
 # Fields that a controller older than the given API version does not know: left out of writes.
 NEWER_FIELDS = {"markers": (20, 1, 5)}
 
@@ -97,7 +101,7 @@ def checksum_field(obj_type: str) -> str:
 def stored_checksum(obj_type: str, body: dict[str, Any]) -> str:
     """The checksum akod stored on a controller object ("" when there is none)."""
     if obj_type in CONTENT_CHECKSUM_TYPES:
-        identity = _certificate_identity(body)
+        identity = _content_identity(obj_type, body)
         return checksum(identity) if identity["certificate"] else ""
     value = str(body.get(checksum_field(obj_type)) or "")
     prefix = CHECKSUM_PREFIX.get(obj_type, "")
@@ -106,11 +110,22 @@ def stored_checksum(obj_type: str, body: dict[str, Any]) -> str:
     return value
 
 
+def _normalised_pem(pem: Any) -> str:
+    return "\n".join(line.strip() for line in str(pem or "").strip().splitlines() if line.strip())
+
+
 def _certificate_identity(body: dict[str, Any]) -> dict[str, str]:
     """What makes a certificate object what it is: its type and its PEM (whitespace normalised)."""
-    pem = str((body.get("certificate") or {}).get("certificate") or "")
-    lines = [line.strip() for line in pem.strip().splitlines() if line.strip()]
-    return {"type": str(body.get("type") or ""), "certificate": "\n".join(lines)}
+    pem = _normalised_pem((body.get("certificate") or {}).get("certificate"))
+    return {"type": str(body.get("type") or ""), "certificate": pem}
+
+
+def _content_identity(obj_type: str, body: dict[str, Any]) -> dict[str, str]:
+    """What the checksum of a type without a checksum field is computed from."""
+    if obj_type == "pkiprofile":
+        pems = [_normalised_pem(c.get("certificate")) for c in body.get("ca_certs") or [] if isinstance(c, dict)]
+        return {"crl_check": str(body.get("crl_check", True)), "certificate": "\n".join(p for p in pems if p)}
+    return _certificate_identity(body)
 
 
 def for_api_version(payload: dict[str, Any], version: tuple[int, ...]) -> dict[str, Any]:
@@ -144,7 +159,7 @@ class AviObject:
     def checksum(self) -> str:
         if not self._checksum:
             if self.obj_type in CONTENT_CHECKSUM_TYPES:
-                value = checksum(_certificate_identity(self.body))
+                value = checksum(_content_identity(self.obj_type, self.body))
             else:
                 value = checksum({k: v for k, v in self.body.items() if k != checksum_field(self.obj_type)})
             object.__setattr__(self, "_checksum", value)  # a cache of a pure function of the body

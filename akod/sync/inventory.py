@@ -27,9 +27,11 @@ from akod.sync.owned import applied_info
 log = logging.getLogger("akod.sync")
 # Beyond name, uuid and checksum: what `applied_info`, `stored_checksum` and VsVip ownership read.
 EXTRA_FIELDS = {"vsvip": ["vip", "markers"], "httppolicyset": ["http_request_policy", "description"],
-                "sslkeyandcertificate": ["certificate", "type"], "virtualservice": ["type", "vsvip_ref"]}
+                "sslkeyandcertificate": ["certificate", "type"], "virtualservice": ["type", "vsvip_ref"],
+                "pkiprofile": ["ca_certs", "crl_check"]}
 # Virtual services first: which VsVips they refer to decides which VsVips are ours.
-OWNED_TYPES = ("virtualservice", "l4policyset", "httppolicyset", "poolgroup", "pool", "sslkeyandcertificate", "vsvip")
+OWNED_TYPES = ("virtualservice", "l4policyset", "httppolicyset", "poolgroup", "pool", "sslkeyandcertificate", "vsvip",
+               "pkiprofile")
 
 
 def _uuid_of(ref: Any) -> str:

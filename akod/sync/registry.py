@@ -26,6 +26,7 @@ from akod.store import Applied
 from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
 from akod.sync.families.hostrule import HostRuleFamily
+from akod.sync.families.httprule import HTTPRuleFamily
 from akod.sync.families.l4rule import L4RuleFamily
 from akod.sync.families.infrasetting import InfraSettingFamily
 from akod.sync.families.l4 import L4Family
@@ -43,6 +44,7 @@ FAMILIES: tuple[type[Family], ...] = (
     L7Family,
     NplFamily,
     HostRuleFamily,
+    HTTPRuleFamily,
     L4RuleFamily,
     InfraSettingFamily,
 )

@@ -32,6 +32,7 @@ from akod.avi import AviClient, AviError
 from akod.model.hostrule import KIND as HOSTRULE
 from akod.model.infrasetting import KIND as INFRA
 from akod.model.infrasetting_apply import held_ingress, ingress_infra, l7_context
+from akod.model.httprule import KIND as HTTPRULE
 from akod.model.l7 import L7_KEY_PREFIX, L7Context, hostless_problems, ingress_accepted, keys_of_ingress, translate_l7
 from akod.model.l7context import Unit, ingress_age
 from akod.model.l7names import is_default_shard, shard_key, vs_name_of_key
@@ -42,6 +43,7 @@ from akod.sync.cluster import Change
 from akod.sync.contexts import Contexts
 from akod.sync.families.infraindex import AcceptedInfra, names_of
 from akod.sync.families.l7hostrules import L7HostRules
+from akod.sync.families.l7httprules import L7HTTPRules
 from akod.sync.families.l7index import IngId, L7Index, backends_of, fingerprint, secrets_of
 from akod.sync.families.l7isolation import Exclusions, Trial, isolate, refusal_problem
 from akod.sync.family import DONE, Inputs, Outcome, PlannedChange, SyncIO, Translation, requeue
@@ -112,6 +114,10 @@ class L7Family:
         self._infra = AcceptedInfra(crs=inputs.crs, present=lambda: self._in.cluster.other.get(INFRA, {}))
         self._key_infra: dict[str, str] = {}  # key -> the AviInfraSetting whose class it serves ("" = none)
         inputs.crs.affects(INFRA, self._infra_keys)
+        self._http_acting: dict[str, Mapping[str, tuple[ObjectRef, ...]]] = {}  # key -> host -> HTTPRules
+        self._httprules = L7HTTPRules(crs=inputs.crs, index=self.index, ingresses=lambda: self._in.cluster.ingresses,
+                                      key_of=self._key_of_host,
+                                      present=lambda: self._in.cluster.other.get(HTTPRULE, {}))
 
     def _ctx(self) -> L7Context:
         i = self._in
@@ -267,7 +273,7 @@ class L7Family:
             secrets={ref: cluster.secrets[ref] for ref in secret_refs if ref in cluster.secrets},
             leave_out=frozenset(excluded) | leave_out,
             pods={ref: cluster.pods_of(ref) for ref in backends} if cluster.pods else {},
-            host_rules=host_rules)
+            host_rules=host_rules, http_rules=self._httprules.accepted())
         problems = (*result.problems, *(why.problem for _, why in sorted(excluded.items())))
         return Translation(key=key, objects=result.objects, problems=problems,
                            scope=frozenset(_ref(m) for m in members), detail=result)
@@ -302,6 +308,7 @@ class L7Family:
         await self._report(key=key, members=members, problems=t.problems)
         result = t.detail
         self._acting[key] = result.host_rules
+        self._http_acting[key] = result.http_rules
         await self._hostrules.warn(kube=io.kube, found=result.hostrule_not_applied)
         if not self._ctx().dedicated and not self._key_infra.get(key) and any(o.role == Role.SHARD_VS
                                                                               for o in t.objects):
@@ -433,7 +440,8 @@ class L7Family:
                    client: AviClient) -> list[PlannedChange]:
         owner = (", ".join(f"Ingress {r.namespace}/{r.name}" for r in sorted(translation.scope, key=str))
                  or "the shared VIP (kept)")
-        rules = sorted({str(r) for r in getattr(translation.detail, "host_rules", {}).values()})
+        rules = sorted({str(r) for r in getattr(translation.detail, "host_rules", {}).values()}
+                       | {str(r) for refs in getattr(translation.detail, "http_rules", {}).values() for r in refs})
         if self._key_infra.get(translation.key):  # the shards of an AviInfraSetting's class
             rules.append(f"AviInfraSetting {self._key_infra[translation.key]}")
         if rules:
@@ -449,7 +457,10 @@ class L7Family:
         made = [m for key in keys for m in await describe_objects(store=self._io.store, key=key, subject=ref)]
         hosts = {h for h, _ in served}
         acting = sorted({(r.kind, r.namespace, r.name, h) for key in keys
-                         for h, r in self._acting.get(key, {}).items() if h in hosts})
+                         for h, r in self._acting.get(key, {}).items() if h in hosts}
+                        | {(r.kind, r.namespace, r.name, h) for key in keys
+                           for h, refs in self._http_acting.get(key, {}).items() if h in hosts
+                           for r in refs if r.namespace == ref.namespace})
         custom = [{"kind": k, "namespace": ns, "name": n, "host": h} for k, ns, n, h in acting]
         custom += [{"kind": INFRA, "namespace": "", "name": name}
                    for name in sorted({self._key_infra.get(k, "") for k in keys} - {""})]
