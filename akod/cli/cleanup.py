@@ -42,6 +42,8 @@ def cleanup(*, config_path: Path, yes: bool) -> int:
         print(f"  {describe_route(route)}")
     if result.se_group_label:
         print(f"SE group {settings.controller.se_group}: {verb} the clustername label")
+    for name in result.other_se_groups:  # an AviInfraSetting's SE group
+        print(f"SE group {name}: {verb} the clustername label")
     if result.kube is not None:
         print(f"Kubernetes: {'cleared' if yes else 'would clear'} the status akod wrote on "
               f"{len(result.kube.statuses)} object(s)")
@@ -52,7 +54,8 @@ def cleanup(*, config_path: Path, yes: bool) -> int:
             for ref in result.kube.opt_ins:
                 print(f"  Service {ref.namespace}/{ref.name}")
     kube_left = result.kube is not None and bool(result.kube.statuses or result.kube.opt_ins)
-    if not yes and (result.routes or result.se_group_label or result.objects or kube_left):
+    if not yes and (result.routes or result.se_group_label or result.objects or kube_left
+                    or result.other_se_groups):
         print("run again with --yes to delete")
     return 0
 

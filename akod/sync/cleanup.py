@@ -38,6 +38,7 @@ class CleanupResult:
     done: bool
     objects: list[tuple[str, str]] = field(default_factory=list)
     kube: KubeCleanup | None = None  # None: Kubernetes was not cleaned (no cluster given)
+    other_se_groups: list[str] = field(default_factory=list)  # AviInfraSettings' SE groups that lose the label
 
 
 async def cleanup(*, settings: Settings, client: AviClient, apply: bool,
@@ -63,6 +64,7 @@ async def cleanup(*, settings: Settings, client: AviClient, apply: bool,
                 pass  # gone already: what cleanup wants
             log.info("deleted %s %s", obj.obj_type, obj.name)
     result = await _cleanup_routes(settings=settings, client=client, ctx=ctx, apply=apply)
+    result.other_se_groups = await _unlabel_other_se_groups(settings=settings, client=client, ctx=ctx, apply=apply)
     result.objects = [(o.obj_type, o.name) for o in objects]
     result.kube = kube
     return result
@@ -95,3 +97,29 @@ async def _cleanup_routes(*, settings: Settings, client: AviClient, ctx: Control
             continue
         return CleanupResult(vrf=ctx.vrf, routes=ours, se_group_label=labelled, done=True)
     raise RuntimeError("the VRF or SE group kept changing during cleanup; run it again")
+
+
+async def _unlabel_other_se_groups(*, settings: Settings, client: AviClient, ctx: ControllerContext,
+                                   apply: bool) -> list[str]:
+    """The other SE groups of the cloud labelled for this cluster (an AviInfraSetting's): the label goes."""
+    cluster = settings.cluster.name
+    found = await client.list("serviceenginegroup", params={"cloud_ref.name": settings.controller.cloud}, tenant=ADMIN)
+    names: list[str] = []
+    for seg in found:
+        if str(seg.get("uuid")) == ctx.se_group_uuid or se_group_owner(seg) != cluster:
+            continue
+        names.append(str(seg.get("name")))
+        if not apply:
+            continue
+        for _ in range(8):
+            body = dict(seg)
+            body["labels"] = [lb for lb in seg.get("labels") or [] if lb.get("key") != CLUSTER_LABEL]
+            try:
+                await client.put("serviceenginegroup", str(seg["uuid"]), body, tenant=ADMIN)
+                log.info("removed the %s label from SE group %s", CLUSTER_LABEL, seg.get("name"))
+                break
+            except AviPreconditionFailed:
+                seg = await client.get(f"/api/serviceenginegroup/{seg['uuid']}", tenant=ADMIN)
+        else:
+            raise RuntimeError(f"SE group {seg.get('name')} kept changing during cleanup; run it again")
+    return sorted(names)

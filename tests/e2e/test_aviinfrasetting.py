@@ -354,6 +354,14 @@ async def test_kill9_while_an_infra_class_is_applied_then_restart_gives_exact_ob
     plan = akod_cli("plan", "--config", str(akod.config))
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert akod.stop() == 0
+    # `akod cleanup` takes back the label akod put on the AviInfraSetting's SE group too.
+    assert {"key": "clustername", "value": C} in (az2_group.get("labels") or [])
+    done = akod_cli("cleanup", "--config", str(akod.config), "--yes")
+    assert done.returncode == 0 and "SE group S1-AZ2-SE-Group: removed the clustername label" in done.stdout, (
+        done.stdout + done.stderr)
+    az2_group = await controller.one("serviceenginegroup", "S1-AZ2-SE-Group")
+    assert not [lb for lb in az2_group.get("labels") or [] if lb.get("key") == "clustername"]
+    assert [n for n in await controller.names("virtualservice") if n.startswith(f"{C}--")] == []
 
 
 async def test_a_namespace_annotation_places_its_services_and_classless_ingresses_and_removing_it_moves_them_back(
