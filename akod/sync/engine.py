@@ -73,7 +73,7 @@ class Engine:
         self.progress_at = time.monotonic()
 
     def owes_work(self) -> bool:
-        return self._busy > 0 or (self._running.is_set() and self._open.is_set() and self.queue.due() > 0)
+        return self._busy > 0 or (self._running.is_set() and self._open.is_set() and self.queue.any_due())
 
     @property
     def paused(self) -> bool:

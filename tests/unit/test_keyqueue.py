@@ -48,3 +48,23 @@ async def test_a_key_is_not_restarted_within_the_minimum_interval() -> None:
     await q.done("b")
     await q.take()
     assert loop.time() - first >= 0.19
+
+
+async def test_a_delayed_key_does_not_hold_up_keys_marked_after_it_and_an_earlier_mark_wins() -> None:
+    q = KeyQueue()
+    await q.mark("retry", delay_s=30)
+    await q.mark("a")
+    await q.mark("b")
+    assert [await q.take(), await q.take()] == ["a", "b"]
+    assert not q.any_due()
+    await q.mark("retry")  # an event marks it sooner than its backoff: it runs now
+    assert q.any_due()
+    assert await asyncio.wait_for(q.take(), 1) == "retry"
+    assert not q.any_due() and q.waiting_keys() == []
+
+
+async def test_wait_idle_does_not_wait_for_a_delayed_retry() -> None:
+    q = KeyQueue()
+    await q.mark("failing", delay_s=30)
+    await asyncio.wait_for(q.wait_idle(), 1)
+    assert q.waiting_keys() == ["failing"]
