@@ -21,6 +21,7 @@ Every wait polls against a deadline; nothing sleeps a fixed time.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,7 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) ->
 
         # 1. boot
         before = await emulator.api.stats()
+        epoch = time.time()
         akod.start()
         out["boot_s"] = await akod.wait_for(lambda: _timed(converged, akod), timeout=args.timeout, interval=2.0,
                                             what="every Ingress served")
@@ -106,6 +108,7 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) ->
         out["boot_by_type"] = writes_by_type(before, after)
         out["boot_429"] = int(after.get("by_status", {}).get("429", 0)) - int(before.get("by_status", {}).get("429", 0))
         out["boot_rss"] = akod.peak_rss_mb()
+        out["timeline"] = await write_timeline(emulator, since=epoch, dump=workdir / "boot-requests.json")
         say(f"booted in {out['boot_s']:.0f}s, {out['boot_writes']} writes, peak RSS {out['boot_rss']:.0f} MB")
         if await akod.astop(timeout=60) != 0:
             raise BenchError("akod did not exit 0 on SIGTERM")
@@ -150,6 +153,22 @@ async def bench(args: argparse.Namespace, *, kubeconfig: Path, workdir: Path) ->
     return out
 
 
+async def write_timeline(emulator: Emulator, *, since: float, dump: Path) -> dict[str, float]:
+    """When the boot's controller writes happened (seconds after akod's start, the emulator's log,
+    also written to `dump`)."""
+    code, entries = await emulator.api.call("GET", f"/_emulator/requests?since={since}")
+    if code != 200:
+        raise BenchError(f"emulator request log: {code}")
+    dump.write_text(json.dumps(entries))
+    writes = [e for e in entries if e["method"] in ("POST", "PUT", "PATCH") and e["path"].startswith("/api/")
+              and not e["path"].startswith(("/api/login", "/api/logout"))]
+    if not writes:
+        return {}
+    vs = sorted(e["t"] - since for e in writes if e["path"] == "/api/virtualservice")
+    return {"first_write_s": writes[0]["t"] - since, "last_write_s": writes[-1]["t"] - since,
+            "first_vs_s": vs[0] if vs else 0.0, "last_vs_s": vs[-1] if vs else 0.0}
+
+
 async def _timed(probe: Any, akod: Akod) -> float | None:
     return time.monotonic() - akod.started_at if await probe() else None
 
@@ -163,6 +182,8 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> None:
     info = machine_info()
     peak = max(out["boot_rss"], out["restart_rss"], out["changed_rss"])
     expected = {"PUT pool": out["changed"]}
+    tl = out.get("timeline", {})
+    span = tl.get("last_write_s", 0) - tl.get("first_write_s", 0)
     print()
     print(f"bench/scale_l7: {args.nodes} Nodes, {args.ingresses} Ingresses x 3 paths over {args.backends} backends; "
           f"emulator 32 req/s, 30 ms per write; akod [api] rate = {RATE:g}; {info['nproc']} CPUs, akod {info['akod']}")
@@ -172,6 +193,10 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> None:
         (f"boot: floor = writes / {RATE:g} per s", f"{floor:.0f} s", ""),
         ("boot: converged / floor", f"{ratio:.3f}", f"target <= {RATIO_TARGET} {mark(ratio <= RATIO_TARGET)}"),
         ("boot: 429 answers (akod over the pace)", f"{out['boot_429']}", ""),
+        ("boot: first / last controller write", f"{tl.get('first_write_s', 0):.1f} / {tl.get('last_write_s', 0):.0f} s",
+         f"after start; writes between them at {out['boot_writes'] / max(1e-9, span):.1f} per s"),
+        ("boot: shard virtual services created", f"{tl.get('first_vs_s', 0):.0f} - {tl.get('last_vs_s', 0):.0f} s",
+         f"after start; last write -> converged (Ingress statuses) {out['boot_s'] - tl.get('last_write_s', 0):.1f} s"),
         ("restart, nothing changed: start -> ready (/readyz 200)", f"{out['restart_ready_s']:.1f} s",
          f"target < {RESTART_TARGET_S:g} s {mark(out['restart_ready_s'] < RESTART_TARGET_S)}"),
         ("restart, nothing changed: start -> ready + in sync", f"{out['restart_s']:.1f} s",

@@ -14,7 +14,7 @@ from akod.avi.errors import (
     AviUnavailable,
     AviWriteRefused,
 )
-from akod.avi.pacing import Pacer
+from akod.avi.pacing import CALL_PRIORITY, Pacer
 from akod.avi.retrying import RetryPolicy
 from akod.avi.transport import CallObserver
 
@@ -32,6 +32,7 @@ __all__ = [
     "AviUnavailable",
     "AviWriteRefused",
     "CallObserver",
+    "CALL_PRIORITY",
     "Pacer",
     "RetryPolicy",
 ]

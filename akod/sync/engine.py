@@ -10,6 +10,10 @@ logged with its traceback and the key is retried with backoff; other keys go on.
 `TaskGroup`. `drain()` stops handing out keys and lets every handler already running finish
 (bounded by a grace period), so SIGTERM never cuts a write in half when it can be avoided.
 
+Each key's controller calls carry the time its sync started (`akod.avi.CALL_PRIORITY`): the
+pacer serves earlier keys' calls first, so a key's last writes do not queue behind every key
+that started after it.
+
 `progress_at` is when the engine last showed it moves (a handler returned, or a controller call
 finished through `note_call`): the watchdog compares it with the work owed.
 
@@ -26,6 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from akod.avi import CALL_PRIORITY
 from akod.store import now_iso
 from akod.sync.family import DONE_STATE, HOLD_STATE, Outcome
 from akod.sync.keyqueue import KeyQueue
@@ -138,6 +143,8 @@ class Engine:
     async def _run(self, key: str) -> Outcome | None:
         kind = key.split(":", 1)[0]
         started = time.monotonic()
+        # The key's controller calls wait for the pacer by this start: a key begun earlier finishes first.
+        CALL_PRIORITY.set(started)
         try:
             return await self._handler(key)
         except asyncio.CancelledError:

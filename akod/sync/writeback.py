@@ -20,13 +20,17 @@ errors (5xx, 408, 429, no answer) are raised: the engine retries the key with ba
 changed: it is tried again when the object changes (`forget`, called on its watch events), when
 what akod would write changes, or `REFUSED_RETRY_S` later (a permission fixed by an admin changes
 nothing on the object).
+
+`write_each` writes the statuses of a key's objects (a shard's Ingresses) a few at a time: one
+after the other, the 1,125 Ingresses of a shard at 9,000 took longer than the shard's last writes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +47,7 @@ MAP_FIELD = f"metadata.annotations[{FQDN_MAP_ANNOTATION}]"
 REASON = "WriteBackRefused"
 # 404: the object is gone (nothing to write); 408, 409, 429: the apiserver asks to try again.
 NOT_REFUSALS = frozenset({404, 408, 409, 429})
+WRITES_IN_FLIGHT = 8  # status writes of one key at once (each is a PATCH, and an Event when it changed)
 REFUSED_RETRY_S = 600.0
 
 
@@ -165,3 +170,18 @@ class StatusWriter:
         else:
             self._refused.pop(obj, None)
         return problems
+
+
+async def write_each(items: Iterable[Any], write: Callable[[Any], Awaitable[None]], *,
+                     in_flight: int = WRITES_IN_FLIGHT) -> None:
+    """`write(item)` for every item, at most `in_flight` at once; the first error raised once all ended."""
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(item: Any) -> None:
+        async with gate:
+            await write(item)
+
+    results = await asyncio.gather(*(one(item) for item in items), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from akod.avi import AviClient, Pacer
+from akod.avi import CALL_PRIORITY, AviClient, Pacer
 
 from .fake_controller import FakeController, Reply
 
@@ -82,6 +82,31 @@ async def test_waiters_are_counted_and_served_in_order() -> None:
     await asyncio.gather(*tasks)
     assert order == [0, 1, 2, 3]
     assert (pacer.in_flight, pacer.waiting) == (0, 0)
+
+
+async def test_a_key_that_started_earlier_goes_first_with_its_later_calls() -> None:
+    """Key A's second call (its virtual service after its pools) goes before key B's calls, which
+    asked earlier but belong to a key that started later; calls outside a key count from asking."""
+    pacer = Pacer(rate=0, burst=1, workers=1)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def call(name: str, priority: float | None) -> None:
+        if priority is not None:
+            CALL_PRIORITY.set(priority)
+        async with pacer.slot():
+            order.append(name)
+            await release.wait()
+
+    now = time.monotonic()
+    tasks = [asyncio.create_task(call("A1", now - 10))]
+    await _until(lambda: pacer.in_flight == 1)
+    for name, priority in (("B1", now - 5), ("B2", now - 5), ("heartbeat", None), ("A2", now - 10)):
+        tasks.append(asyncio.create_task(call(name, priority)))
+        await _until(lambda: pacer.waiting == len(tasks) - 1)
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == ["A1", "A2", "B1", "B2", "heartbeat"]
 
 
 async def test_reconfigure_admits_more_workers_at_once() -> None:

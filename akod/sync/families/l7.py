@@ -52,7 +52,7 @@ from akod.sync.objects import describe_objects, diff_owned
 from akod.sync.owned import Ident, ObjectRejected
 from akod.sync.statusclaims import StatusClaims
 from akod.sync.suspects import Suspect
-from akod.sync.writeback import StatusWriter
+from akod.sync.writeback import StatusWriter, write_each
 
 log = logging.getLogger("akod.sync")
 KIND = L7_KEY_PREFIX.rstrip(":")
@@ -321,8 +321,7 @@ class L7Family:
                             for ing, hosts in result.served.items()}
         written = sorted(before | set(self.served[key]) | set(members))
         refused = {ing: self._status.problems_of(_ref(ing)) for ing in written}
-        for ing in written:
-            await self._write_status(ing)
+        await write_each(written, self._write_status)
         changed = {ing for ing in written if self._status.problems_of(_ref(ing)) != refused[ing]}
         if changed:
             await self._show(changed)
