@@ -159,14 +159,16 @@ class StatusWriter:
     async def write(self, *, kube: KubeWriter, obj: ObjectRef, body: Mapping[str, Any],
                     ingress: Sequence[Mapping[str, str]], fqdn_map: Mapping[str, str],
                     event: str = "") -> tuple[Problem, ...]:
-        attempt = checksum({"ingress": [dict(i) for i in ingress], "fqdn_map": dict(fqdn_map)})
+        def attempt() -> str:  # only when a refusal is involved: most writes (and no-ops) never need it
+            return checksum({"ingress": [dict(i) for i in ingress], "fqdn_map": dict(fqdn_map)})
+
         held = self._refused.get(obj)
-        if held is not None and held.attempt == attempt and self._clock() - held.at < REFUSED_RETRY_S:
+        if held is not None and held.attempt == attempt() and self._clock() - held.at < REFUSED_RETRY_S:
             return held.problems
         problems = tuple(await write_back(kube=kube, obj=obj, body=body, ingress=ingress, fqdn_map=fqdn_map,
                                           event=event))
         if problems:
-            self._refused[obj] = _Refusal(attempt=attempt, at=self._clock(), problems=problems)
+            self._refused[obj] = _Refusal(attempt=attempt(), at=self._clock(), problems=problems)
         else:
             self._refused.pop(obj, None)
         return problems
