@@ -498,9 +498,11 @@ def print_report(*, args: argparse.Namespace, akod_runs: list[tuple[int, str, Ak
     for r, av, a in akod_runs:
         loads = [b.load["foreign"] for rr, _, b in base_runs if rr == r]
         worst = max([a.cold_load["foreign"], *loads])
+        stolen = [b.load.get("steal", 0.0) for rr, _, b in base_runs if rr == r]
         rows.append((f"round {r}: cores busy during akod {av!r}'s run", f"{a.cold_load['machine']:.2f}",
                      f"of {info['nproc']}; foreign load (not this bench): akod run {a.cold_load['foreign']:.2f}, "
-                     f"baselines {', '.join(f'{x:.2f}' for x in loads)} cores"
+                     f"baselines {', '.join(f'{x:.2f}' for x in loads)} cores; stolen by the hypervisor: akod run "
+                     f"{a.cold_load.get('steal', 0):.2f}, baselines {', '.join(f'{x:.2f}' for x in stolen)}"
                      + ("  <- figures disturbed" if worst > 0.2 else "")))
     rows += [
         ("warm restart writes (target 0)",

@@ -251,6 +251,9 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> None:
          f"{base.posts} POSTs, {base.patches} patches, {len(base.errors)} errors; CPU client {base.client_cpu:.0f} s"),
         ("cold sync ratio akod / fair baseline", f"{ratio:.2f}", f"target <= {COLD_RATIO_TARGET} "
                                                                    f"{mark(ratio <= COLD_RATIO_TARGET)}"),
+        ("CPU stolen by the hypervisor: cold sync / baseline", f"{run.cold_load.get('steal', 0):.2f} / "
+         f"{base.load.get('steal', 0):.2f}", "cores on average (the VM's speed varies; only a ratio within a run "
+                                             "compares)"),
         ("warm restart to ready + in sync", f"{run.warm_s:.1f} s",
          f"target < {WARM_TARGET_S:g} s {mark(run.warm_s < WARM_TARGET_S)}"),
         ("warm restart writes", f"{run.warm_writes}", f"target 0 {mark(run.warm_writes == 0)}"),
