@@ -2,7 +2,9 @@
 
 A CR family (`families/hostrule.py`, and HTTPRule, L4Rule, AviInfraSetting after it) does not
 make controller objects of its own: it decides whether a CR is accepted and records the CR's
-*effect*, which the families that do make objects (L7, L4) apply in their translations. So:
+*effect*, which the families that do make objects (L7, L4) apply in their translations. The steps
+of a CR family's sync are written once, in `akod.sync.crlifecycle.CrFamily`; this module holds the
+state and the checks they use. So:
 
 - `CrState` holds the accepted effect of every CR (kind -> (namespace, name) -> `CrEffect`), the
   same object in the daemon and in `akod plan` (`Inputs.crs`). The CR families write it, the L7/L4
