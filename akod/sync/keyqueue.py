@@ -140,7 +140,7 @@ class KeyQueue:
             pass
 
     def any_due(self) -> bool:
-        """Whether a waiting key could start now (O(log n), unlike counting them with `due()`)."""
+        """Whether a waiting key could start now (O(log n): the earliest one decides)."""
         earliest = self._earliest()
         return earliest is not None and earliest[0] <= time.monotonic()
 
